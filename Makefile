@@ -1,0 +1,47 @@
+# clawd — `make up` runs the product, `make test` runs the tests.
+
+GO           ?= go
+BIN          := bin/clawd
+DATADIR      ?= /var/lib/clawd
+ROUTER_ADDR  ?= :8080
+API_ADDR     ?= 127.0.0.1:7070
+# Until Dockerfile.gateway lands (issue 5), `make up` runs the stand-in gateway.
+GATEWAY_IMAGE ?= clawd-standin:latest
+GOTESTFLAGS  ?=
+
+.PHONY: all build up test unit integration docker standin-image vet fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/clawd
+
+docker:
+	@bash scripts/ensure-docker.sh
+
+standin-image: docker
+	@bash integration/standin/build.sh
+
+up: build docker standin-image
+	@echo "starting clawd (data dir $(DATADIR), router $(ROUTER_ADDR), admin API $(API_ADDR)); Ctrl-C stops it, tenants keep running"
+	./$(BIN) up --datadir=$(DATADIR) --router.address=$(ROUTER_ADDR) --api.address=$(API_ADDR) --gateway.image=$(GATEWAY_IMAGE)
+
+vet:
+	$(GO) vet ./...
+
+# Unit and integration tests, against the real Docker engine.
+test: docker standin-image vet
+	$(GO) test -count=1 -timeout 40m $(GOTESTFLAGS) ./...
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+# A short run of every fuzzer (parsers of user input).
+fuzz:
+	@for f in $$(grep -ho '^func Fuzz[A-Za-z]*' units/*_test.go | cut -d' ' -f2); do \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=15s ./units || exit 1; done
+	@for f in $$(grep -ho '^func Fuzz[A-Za-z]*' config/*_test.go | cut -d' ' -f2); do \
+		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=15s ./config || exit 1; done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,430 @@
+// Package api is clawd's admin API: JSON over HTTP under /api/v1, described
+// by the OpenAPI document it serves, guarded by the admin bearer token.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/problem"
+	"github.com/clawd-dev/clawd/runtime"
+	"github.com/clawd-dev/clawd/store"
+	"github.com/clawd-dev/clawd/units"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Store is what the API needs from the state store.
+type Store interface {
+	ClusterID() string
+	CreateNamespace(ctx context.Context, spec namespace.Spec) error
+	GetNamespace(ctx context.Context, name string) (namespace.Namespace, error)
+	ListNamespaces(ctx context.Context) ([]namespace.Namespace, error)
+	UpdateSpec(ctx context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error)
+	SetConfig(ctx context.Context, key, value string) error
+	GetConfig(ctx context.Context, key string) (string, error)
+	ListConfig(ctx context.Context) (map[string]string, error)
+	DeleteConfig(ctx context.Context, key string) error
+	ListNodes(ctx context.Context) ([]store.Node, error)
+}
+
+// Usage reads a local namespace's resource usage; optional.
+type Usage interface {
+	Stats(ctx context.Context, namespace string) (runtime.Stats, error)
+}
+
+// Config wires the API.
+type Config struct {
+	Node          string
+	Token         string
+	RouterAddress string
+	Logger        hclog.Logger
+}
+
+// Server serves the admin API.
+type Server struct {
+	cfg   Config
+	st    Store
+	usage Usage
+	log   hclog.Logger
+	mux   *http.ServeMux
+}
+
+// New builds the handler. usage may be nil.
+func New(cfg Config, st Store, usage Usage) *Server {
+	s := &Server{cfg: cfg, st: st, usage: usage, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = hclog.NewNullLogger()
+	}
+	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openapi)
+	s.handle("GET /api/v1/status", s.status)
+	s.handle("GET /api/v1/namespaces", s.listNamespaces)
+	s.handle("POST /api/v1/namespaces", s.createNamespace)
+	s.handle("GET /api/v1/namespaces/{name}", s.getNamespace)
+	s.handle("DELETE /api/v1/namespaces/{name}", s.deleteNamespace)
+	s.handle("POST /api/v1/namespaces/{name}/wake", s.wakeNamespace)
+	s.handle("GET /api/v1/config", s.listConfig)
+	s.handle("GET /api/v1/config/{key}", s.getConfig)
+	s.handle("PUT /api/v1/config/{key}", s.setConfig)
+	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Error(w, http.StatusNotFound, fmt.Sprintf("no such API endpoint: %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// handle registers an authenticated JSON endpoint. Handlers return a value
+// to encode or an error that is mapped to a problem.
+func (s *Server) handle(pattern string, fn func(*http.Request) (int, any, error)) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="clawd"`)
+			problem.Error(w, http.StatusUnauthorized, "missing or wrong admin token: send 'Authorization: Bearer <token from admin.token>'")
+			return
+		}
+		code, v, err := fn(r)
+		if err != nil {
+			code, detail := classify(err)
+			if code >= 500 {
+				s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			}
+			problem.Error(w, code, detail)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(v)
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+}
+
+// badRequest marks an error as the caller's fault.
+type badRequest struct{ error }
+
+func (e badRequest) Unwrap() error { return e.error }
+
+func invalid(format string, a ...any) error { return badRequest{fmt.Errorf(format, a...)} }
+
+func classify(err error) (int, string) {
+	var br badRequest
+	var taken *store.HostnameTakenError
+	switch {
+	case errors.As(err, &br):
+		return http.StatusBadRequest, err.Error()
+	case errors.As(err, &taken):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrExists):
+		return http.StatusConflict, err.Error()
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, err.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "the state store did not answer in time: " + err.Error()
+	}
+	return http.StatusInternalServerError, err.Error()
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}
+
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return invalid("invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+// CreateRequest is the body of POST /api/v1/namespaces. Sizes and CPU
+// counts are the CLI's strings ("8Gi", "0.5") so both share one parser.
+type CreateRequest struct {
+	Name           string   `json:"name"`
+	DisplayName    string   `json:"displayName,omitempty"`
+	Hostnames      []string `json:"hostnames,omitempty"`
+	CPU            string   `json:"cpu,omitempty"`
+	Memory         string   `json:"memory,omitempty"`
+	Skills         int      `json:"skills,omitempty"`
+	MinInstances   *int     `json:"minInstances,omitempty"`
+	WarmupOnCreate *bool    `json:"warmupOnCreate,omitempty"`
+}
+
+func (s *Server) createNamespace(r *http.Request) (int, any, error) {
+	var req CreateRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	spec := namespace.Spec{
+		Name:        req.Name,
+		DisplayName: strings.TrimSpace(req.DisplayName),
+		Hostnames:   req.Hostnames,
+		MaxSkills:   req.Skills,
+		Node:        s.cfg.Node,
+		CreatedAt:   time.Now().UTC(),
+		Warmup:      true,
+	}
+	if req.CPU != "" {
+		m, err := units.ParseCPU(req.CPU)
+		if err != nil {
+			return 0, nil, invalid("--quota-cpu: %v", err)
+		}
+		spec.CPUMillis = m
+	}
+	if req.Memory != "" {
+		b, err := units.ParseBytes(req.Memory)
+		if err != nil {
+			return 0, nil, invalid("--quota-memory: %v", err)
+		}
+		spec.MemoryBytes = b
+	}
+	if req.MinInstances != nil {
+		spec.MinInstances = *req.MinInstances
+	}
+	if req.WarmupOnCreate != nil {
+		spec.Warmup = *req.WarmupOnCreate
+	}
+	if len(spec.DisplayName) > 200 {
+		return 0, nil, invalid("--display-name is longer than 200 characters")
+	}
+	if err := spec.Validate(); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	if err := s.st.CreateNamespace(r.Context(), spec); err != nil {
+		return 0, nil, err
+	}
+	ns, err := s.st.GetNamespace(r.Context(), spec.Name)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, ns, nil
+}
+
+func (s *Server) listNamespaces(r *http.Request) (int, any, error) {
+	list, err := s.st.ListNamespaces(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	if list == nil {
+		list = []namespace.Namespace{}
+	}
+	return http.StatusOK, list, nil
+}
+
+// NamespaceDetail is namespace get: the namespace plus its live usage when
+// this node runs it.
+type NamespaceDetail struct {
+	namespace.Namespace
+	Usage *runtime.Stats `json:"usage,omitempty"`
+}
+
+func (s *Server) getNamespace(r *http.Request) (int, any, error) {
+	name := r.PathValue("name")
+	if err := namespace.ValidateName(name); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	ns, err := s.st.GetNamespace(r.Context(), name)
+	if err != nil {
+		return 0, nil, err
+	}
+	d := NamespaceDetail{Namespace: ns}
+	if s.usage != nil && ns.Status.ContainerID != "" && (ns.Status.Node == "" || ns.Status.Node == s.cfg.Node) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if st, err := s.usage.Stats(ctx, name); err == nil {
+			d.Usage = &st
+		}
+	}
+	return http.StatusOK, d, nil
+}
+
+func (s *Server) deleteNamespace(r *http.Request) (int, any, error) {
+	name := r.PathValue("name")
+	if err := namespace.ValidateName(name); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	purge := r.URL.Query().Get("purge") == "true"
+	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
+		sp.Deleting = true
+		sp.Purge = sp.Purge || purge
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, spec, nil
+}
+
+func (s *Server) wakeNamespace(r *http.Request) (int, any, error) {
+	name := r.PathValue("name")
+	if err := namespace.ValidateName(name); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
+		if sp.Deleting {
+			return invalid("namespace %s is being deleted", name)
+		}
+		sp.WakeGeneration++
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, spec, nil
+}
+
+// ConfigEntry is one dynamic configuration key as the API shows it.
+type ConfigEntry struct {
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Set         bool   `json:"set"`              // false: Value is an inherited default
+	Source      string `json:"source,omitempty"` // the key the value came from
+	Implemented bool   `json:"implemented"`      // false: stored, but no feature uses it yet
+	Note        string `json:"note,omitempty"`
+}
+
+func entryFor(key string, k config.Key, values map[string]string, ns string) ConfigEntry {
+	e := ConfigEntry{Key: key, Implemented: k.Implemented}
+	if v, ok := values[key]; ok {
+		e.Value, e.Set, e.Source = v, true, key
+	} else if ns != "" && ns != "*" {
+		leaf := strings.TrimPrefix(k.Pattern, "namespaces.*.")
+		if v, ok := values["namespaces.*."+leaf]; ok {
+			e.Value, e.Source = v, "namespaces.*."+leaf
+		} else if k.Default != "" {
+			e.Value, e.Source = k.Default, "default"
+		}
+	} else if k.Default != "" {
+		e.Value, e.Source = k.Default, "default"
+	}
+	if !k.Implemented {
+		e.Note = "stored; the feature that uses it is not implemented yet"
+	}
+	return e
+}
+
+func (s *Server) getConfig(r *http.Request) (int, any, error) {
+	key := r.PathValue("key")
+	k, ns, err := config.Lookup(key)
+	if err != nil {
+		return 0, nil, badRequest{err}
+	}
+	values, err := s.st.ListConfig(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	e := entryFor(key, k, values, ns)
+	if e.Source == "" {
+		return 0, nil, fmt.Errorf("config key %s is not set and has no default: %w", key, store.ErrNotFound)
+	}
+	return http.StatusOK, e, nil
+}
+
+// SetConfigRequest is the body of PUT /api/v1/config/{key}.
+type SetConfigRequest struct {
+	Value string `json:"value"`
+}
+
+func (s *Server) setConfig(r *http.Request) (int, any, error) {
+	key := r.PathValue("key")
+	k, ns, err := config.Lookup(key)
+	if err != nil {
+		return 0, nil, badRequest{err}
+	}
+	var req SetConfigRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	value, err := config.Normalize(key, req.Value)
+	if err != nil {
+		return 0, nil, badRequest{err}
+	}
+	if ns != "" && ns != "*" {
+		if _, err := s.st.GetNamespace(r.Context(), ns); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return 0, nil, invalid("namespace %s does not exist (create it first, or use namespaces.*.%s for every namespace)", ns, strings.TrimPrefix(k.Pattern, "namespaces.*."))
+			}
+			return 0, nil, err
+		}
+	}
+	if err := s.st.SetConfig(r.Context(), key, value); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, entryFor(key, k, map[string]string{key: value}, ns), nil
+}
+
+func (s *Server) deleteConfig(r *http.Request) (int, any, error) {
+	key := r.PathValue("key")
+	if _, _, err := config.Lookup(key); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	if err := s.st.DeleteConfig(r.Context(), key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+func (s *Server) listConfig(r *http.Request) (int, any, error) {
+	values, err := s.st.ListConfig(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []ConfigEntry{}
+	for key := range values {
+		k, ns, err := config.Lookup(key)
+		if err != nil {
+			continue // a key a newer clawd wrote; not ours to show
+		}
+		out = append(out, entryFor(key, k, values, ns))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return http.StatusOK, out, nil
+}
+
+// StatusReply is clawd status.
+type StatusReply struct {
+	Cluster       string                  `json:"cluster"`
+	Node          string                  `json:"node"`
+	RouterAddress string                  `json:"routerAddress"`
+	Nodes         []store.Node            `json:"nodes"`
+	Namespaces    int                     `json:"namespaces"`
+	Phases        map[namespace.Phase]int `json:"phases"`
+}
+
+func (s *Server) status(r *http.Request) (int, any, error) {
+	nodes, err := s.st.ListNodes(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	list, err := s.st.ListNamespaces(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: nodes, Namespaces: len(list), Phases: map[namespace.Phase]int{}}
+	for _, ns := range list {
+		rep.Phases[ns.Status.Phase]++
+	}
+	return http.StatusOK, rep, nil
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clawd-dev/clawd/api"
+	"github.com/clawd-dev/clawd/namespace"
+)
+
+func statusCmd() *cobra.Command {
+	var o output
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster: nodes and namespaces by phase",
+		Args:  exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			var st api.StatusReply
+			if err := c.do(cmd.Context(), "GET", "/api/v1/status", nil, &st); err != nil {
+				return err
+			}
+			return o.print(cmd.OutOrStdout(), st, func(w *tabwriter.Writer) {
+				fmt.Fprintf(w, "Cluster:\t%s\n", st.Cluster)
+				fmt.Fprintf(w, "This node:\t%s\n", st.Node)
+				fmt.Fprintf(w, "Router:\t%s\n", st.RouterAddress)
+				fmt.Fprintf(w, "Namespaces:\t%d\n", st.Namespaces)
+				phases := make([]string, 0, len(st.Phases))
+				for p := range st.Phases {
+					phases = append(phases, string(p))
+				}
+				sort.Strings(phases)
+				for _, p := range phases {
+					fmt.Fprintf(w, "  %s:\t%d\n", p, st.Phases[namespace.Phase(p)])
+				}
+				fmt.Fprintln(w, "\nNODE\tADDRESS\tUP SINCE\tLAST SEEN")
+				for _, n := range st.Nodes {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", n.Name, dash(n.Address), age(n.StartedAt), age(n.SeenAt))
+				}
+			})
+		},
+	}
+	o.register(cmd)
+	return cmd
+}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+	"github.com/traefik/paerser/flag"
+
+	"github.com/clawd-dev/clawd/api"
+	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/router"
+	"github.com/clawd-dev/clawd/runtime/docker"
+	"github.com/clawd-dev/clawd/store"
+	"github.com/clawd-dev/clawd/supervisor"
+)
+
+func upCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "up [--configfile=clawd.yaml] [flags]",
+		Short:              "Run the clawd daemon in the foreground",
+		DisableFlagParsing: true, // paerser owns these flags: file < CLAWD_* env < flags
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if a == "-h" || a == "--help" || a == "help" {
+					return printUpHelp(cmd)
+				}
+			}
+			cfg, err := config.LoadStatic(args, os.Environ())
+			if err != nil {
+				return err
+			}
+			return up(cfg)
+		},
+	}
+}
+
+func printUpHelp(cmd *cobra.Command) error {
+	s := &config.Static{}
+	s.SetDefaults()
+	flats, err := flag.Encode(s)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "Usage: clawd up [--configfile=clawd.yaml] [flags]\n\nEvery flag can also be set in the YAML file or as CLAWD_<NAME> (dots become _).\n\nFlags:\n")
+	fmt.Fprintf(w, "  --configfile\n      YAML file with static options.\n")
+	for _, f := range flats {
+		name := strings.TrimPrefix(f.Name, "clawd.")
+		fmt.Fprintf(w, "  --%s  (default %q)\n      %s\n", strings.ToLower(name), f.Default, f.Description)
+	}
+	return nil
+}
+
+func newLogger(cfg *config.Static) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       "clawd",
+		Level:      hclog.LevelFromString(cfg.Log.Level),
+		JSONFormat: cfg.Log.Format == "json",
+		Output:     os.Stderr,
+		Color:      hclog.AutoColor,
+	})
+}
+
+// up runs the daemon until SIGINT or SIGTERM. Tenants' containers keep
+// running after it returns; the next `clawd up` adopts them.
+func up(cfg *config.Static) error {
+	log := newLogger(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	token, err := adminToken(filepath.Join(cfg.DataDir, "admin.token"))
+	if err != nil {
+		return err
+	}
+
+	// Bind both listeners before anything slow, so a busy port fails fast.
+	apiLn, err := net.Listen("tcp", cfg.API.Address)
+	if err != nil {
+		return fmt.Errorf("admin API listener on %s: %w (set --api.address)", cfg.API.Address, err)
+	}
+	routerLn, err := net.Listen("tcp", cfg.Router.Address)
+	if err != nil {
+		apiLn.Close()
+		return fmt.Errorf("router listener on %s: %w (set --router.address)", cfg.Router.Address, err)
+	}
+
+	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	st, err := store.Open(openCtx, store.Config{
+		Endpoints: cfg.Etcd.Endpoints,
+		DataDir:   cfg.DataDir,
+		ClientURL: cfg.Etcd.ClientURL,
+		PeerURL:   cfg.Etcd.PeerURL,
+		Name:      cfg.Node.Name,
+		Logger:    log.Named("store"),
+	})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer st.Close()
+	log.Info("store ready", "cluster", st.ClusterID(), "embedded", len(cfg.Etcd.Endpoints) == 0)
+
+	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
+	if err != nil {
+		return fmt.Errorf("connecting to Docker: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err = rt.List(pingCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("the Docker engine does not answer: %w (start it, or set --docker.host)", err)
+	}
+
+	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC()}, 10*time.Second); err != nil {
+		return fmt.Errorf("registering node: %w", err)
+	}
+
+	sup := supervisor.New(supervisor.Config{
+		Node: cfg.Node.Name,
+		Gateway: supervisor.Gateway{
+			Image: cfg.Gateway.Image, Port: cfg.Gateway.Port, ReadyPath: cfg.Gateway.ReadyPath,
+			StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir, PidsLimit: cfg.Gateway.PidsLimit,
+		},
+		ResyncInterval: time.Duration(cfg.Supervisor.ResyncInterval),
+		StartTimeout:   time.Duration(cfg.Supervisor.StartTimeout),
+		BackoffMax:     time.Duration(cfg.Supervisor.BackoffMax),
+		MaxRestarts:    cfg.Supervisor.MaxRestarts,
+		Logger:         log.Named("supervisor"),
+	}, rt, st)
+	rtr := router.New(log.Named("router"))
+	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api")}, st, rt)
+
+	done := make(chan struct{})
+	go func() { sup.Run(ctx); close(done) }()
+	go rtr.Run(ctx, st)
+
+	routerSrv := &http.Server{Handler: rtr, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second}
+	adminSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- serve(routerSrv, routerLn) }()
+	go func() { errc <- serve(adminSrv, apiLn) }()
+
+	select {
+	case <-rtr.Ready():
+	case <-ctx.Done():
+	}
+	fmt.Fprintf(os.Stdout, "clawd is up: router on %s, admin API on http://%s (node %s, cluster %s)\n",
+		routerLn.Addr(), apiLn.Addr(), cfg.Node.Name, st.ClusterID())
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		log.Error("listener failed", "error", err)
+	}
+	log.Info("shutting down; gateways keep running")
+	stop()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = routerSrv.Shutdown(shutCtx)
+	_ = adminSrv.Shutdown(shutCtx)
+	<-done
+	return err
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// adminToken reads the admin token, creating it (mode 0600) on first start.
+func adminToken(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		if t := strings.TrimSpace(string(raw)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading admin token: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	t := hex.EncodeToString(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(t + "\n"); err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	return t, nil
+}

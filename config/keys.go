@@ -1,0 +1,233 @@
+// Package config holds clawd's two kinds of configuration: the static
+// options `clawd up` reads once (static.go) and the registry of dynamic keys
+// that `clawd config set KEY VALUE` writes while the daemon runs (keys.go),
+// which validates keys and values and resolves a namespace's effective
+// value; storing and watching those values is the store's job.
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Kind is the type of a key's value, which decides how Normalize checks it.
+type Kind int
+
+// Kinds of values.
+const (
+	String   Kind = iota // free text without whitespace, e.g. a model name
+	Bool                 // "true" or "false"
+	Int                  // a whole number within Key.Min..Key.Max
+	Duration             // units.ParseDuration: "90d", "1h"
+	Enum                 // one of Key.Enum, matched case-insensitively
+	Path                 // an absolute path, stored cleaned
+	List                 // comma-separated items of Key.Enum
+)
+
+var kindNames = [...]string{"string", "bool", "int", "duration", "enum", "path", "list"}
+
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(kindNames) {
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+	return kindNames[k]
+}
+
+// Key describes one configuration key.
+type Key struct {
+	// Pattern is the dotted key; "*" stands for the namespace in keys under
+	// "namespaces.", e.g. "namespaces.*.models.primary".
+	Pattern     string
+	Kind        Kind
+	Enum        []string // Enum and List: the accepted values, canonically spelled
+	Min, Max    int64    // Int: the accepted range
+	Description string
+	Default     string // "" = none
+	// Implemented is false for keys that are stored but that no feature
+	// reads yet, so `config set` can warn instead of pretending.
+	Implemented bool
+}
+
+// nsPrefix starts the keys that exist once per namespace.
+const nsPrefix = "namespaces.*."
+
+// Namespaced reports whether the key exists per namespace.
+func (k Key) Namespaced() bool { return strings.HasPrefix(k.Pattern, nsPrefix) }
+
+// Leaf is the key without "namespaces.*." ("models.primary"), the form
+// Effective takes; global keys are returned whole.
+func (k Key) Leaf() string { return strings.TrimPrefix(k.Pattern, nsPrefix) }
+
+// Name is the concrete key for namespace ns ("*" for the default of every
+// namespace); global keys ignore ns. Store values under this name.
+func (k Key) Name(ns string) string {
+	if !k.Namespaced() {
+		return k.Pattern
+	}
+	return "namespaces." + ns + "." + k.Leaf()
+}
+
+var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth", "namespace", "skill", "admin"}
+
+// registry holds every key; keep it sorted by Pattern (a test checks).
+var registry = []Key{
+	{Pattern: "metering.backend", Kind: Enum, Enum: []string{"builtin", "prometheus"},
+		Description: "where usage metering is recorded"},
+	{Pattern: "metering.enabled", Kind: Bool, Default: "false",
+		Description: "record per-namespace usage for reports and billing"},
+	{Pattern: "metering.retention", Kind: Duration,
+		Description: "how long usage records are kept"},
+	{Pattern: "namespaces.*.audit.backend", Kind: Enum, Enum: []string{"builtin", "file", "elasticsearch"},
+		Description: "where the namespace's audit log is written"},
+	{Pattern: "namespaces.*.audit.enabled", Kind: Bool,
+		Description: "keep an audit log for the namespace"},
+	{Pattern: "namespaces.*.audit.events", Kind: List, Enum: auditEvents,
+		Description: `audited event types: "all" or a comma-separated list`},
+	{Pattern: "namespaces.*.autoCleanup.after", Kind: Duration, Default: "1h",
+		Description: "how long a namespace may be idle before automatic cleanup"},
+	{Pattern: "namespaces.*.autoCleanup.enabled", Kind: Bool, Default: "true",
+		Description: "let the reaper reclaim resources of idle namespaces"},
+	{Pattern: "namespaces.*.dataRetention.conversations", Kind: Duration,
+		Description: "how long conversations are kept"},
+	{Pattern: "namespaces.*.dataRetention.logs", Kind: Duration,
+		Description: "how long logs are kept"},
+	{Pattern: "namespaces.*.dataRetention.metrics", Kind: Duration,
+		Description: "how long metrics are kept"},
+	{Pattern: "namespaces.*.encryption.algorithm", Kind: Enum, Enum: []string{"AES-256-GCM", "ChaCha20-Poly1305"},
+		Description: "cipher for the namespace's data at rest"},
+	{Pattern: "namespaces.*.encryption.enabled", Kind: Bool,
+		Description: "encrypt the namespace's data at rest"},
+	{Pattern: "namespaces.*.encryption.keySource", Kind: Enum, Enum: []string{"local", "vault", "env"},
+		Description: "where the encryption key comes from"},
+	{Pattern: "namespaces.*.idle.evictAfter", Kind: Duration, Default: "24h",
+		Description: "idle time after which the gateway container is removed (volumes kept)"},
+	{Pattern: "namespaces.*.idle.pauseAfter", Kind: Duration, Default: "5m",
+		Description: "idle time after which the gateway is paused"},
+	{Pattern: "namespaces.*.minInstances", Kind: Int, Min: 0, Max: 1, Default: "0", Implemented: true,
+		Description: "gateways kept running even when idle (1 = never sleep)"},
+	{Pattern: "namespaces.*.models.fallback", Kind: String, Implemented: true,
+		Description: "model used when the primary one fails, e.g. claude-3.5-sonnet"},
+	{Pattern: "namespaces.*.models.primary", Kind: String, Implemented: true,
+		Description: "the namespace's default model, e.g. gpt-4o"},
+	{Pattern: "namespaces.*.skills.isolation", Kind: Enum, Enum: []string{"strict", "shared"}, Default: "strict",
+		Description: "whether the namespace sees only its own skills"},
+	{Pattern: "namespaces.*.skills.path", Kind: Path,
+		Description: "host directory holding the namespace's skills"},
+	{Pattern: "namespaces.*.warmupOnCreate", Kind: Bool, Default: "true", Implemented: true,
+		Description: "start the gateway as soon as the namespace is created"},
+	{Pattern: "security.crossNamespaceAccess", Kind: Bool, Default: "false",
+		Description: "allow one namespace to reach another's data"},
+}
+
+// Keys returns every key, sorted by Pattern.
+func Keys() []Key {
+	out := make([]Key, len(registry))
+	copy(out, registry)
+	for i := range out { // callers must not be able to edit the registry's enums
+		out[i].Enum = append([]string(nil), out[i].Enum...)
+	}
+	return out
+}
+
+func find(pattern string) (Key, bool) {
+	i := sort.Search(len(registry), func(i int) bool { return registry[i].Pattern >= pattern })
+	if i < len(registry) && registry[i].Pattern == pattern {
+		return registry[i], true
+	}
+	return Key{}, false
+}
+
+// nsNameRE is namespace.ValidateName's rule, repeated so that config stays a
+// leaf package the namespace package may import.
+var nsNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$`)
+
+// Lookup resolves a concrete key to its Key and namespace: "*" for the
+// every-namespace default, "" for global keys.
+func Lookup(key string) (Key, string, error) {
+	pattern, ns := key, ""
+	if rest, ok := strings.CutPrefix(key, "namespaces."); ok {
+		ns, rest, _ = strings.Cut(rest, ".")
+		pattern = nsPrefix + rest
+	}
+	k, ok := find(pattern)
+	if !ok {
+		return Key{}, "", unknownKey(key)
+	}
+	if k.Namespaced() && ns != "*" && !nsNameRE.MatchString(ns) {
+		return Key{}, "", fmt.Errorf("config key %q: invalid namespace %q: want lowercase letters, digits and "+
+			"inner dashes, at most 40 characters, or * for every namespace", key, ns)
+	}
+	return k, ns, nil
+}
+
+func unknownKey(key string) error {
+	hint := ""
+	if s := suggest(key); s != "" {
+		hint = fmt.Sprintf(" (did you mean %s?)", s)
+	}
+	return fmt.Errorf("unknown config key %q%s; valid keys, with <ns> a namespace or * for all: %s",
+		key, hint, compactPatterns())
+}
+
+// suggest returns the key that differs from key only in case. Keys are
+// case-sensitive because Effective matches them exactly, so a second
+// spelling is pointed at rather than accepted.
+func suggest(key string) string {
+	_, rest, _ := strings.Cut(key, ".")
+	ns, _, _ := strings.Cut(rest, ".") // the namespace, if key is one of its keys
+	for _, k := range registry {
+		if name := k.Name(strings.ToLower(ns)); strings.EqualFold(key, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// compactPatterns lists the keys as PRODUCT.md does, siblings joined by "|":
+// "metering.backend|enabled|retention, namespaces.<ns>.models.fallback|primary, …".
+func compactPatterns() string {
+	var groups []string
+	for i := 0; i < len(registry); {
+		parent, leaf := splitLast(registry[i].Pattern)
+		leaves := []string{leaf}
+		for i++; i < len(registry); i++ {
+			p, l := splitLast(registry[i].Pattern)
+			if p != parent {
+				break
+			}
+			leaves = append(leaves, l)
+		}
+		groups = append(groups, strings.Replace(parent, "*", "<ns>", 1)+"."+strings.Join(leaves, "|"))
+	}
+	return strings.Join(groups, ", ")
+}
+
+func splitLast(pattern string) (parent, leaf string) {
+	i := strings.LastIndexByte(pattern, '.')
+	return pattern[:i], pattern[i+1:]
+}
+
+// Effective is the value that applies to namespace ns for leaf (e.g.
+// "models.primary"): namespaces.<ns>.<leaf>, else namespaces.*.<leaf>, else
+// the key's default. For a global key pass its whole name as leaf. values
+// holds stored values by concrete key, as Normalize returned them.
+func Effective(values map[string]string, ns, leaf string) (string, bool) {
+	k, ok := find(nsPrefix + leaf)
+	if !ok {
+		if k, ok = find(leaf); !ok {
+			return "", false
+		}
+	}
+	names := []string{k.Name(ns), k.Name("*")}
+	if !k.Namespaced() {
+		names = names[:1]
+	}
+	for _, name := range names {
+		if v, ok := values[name]; ok {
+			return v, true
+		}
+	}
+	return k.Default, k.Default != ""
+}

@@ -1,0 +1,243 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/traefik/paerser/env"
+	"github.com/traefik/paerser/file"
+	"github.com/traefik/paerser/flag"
+	ptypes "github.com/traefik/paerser/types"
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix is the prefix of environment variables that set static options.
+const EnvPrefix = "CLAWD_"
+
+// Static is the configuration `clawd up` reads once at start: a file, then
+// CLAWD_* environment variables, then flags, later sources winning.
+type Static struct {
+	DataDir    string      `description:"Directory for clawd's own state: the embedded etcd, admin.token." json:"dataDir,omitempty" yaml:"dataDir,omitempty"`
+	Node       *Node       `description:"This node's identity in the cluster." json:"node,omitempty" yaml:"node,omitempty"`
+	Log        *Log        `description:"Logging." json:"log,omitempty" yaml:"log,omitempty"`
+	Router     *Router     `description:"The front router tenants' traffic goes through." json:"router,omitempty" yaml:"router,omitempty"`
+	API        *API        `description:"The admin API the CLI talks to." json:"api,omitempty" yaml:"api,omitempty"`
+	Docker     *Docker     `description:"The Docker engine gateways run on." json:"docker,omitempty" yaml:"docker,omitempty"`
+	Gateway    *Gateway    `description:"The per-namespace gateway container." json:"gateway,omitempty" yaml:"gateway,omitempty"`
+	Etcd       *Etcd       `description:"The state store." json:"etcd,omitempty" yaml:"etcd,omitempty"`
+	Supervisor *Supervisor `description:"The reconcile loop that keeps gateways as specified." json:"supervisor,omitempty" yaml:"supervisor,omitempty"`
+}
+
+// Node names this host.
+type Node struct {
+	Name string `description:"Node name, unique in the cluster (default: the hostname)." json:"name,omitempty" yaml:"name,omitempty"`
+}
+
+// Log configures the root logger.
+type Log struct {
+	Level  string `description:"Log level: trace, debug, info, warn, error." json:"level,omitempty" yaml:"level,omitempty"`
+	Format string `description:"Log format: text or json." json:"format,omitempty" yaml:"format,omitempty"`
+}
+
+// Router configures the tenant-facing listener.
+type Router struct {
+	Address string `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
+}
+
+// API configures the admin listener.
+type API struct {
+	Address string `description:"Address of the admin API (keep it on loopback or a private network)." json:"address,omitempty" yaml:"address,omitempty"`
+}
+
+// Docker says how to reach the engine.
+type Docker struct {
+	Host string `description:"Docker engine address (default: DOCKER_HOST or the local socket)." json:"host,omitempty" yaml:"host,omitempty"`
+}
+
+// Gateway describes the container every namespace runs.
+type Gateway struct {
+	Image     string `description:"Gateway image." json:"image,omitempty" yaml:"image,omitempty"`
+	Port      int    `description:"Port the gateway listens on inside its container." json:"port,omitempty" yaml:"port,omitempty"`
+	ReadyPath string `description:"Path that answers {\"ready\":true} once the gateway accepts traffic." json:"readyPath,omitempty" yaml:"readyPath,omitempty"`
+	StateDir  string `description:"Where the data volume is mounted in the container (the gateway's state dir)." json:"stateDir,omitempty" yaml:"stateDir,omitempty"`
+	SkillsDir string `description:"Where the skills volume is mounted in the container." json:"skillsDir,omitempty" yaml:"skillsDir,omitempty"`
+	PidsLimit int64  `description:"Maximum processes per gateway container." json:"pidsLimit,omitempty" yaml:"pidsLimit,omitempty"`
+}
+
+// Etcd selects the store.
+type Etcd struct {
+	Endpoints []string `description:"External etcd endpoints; empty starts an embedded etcd in the data dir." json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	ClientURL string   `description:"Embedded etcd: client listen URL." json:"clientURL,omitempty" yaml:"clientURL,omitempty"`
+	PeerURL   string   `description:"Embedded etcd: peer listen URL." json:"peerURL,omitempty" yaml:"peerURL,omitempty"`
+}
+
+// Supervisor tunes reconciliation and crash handling.
+type Supervisor struct {
+	ResyncInterval ptypes.Duration `description:"Period of the full reconcile pass (events can be lost)." json:"resyncInterval,omitempty" yaml:"resyncInterval,omitempty"`
+	StartTimeout   ptypes.Duration `description:"How long a gateway may take to become ready before it counts as a failed start." json:"startTimeout,omitempty" yaml:"startTimeout,omitempty"`
+	BackoffMax     ptypes.Duration `description:"Cap of the exponential restart backoff." json:"backoffMax,omitempty" yaml:"backoffMax,omitempty"`
+	MaxRestarts    int             `description:"Consecutive failed starts before a namespace is marked Failed." json:"maxRestarts,omitempty" yaml:"maxRestarts,omitempty"`
+}
+
+// SetDefaults fills every option with its default.
+func (s *Static) SetDefaults() {
+	host, _ := os.Hostname()
+	s.DataDir = "/var/lib/clawd"
+	s.Node = &Node{Name: host}
+	s.Log = &Log{Level: "info", Format: "text"}
+	s.Router = &Router{Address: ":80"}
+	s.API = &API{Address: "127.0.0.1:7070"}
+	s.Docker = &Docker{}
+	s.Gateway = &Gateway{
+		Image:     DefaultGatewayImage,
+		Port:      18789,
+		ReadyPath: "/readyz",
+		StateDir:  "/home/node/.openclaw",
+		SkillsDir: "/home/node/skills",
+		PidsLimit: 512,
+	}
+	s.Etcd = &Etcd{ClientURL: "http://127.0.0.1:2379", PeerURL: "http://127.0.0.1:2380"}
+	s.Supervisor = &Supervisor{
+		ResyncInterval: ptypes.Duration(30 * time.Second),
+		StartTimeout:   ptypes.Duration(120 * time.Second),
+		BackoffMax:     ptypes.Duration(30 * time.Second),
+		MaxRestarts:    5,
+	}
+}
+
+// DefaultGatewayImage is the image built from Dockerfile.gateway.
+const DefaultGatewayImage = "clawd-gateway:2026.9.6"
+
+// LoadStatic reads the static configuration: defaults, then the file named
+// by --configfile (if any), then CLAWD_* variables, then flags.
+func LoadStatic(args, environ []string) (*Static, error) {
+	s := &Static{}
+	s.SetDefaults()
+
+	args, configFile, err := takeConfigFile(args)
+	if err != nil {
+		return nil, err
+	}
+	if configFile != "" {
+		if err := checkKnownKeys(configFile); err != nil {
+			return nil, err
+		}
+		if err := file.Decode(configFile, s); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", configFile, friendly(err))
+		}
+	}
+	if vars := env.FindPrefixedEnvVars(environ, EnvPrefix, s); len(vars) > 0 {
+		if err := env.Decode(vars, EnvPrefix, s); err != nil {
+			return nil, fmt.Errorf("%s* environment: %w", EnvPrefix, friendly(err))
+		}
+	}
+	if len(args) > 0 {
+		if err := flag.Decode(args, s); err != nil {
+			return nil, fmt.Errorf("flags: %w (see 'clawd up --help')", friendly(err))
+		}
+	}
+	return s, s.validate()
+}
+
+// takeConfigFile removes --configfile from args; paerser's flag decoder
+// would refuse it as an unknown option.
+func takeConfigFile(args []string) ([]string, string, error) {
+	var rest []string
+	var path string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || !strings.EqualFold(name, "configfile") {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, "", errors.New("--configfile needs a file path")
+			}
+			i++
+			value = args[i]
+		}
+		path = value
+	}
+	return rest, path, nil
+}
+
+// checkKnownKeys refuses unknown top-level keys, which paerser's file
+// decoder skips silently (it refuses unknown nested keys itself).
+func checkKnownKeys(path string) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext != ".yaml" && ext != ".yml" {
+		return fmt.Errorf("config file %s: unsupported extension (use .yaml or .yml)", path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("reading config file: %w", err)
+	}
+	var data map[string]any
+	if err := yaml.Unmarshal(raw, &data); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	var names []string
+	t := reflect.TypeOf(Static{})
+	for i := 0; i < t.NumField(); i++ {
+		known[strings.ToLower(t.Field(i).Name)] = true
+		names = append(names, lowerFirst(t.Field(i).Name))
+	}
+	for k := range data {
+		if !known[strings.ToLower(k)] {
+			return fmt.Errorf("config file %s: unknown key %q (valid top-level keys: %s)", path, k, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	if strings.ToUpper(s) == s {
+		return strings.ToLower(s)
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func (s *Static) validate() error {
+	switch s.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("invalid --log.format %q: use text or json", s.Log.Format)
+	}
+	if s.DataDir == "" {
+		return errors.New("--datadir must not be empty")
+	}
+	if s.Gateway.Port <= 0 || s.Gateway.Port > 65535 {
+		return fmt.Errorf("invalid --gateway.port %d: use 1-65535", s.Gateway.Port)
+	}
+	if !strings.HasPrefix(s.Gateway.ReadyPath, "/") {
+		return fmt.Errorf("invalid --gateway.readypath %q: must start with /", s.Gateway.ReadyPath)
+	}
+	if s.Gateway.Image == "" {
+		return errors.New("--gateway.image must not be empty")
+	}
+	if s.Supervisor.MaxRestarts < 1 {
+		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)
+	}
+	return nil
+}
+
+// friendly rewrites paerser's "field not found, node: x" into words a user
+// can act on.
+func friendly(err error) error {
+	msg := err.Error()
+	if _, key, ok := strings.Cut(msg, "field not found, node: "); ok {
+		return fmt.Errorf("unknown option %q", key)
+	}
+	return err
+}

@@ -1,0 +1,359 @@
+// Package integration holds black-box tests of the built clawd binary
+// against the real Docker engine and the stand-in gateway image.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	clawdBin   string
+	dockerOK   bool
+	dockerWhy  string
+	imageMu    sync.Mutex
+	repoRoot   string
+	standinImg = "clawd-standin:latest"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	wd, _ := os.Getwd()
+	repoRoot = filepath.Dir(wd)
+	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
+		dockerWhy = fmt.Sprintf("no Docker engine answers (%v: %s); run 'make test', which starts one", err, bytes.TrimSpace(out))
+	} else {
+		dockerOK = true
+	}
+	dir, err := os.MkdirTemp("", "clawd-it-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	clawdBin = filepath.Join(dir, "clawd")
+	build := exec.Command("go", "build", "-o", clawdBin, "./cmd/clawd")
+	build.Dir = repoRoot
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building clawd:", err)
+		return 1
+	}
+	if dockerOK {
+		if err := exec.Command("docker", "image", "inspect", standinImg).Run(); err != nil {
+			b := exec.Command("bash", "integration/standin/build.sh")
+			b.Dir = repoRoot
+			b.Stdout, b.Stderr = os.Stderr, os.Stderr
+			if err := b.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "building the stand-in image:", err)
+				return 1
+			}
+		}
+	}
+	return m.Run()
+}
+
+func needDocker(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test; -short given")
+	}
+	if !dockerOK {
+		t.Skip(dockerWhy)
+	}
+}
+
+// variantImage builds clawd-standin:<tag> with extra ENV lines baked in, so
+// one daemon's every gateway crashes, leaks memory, and so on.
+func variantImage(t *testing.T, tag string, env map[string]string) string {
+	t.Helper()
+	imageMu.Lock()
+	defer imageMu.Unlock()
+	name := "clawd-standin:" + tag
+	var df strings.Builder
+	fmt.Fprintf(&df, "FROM %s\n", standinImg)
+	for k, v := range env {
+		fmt.Fprintf(&df, "ENV %s=%s\n", k, v)
+	}
+	cmd := exec.Command("docker", "build", "-q", "-t", name, "-")
+	cmd.Stdin = strings.NewReader(df.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v: %s", name, err, out)
+	}
+	return name
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// daemon is one `clawd up` process with its own data dir, ports and store.
+type daemon struct {
+	t          *testing.T
+	dir        string
+	args       []string
+	apiAddr    string
+	routerAddr string
+	cmd        *exec.Cmd
+	waitErr    chan error
+	logs       *bytes.Buffer
+	mu         sync.Mutex
+	cluster    string
+}
+
+func startDaemon(t *testing.T, extra ...string) *daemon {
+	t.Helper()
+	needDocker(t)
+	d := &daemon{t: t, dir: t.TempDir()}
+	d.apiAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d.routerAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d.args = append([]string{"up",
+		"--datadir=" + d.dir,
+		"--router.address=" + d.routerAddr,
+		"--api.address=" + d.apiAddr,
+		fmt.Sprintf("--etcd.clienturl=http://127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("--etcd.peerurl=http://127.0.0.1:%d", freePort(t)),
+		"--gateway.image=" + standinImg,
+		"--node.name=" + "it-" + filepath.Base(d.dir),
+		"--supervisor.resyncinterval=5s",
+	}, extra...)
+	d.start()
+	t.Cleanup(func() {
+		d.stop()
+		d.removeDockerObjects()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.log())
+		}
+	})
+	return d
+}
+
+func (d *daemon) start() {
+	d.t.Helper()
+	d.cmd = exec.Command(clawdBin, d.args...)
+	d.cmd.Env = append(os.Environ(), "CLAWD_LOG_LEVEL=debug")
+	d.logs = &bytes.Buffer{}
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.cmd.Stderr = &lockedWriter{mu: &d.mu, w: d.logs}
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	up := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "clawd is up") {
+				up <- line
+			}
+		}
+	}()
+	d.waitErr = make(chan error, 1)
+	go func() { d.waitErr <- d.cmd.Wait() }()
+	select {
+	case line := <-up:
+		_, c, _ := strings.Cut(line, "cluster ")
+		d.cluster = strings.TrimSuffix(c, ")")
+	case err := <-d.waitErr:
+		d.t.Fatalf("clawd up exited early: %v\n%s", err, d.log())
+	case <-time.After(90 * time.Second):
+		d.t.Fatalf("clawd up did not come up in 90s\n%s", d.log())
+	}
+}
+
+func (d *daemon) log() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+// stop sends SIGTERM and waits, as an operator's systemctl stop would.
+func (d *daemon) stop() {
+	if d.cmd == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.waitErr:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.waitErr
+	}
+}
+
+func (d *daemon) kill9() {
+	_ = d.cmd.Process.Kill()
+	<-d.waitErr
+}
+
+// removeDockerObjects deletes everything labelled with this daemon's
+// cluster id, so tests leave the engine as they found it.
+func (d *daemon) removeDockerObjects() {
+	if d.cluster == "" {
+		return
+	}
+	f := "label=io.clawd.cluster=" + d.cluster
+	if ids := dockerLines(d.t, "ps", "-aq", "--filter", f); len(ids) > 0 {
+		_ = exec.Command("docker", append([]string{"rm", "-f"}, ids...)...).Run()
+	}
+	if ids := dockerLines(d.t, "network", "ls", "-q", "--filter", f); len(ids) > 0 {
+		_ = exec.Command("docker", append([]string{"network", "rm"}, ids...)...).Run()
+	}
+	if ids := dockerLines(d.t, "volume", "ls", "-q", "--filter", f); len(ids) > 0 {
+		_ = exec.Command("docker", append([]string{"volume", "rm", "-f"}, ids...)...).Run()
+	}
+}
+
+// clawd runs the CLI against this daemon.
+func (d *daemon) clawd(args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(clawdBin, args...)
+	cmd.Env = append(os.Environ(), "CLAWD_ADDR=http://"+d.apiAddr, "CLAWD_DATADIR="+d.dir, "CLAWD_TOKEN=")
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// mustClawd runs the CLI and fails the test on a non-zero exit.
+func (d *daemon) mustClawd(args ...string) string {
+	d.t.Helper()
+	out, errOut, err := d.clawd(args...)
+	if err != nil {
+		d.t.Fatalf("clawd %s: %v\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+type nsView struct {
+	Spec struct {
+		Name      string   `json:"name"`
+		Hostnames []string `json:"hostnames"`
+	} `json:"spec"`
+	Status struct {
+		Phase       string `json:"phase"`
+		ContainerID string `json:"containerId"`
+		Address     string `json:"address"`
+		Reason      string `json:"reason"`
+		Restarts    int    `json:"restarts"`
+	} `json:"status"`
+}
+
+func (d *daemon) get(name string) nsView {
+	d.t.Helper()
+	var v nsView
+	if err := json.Unmarshal([]byte(d.mustClawd("namespace", "get", name, "-o", "json")), &v); err != nil {
+		d.t.Fatal(err)
+	}
+	return v
+}
+
+func (d *daemon) list() []nsView {
+	d.t.Helper()
+	var v []nsView
+	if err := json.Unmarshal([]byte(d.mustClawd("namespace", "list", "-o", "json")), &v); err != nil {
+		d.t.Fatal(err)
+	}
+	return v
+}
+
+// waitPhase polls until the namespace reaches phase or the timeout passes.
+func (d *daemon) waitPhase(name, phase string, timeout time.Duration) nsView {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var v nsView
+	for time.Now().Before(deadline) {
+		v = d.get(name)
+		if v.Status.Phase == phase {
+			return v
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	d.t.Fatalf("namespace %s: phase %s (reason %q), want %s after %s", name, v.Status.Phase, v.Status.Reason, phase, timeout)
+	return v
+}
+
+type standinInfo struct {
+	Namespace string `json:"namespace"`
+	BootCount int    `json:"bootCount"`
+}
+
+// viaRouter GETs path through the router with the given Host header.
+func (d *daemon) viaRouter(host, path string) (int, []byte) {
+	d.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+d.routerAddr+path, nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatalf("GET %s via router (Host %s): %v", path, host, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+func dockerLines(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).Output()
+	if err != nil {
+		t.Fatalf("docker %s: %v", strings.Join(args, " "), err)
+	}
+	return strings.Fields(string(out))
+}
+
+func dockerInspect(t *testing.T, format, id string) string {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "--format", format, id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v: %s", id, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,158 @@
+// Package router is the front door for tenants' traffic: it maps each
+// request's Host to the namespace that owns it and forwards it to that
+// namespace's gateway, and to nothing else.
+package router
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/problem"
+	"github.com/clawd-dev/clawd/store"
+)
+
+// Watcher feeds the routing table.
+type Watcher interface {
+	WatchNamespaces(ctx context.Context) <-chan store.Event
+}
+
+// route is where one namespace's traffic goes right now.
+type route struct {
+	namespace string
+	phase     namespace.Phase
+	address   string
+}
+
+// table is an immutable snapshot; lookups never take a lock.
+type table struct {
+	byHost map[string]*route
+}
+
+// Router forwards requests by Host.
+type Router struct {
+	log   hclog.Logger
+	table atomic.Pointer[table]
+	proxy *httputil.ReverseProxy
+	names map[string]namespace.Namespace // owned by the watch goroutine
+	ready chan struct{}
+}
+
+type ctxKey struct{}
+
+// New makes a router; Run feeds it.
+func New(log hclog.Logger) *Router {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	r := &Router{log: log, names: map[string]namespace.Namespace{}, ready: make(chan struct{})}
+	r.table.Store(&table{byHost: map[string]*route{}})
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: 0, // gateways stream; the client decides how long to wait
+	}
+	r.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			rt := pr.In.Context().Value(ctxKey{}).(*route)
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = rt.address
+			pr.SetXForwarded()
+			pr.Out.Host = pr.In.Host
+		},
+		Transport:     transport,
+		FlushInterval: -1, // stream SSE and chunked replies as they come
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			rt := req.Context().Value(ctxKey{}).(*route)
+			log.Warn("gateway unreachable", "namespace", rt.namespace, "error", err)
+			problem.RetryAfter(w, 2*time.Second)
+			problem.Write(w, problem.Problem{Status: http.StatusBadGateway, Namespace: rt.namespace,
+				Detail: fmt.Sprintf("the gateway of namespace %s did not answer; retry shortly", rt.namespace)})
+		},
+	}
+	return r
+}
+
+// Ready is closed once the first snapshot of the store is in the table.
+func (r *Router) Ready() <-chan struct{} { return r.ready }
+
+// Run keeps the table in step with the store until ctx ends.
+func (r *Router) Run(ctx context.Context, w Watcher) {
+	first := true
+	for ev := range w.WatchNamespaces(ctx) {
+		switch ev.Type {
+		case store.EventReset:
+			r.names = map[string]namespace.Namespace{}
+			for _, ns := range ev.Snapshot {
+				r.names[ns.Spec.Name] = ns
+			}
+		case store.EventPut:
+			r.names[ev.Name] = ev.Namespace
+		case store.EventDelete:
+			delete(r.names, ev.Name)
+		}
+		r.rebuild()
+		if first {
+			close(r.ready)
+			first = false
+		}
+	}
+}
+
+// rebuild swaps in a fresh table. Copy-on-write keeps the request path free
+// of locks; the cost is paid once per change, not per request.
+func (r *Router) rebuild() {
+	t := &table{byHost: make(map[string]*route, len(r.names))}
+	for _, ns := range r.names {
+		rt := &route{namespace: ns.Spec.Name, phase: ns.Status.Phase, address: ns.Status.Address}
+		for _, h := range ns.Spec.Hostnames {
+			t.byHost[h] = rt
+		}
+	}
+	r.table.Store(t)
+}
+
+// hostOf returns the request's host without port, lowercased. Requests in
+// absolute form carry the authority in the URL, which Go copies to r.Host.
+func hostOf(req *http.Request) string {
+	h := req.Host
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	host := hostOf(req)
+	rt := r.table.Load().byHost[host]
+	if rt == nil {
+		problem.Write(w, problem.Problem{Status: http.StatusNotFound, Title: "Unknown host",
+			Detail: fmt.Sprintf("no namespace serves host %q", host)})
+		return
+	}
+	if rt.phase != namespace.PhaseRunning || rt.address == "" {
+		problem.RetryAfter(w, 5*time.Second)
+		problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Namespace: rt.namespace,
+			Detail: fmt.Sprintf("namespace %s is %s; retry shortly", rt.namespace, phaseOrPending(rt.phase))})
+		return
+	}
+	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), ctxKey{}, rt)))
+}
+
+func phaseOrPending(p namespace.Phase) namespace.Phase {
+	if p == "" {
+		return namespace.PhasePending
+	}
+	return p
+}

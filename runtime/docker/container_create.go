@@ -1,0 +1,244 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/cenkalti/backoff/v4"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/clawd-dev/clawd/runtime"
+)
+
+// defaultPidsLimit caps processes when the spec leaves it 0: enough for a
+// Node gateway and its tools, low enough to stop a fork bomb.
+const defaultPidsLimit = 512
+
+// Environment variables the runtime owns; the spec cannot override them.
+const (
+	envNamespace = "CLAWD_NAMESPACE"
+	envStateDir  = "OPENCLAW_STATE_DIR"
+)
+
+// errRetryCreate asks the create loop for another round (the name was taken
+// by a container that is going away, or by a racing create).
+var errRetryCreate = errors.New("container name busy")
+
+// Create ensures the namespace's network, volumes and container exist and
+// returns the container without starting it. An existing container of this
+// cluster is adopted as it is; one without our labels is an error.
+func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime.Instance, error) {
+	if err := checkSpec(spec); err != nil {
+		return runtime.Instance{}, err
+	}
+	ns := spec.Namespace
+	name := r.containerName(ns)
+	log := r.log.With("namespace", ns)
+
+	netID, err := r.ensureNetwork(ctx, ns)
+	if err != nil {
+		return runtime.Instance{}, err
+	}
+	data, err := r.ensureVolume(ctx, ns, roleData)
+	if err != nil {
+		return runtime.Instance{}, err
+	}
+	skills, err := r.ensureVolume(ctx, ns, roleSkills)
+	if err != nil {
+		return runtime.Instance{}, err
+	}
+
+	opts := r.createOptions(spec, netID, data.Name, skills.Name)
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(retryInitial),
+		backoff.WithMaxInterval(retryMax),
+		backoff.WithMaxElapsedTime(0),
+	)
+	var id string
+	err = backoff.Retry(func() error {
+		c, err := r.inspectContainer(ctx, name)
+		switch {
+		case err == nil:
+			return r.adopt(ctx, log, c, &id)
+		case !errors.Is(err, runtime.ErrNotFound):
+			return backoff.Permanent(err)
+		}
+		var res client.ContainerCreateResult
+		err = r.do(ctx, func(ctx context.Context) error {
+			var err error
+			res, err = r.api.ContainerCreate(ctx, opts)
+			return err
+		})
+		switch {
+		case err == nil:
+			id = res.ID
+			log.Info("gateway container created", "container", name, "container_id", shortID(id), "image", spec.Image)
+			for _, w := range res.Warnings {
+				log.Warn("docker warned about the gateway container", "container", name, "warning", w)
+			}
+			return nil
+		case cerrdefs.IsConflict(err):
+			// Someone created the name between our inspect and create: the
+			// next round inspects and adopts it (or reports whose it is).
+			return errRetryCreate
+		case cerrdefs.IsNotFound(err):
+			return backoff.Permanent(fmt.Errorf("creating gateway container %s: image %s is not on the engine (clawd does not pull images): %w", name, spec.Image, err))
+		default:
+			return backoff.Permanent(fmt.Errorf("creating gateway container %s: %w", name, err))
+		}
+	}, backoff.WithContext(backoff.WithMaxRetries(b, retryAttempts), ctx))
+	if err != nil {
+		if errors.Is(err, errRetryCreate) {
+			err = fmt.Errorf("creating gateway container %s: %w", name, err)
+		}
+		return runtime.Instance{}, err
+	}
+
+	// After the create, because that is when Docker fills a fresh volume
+	// from the image and copies the image directory's ownership.
+	r.chownVolume(ns, data)
+	r.chownVolume(ns, skills)
+
+	inst, err := r.inspectInstance(ctx, id)
+	if err != nil {
+		return runtime.Instance{}, fmt.Errorf("inspecting created gateway container %s: %w", name, err)
+	}
+	return inst, nil
+}
+
+// adopt takes over an existing container of this cluster. Dead containers
+// (a failed removal) are removed again; containers being removed are waited
+// out; anything else is kept as it is.
+func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, c container.InspectResponse, id *string) error {
+	status := container.ContainerState("")
+	if c.State != nil {
+		status = c.State.Status
+	}
+	switch status {
+	case container.StateRemoving:
+		return errRetryCreate
+	case container.StateDead:
+		log.Info("removing dead gateway container before re-creating it", "container", c.Name, "container_id", shortID(c.ID))
+		if err := r.removeContainer(ctx, c.ID); err != nil {
+			return backoff.Permanent(err)
+		}
+		return errRetryCreate
+	}
+	log.Debug("adopting existing gateway container", "container", c.Name, "container_id", shortID(c.ID), "state", status)
+	*id = c.ID
+	return nil
+}
+
+// createOptions translates the spec into the container's configuration.
+func (r *Runtime) createOptions(spec runtime.GatewaySpec, netID, dataVolume, skillsVolume string) client.ContainerCreateOptions {
+	ns := spec.Namespace
+	labels := r.labels(ns, roleGateway)
+	labels[LabelPort] = portLabel(spec.Port)
+
+	env := []string{envNamespace + "=" + ns}
+	keys := make([]string, 0, len(spec.Env))
+	for k := range spec.Env {
+		if k != envNamespace && k != envStateDir {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys) // deterministic, so two creates of one spec are identical
+	for _, k := range keys {
+		env = append(env, k+"="+spec.Env[k])
+	}
+	env = append(env, envStateDir+"="+spec.StateDir)
+
+	exposed := network.PortSet{}
+	if p, ok := network.PortFrom(uint16(spec.Port), network.TCP); ok {
+		exposed[p] = struct{}{}
+	}
+
+	pids := spec.PidsLimit
+	if pids == 0 {
+		pids = defaultPidsLimit
+	}
+	resources := container.Resources{
+		NanoCPUs:  spec.NanoCPUs,
+		PidsLimit: &pids,
+	}
+	if spec.MemoryBytes > 0 {
+		// Swap capped at the memory cap means no swap at all.
+		resources.Memory = spec.MemoryBytes
+		resources.MemorySwap = spec.MemoryBytes
+	}
+	init := true
+
+	return client.ContainerCreateOptions{
+		Name: r.containerName(ns),
+		Config: &container.Config{
+			Image:        spec.Image,
+			Env:          env,
+			Labels:       labels,
+			ExposedPorts: exposed,
+			// Stop promises SIGTERM; engines before API 1.42 ignore a signal
+			// passed to stop, so it is fixed here over the image's STOPSIGNAL.
+			StopSignal: "SIGTERM",
+		},
+		HostConfig: &container.HostConfig{
+			// By id: engines before API 1.44 accept duplicate network names,
+			// and a name could then resolve ambiguously.
+			NetworkMode: container.NetworkMode(netID),
+			// clawd's supervisor restarts gateways with its own backoff and
+			// crash accounting; Docker restarting behind its back would hide
+			// crashes from it.
+			RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+			LogConfig: container.LogConfig{
+				Type:   "json-file",
+				Config: map[string]string{"max-size": "10m", "max-file": "3"},
+			},
+			Mounts: []mount.Mount{
+				{Type: mount.TypeVolume, Source: dataVolume, Target: spec.StateDir},
+				{Type: mount.TypeVolume, Source: skillsVolume, Target: spec.SkillsDir},
+			},
+			CapDrop:        []string{"ALL"},
+			SecurityOpt:    []string{"no-new-privileges"},
+			ReadonlyRootfs: false, // the gateway writes caches outside its state dir
+			Init:           &init, // reaps the zombies of tools the gateway spawns
+			Resources:      resources,
+		},
+	}
+}
+
+// checkSpec refuses specs that would make an unusable container, before any
+// object is created.
+func checkSpec(spec runtime.GatewaySpec) error {
+	if err := checkNamespace(spec.Namespace); err != nil {
+		return err
+	}
+	var problems []string
+	if spec.Image == "" {
+		problems = append(problems, "image is empty")
+	}
+	if spec.Port <= 0 || spec.Port > 65535 {
+		problems = append(problems, fmt.Sprintf("port %d is out of range", spec.Port))
+	}
+	if spec.NanoCPUs < 0 || spec.MemoryBytes < 0 || spec.PidsLimit < 0 {
+		problems = append(problems, "resource caps must not be negative")
+	}
+	for _, d := range []struct{ what, dir string }{{"state dir", spec.StateDir}, {"skills dir", spec.SkillsDir}} {
+		if !path.IsAbs(d.dir) || path.Clean(d.dir) == "/" {
+			problems = append(problems, fmt.Sprintf("%s %q is not an absolute path below /", d.what, d.dir))
+		}
+	}
+	if spec.StateDir != "" && path.Clean(spec.StateDir) == path.Clean(spec.SkillsDir) {
+		problems = append(problems, "state dir and skills dir are the same")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("gateway spec for %s: %s: %w", spec.Namespace, strings.Join(problems, "; "), cerrdefs.ErrInvalidArgument)
+	}
+	return nil
+}

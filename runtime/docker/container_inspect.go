@@ -1,0 +1,157 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/clawd-dev/clawd/runtime"
+)
+
+// Inspect returns the namespace's gateway container; errors.Is(err,
+// runtime.ErrNotFound) when there is none.
+func (r *Runtime) Inspect(ctx context.Context, ns string) (runtime.Instance, error) {
+	if err := checkNamespace(ns); err != nil {
+		return runtime.Instance{}, err
+	}
+	inst, err := r.inspectInstance(ctx, r.containerName(ns))
+	if err != nil {
+		return runtime.Instance{}, fmt.Errorf("inspecting gateway %s: %w", ns, err)
+	}
+	return inst, nil
+}
+
+func (r *Runtime) inspectInstance(ctx context.Context, nameOrID string) (runtime.Instance, error) {
+	c, err := r.inspectContainer(ctx, nameOrID)
+	if err != nil {
+		return runtime.Instance{}, err
+	}
+	return instanceFromInspect(c), nil
+}
+
+// inspectContainer returns the container if it belongs to this cluster. A
+// missing container wraps runtime.ErrNotFound; a foreign one is a
+// NotOwnedError, so no caller ever acts on it.
+func (r *Runtime) inspectContainer(ctx context.Context, nameOrID string) (container.InspectResponse, error) {
+	var res client.ContainerInspectResult
+	err := r.do(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = r.api.ContainerInspect(ctx, nameOrID, client.ContainerInspectOptions{})
+		return err
+	})
+	if cerrdefs.IsNotFound(err) {
+		return container.InspectResponse{}, notFound(err)
+	}
+	if err != nil {
+		return container.InspectResponse{}, fmt.Errorf("inspecting container %s: %w", nameOrID, err)
+	}
+	c := res.Container
+	var labels map[string]string
+	if c.Config != nil {
+		labels = c.Config.Labels
+	}
+	if !r.owned(labels) {
+		return container.InspectResponse{}, r.notOwned("container", strings.TrimPrefix(c.Name, "/"), c.ID, labels)
+	}
+	return c, nil
+}
+
+// instanceFromInspect maps Docker's view of a gateway container onto the
+// runtime contract.
+func instanceFromInspect(c container.InspectResponse) runtime.Instance {
+	inst := runtime.Instance{
+		ContainerID: c.ID,
+		Name:        strings.TrimPrefix(c.Name, "/"),
+		State:       runtime.StateMissing,
+	}
+	if c.Config != nil {
+		inst.Image = c.Config.Image
+		inst.Labels = c.Config.Labels
+		inst.Namespace = c.Config.Labels[runtime.LabelNamespace]
+	}
+	if s := c.State; s != nil {
+		inst.State = mapState(s.Status)
+		inst.Pid = s.Pid
+		inst.StartedAt = parseDockerTime(s.StartedAt)
+		inst.FinishedAt = parseDockerTime(s.FinishedAt)
+		inst.ExitCode = s.ExitCode
+		inst.OOMKilled = s.OOMKilled
+		inst.Error = s.Error
+	}
+	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
+		inst.Address = address(networkIP(c.NetworkSettings, c.HostConfig), inst.Labels[LabelPort])
+	}
+	return inst
+}
+
+// mapState folds Docker's container states onto the contract's.
+func mapState(s container.ContainerState) runtime.State {
+	switch s {
+	case container.StateCreated:
+		return runtime.StateCreated
+	case container.StateRunning, container.StateRestarting:
+		// Restarting only happens with a Docker restart policy, which clawd
+		// does not set; should it, the process is (about to be) up.
+		return runtime.StateRunning
+	case container.StatePaused:
+		return runtime.StatePaused
+	case container.StateExited, container.StateDead, container.StateRemoving:
+		return runtime.StateExited
+	}
+	return runtime.StateMissing
+}
+
+// networkIP is the container's address on its namespace network: the
+// network named in HostConfig.NetworkMode (an id), else the only one.
+func networkIP(ns *container.NetworkSettings, hc *container.HostConfig) string {
+	if ns == nil || len(ns.Networks) == 0 {
+		return ""
+	}
+	var mode string
+	if hc != nil {
+		mode = string(hc.NetworkMode)
+	}
+	for name, ep := range ns.Networks {
+		if ep == nil || !ep.IPAddress.IsValid() {
+			continue
+		}
+		if mode == "" || mode == name || mode == ep.NetworkID || (len(mode) >= 12 && strings.HasPrefix(ep.NetworkID, mode)) {
+			return ep.IPAddress.String()
+		}
+	}
+	if len(ns.Networks) == 1 {
+		for _, ep := range ns.Networks {
+			if ep != nil && ep.IPAddress.IsValid() {
+				return ep.IPAddress.String()
+			}
+		}
+	}
+	return ""
+}
+
+func address(ip, port string) string {
+	if ip == "" || port == "" {
+		return ""
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return ""
+	}
+	return net.JoinHostPort(ip, port)
+}
+
+// parseDockerTime parses the engine's RFC 3339 timestamps; the zero time
+// ("0001-01-01T00:00:00Z") and garbage both give time.Time{}.
+func parseDockerTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
+}

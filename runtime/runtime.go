@@ -1,0 +1,157 @@
+// Package runtime is the contract between clawd's orchestration (supervisor,
+// warm pool, reaper, router) and whatever runs gateway containers. The
+// orchestration imports this package only; runtime/docker implements it.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Label keys stamped on every object clawd creates. Ownership is proven by
+// these labels: nothing without io.clawd.managed=true and this cluster's id is
+// ever touched.
+const (
+	LabelManaged   = "io.clawd.managed"
+	LabelCluster   = "io.clawd.cluster"
+	LabelNamespace = "io.clawd.namespace"
+	LabelRole      = "io.clawd.role" // "gateway", "data", "skills", "network"
+)
+
+// ErrNotFound is returned (wrapped) when the namespace has no container.
+var ErrNotFound = errors.New("not found")
+
+// GatewaySpec is everything the runtime needs to create one namespace's gateway.
+type GatewaySpec struct {
+	Namespace string
+	Image     string
+	// Port the gateway listens on inside the container.
+	Port int
+	// NanoCPUs is the CPU cap in units of 1e-9 CPUs (4 CPUs = 4e9). 0 = no cap.
+	NanoCPUs int64
+	// MemoryBytes is the memory cap (swap is capped at the same value). 0 = no cap.
+	MemoryBytes int64
+	// PidsLimit caps processes in the container. 0 = runtime default.
+	PidsLimit int64
+	// Env is added to the container's environment (CLAWD_NAMESPACE is always set).
+	Env map[string]string
+	// StateDir is where the data volume is mounted (the gateway's state dir).
+	StateDir string
+	// SkillsDir is where the skills volume is mounted.
+	SkillsDir string
+}
+
+// State is the coarse state of a container as the runtime sees it.
+type State string
+
+// Container states.
+const (
+	StateCreated State = "created"
+	StateRunning State = "running"
+	StatePaused  State = "paused"
+	StateExited  State = "exited"
+	StateMissing State = "missing"
+)
+
+// Instance is what the runtime knows about one namespace's gateway container.
+type Instance struct {
+	Namespace   string
+	ContainerID string
+	Name        string
+	Image       string
+	State       State
+	// Address is host:port where the gateway can be reached from this host
+	// (the container's IP on its namespace network and the gateway port).
+	Address    string
+	Pid        int
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ExitCode   int
+	OOMKilled  bool
+	// Error is the runtime's own error for the last start, if any.
+	Error  string
+	Labels map[string]string
+}
+
+// Stats are read straight from the container's cgroup.
+type Stats struct {
+	CPUUsage         time.Duration // total CPU time consumed
+	MemoryWorkingSet uint64        // usage minus inactive file cache
+	MemoryLimit      uint64
+	OOMKills         uint64
+	Pids             uint64
+	ReadAt           time.Time
+}
+
+// EventKind names what happened to a container.
+type EventKind string
+
+// Event kinds the supervisor reacts to.
+const (
+	EventStart   EventKind = "start"
+	EventDie     EventKind = "die"
+	EventOOM     EventKind = "oom"
+	EventPause   EventKind = "pause"
+	EventUnpause EventKind = "unpause"
+	EventDestroy EventKind = "destroy"
+	EventOther   EventKind = "other"
+)
+
+// Event is one container event of this cluster. Events only wake the
+// reconcile loop; they are allowed to be lost.
+type Event struct {
+	Namespace   string
+	ContainerID string
+	Kind        EventKind
+	At          time.Time
+}
+
+// RemoveOptions says how much of a namespace to remove.
+type RemoveOptions struct {
+	// Volumes also removes the data and skills volumes (namespace delete --purge).
+	Volumes bool
+}
+
+// Runtime runs gateway containers. Every method is idempotent and every call
+// takes a context with a deadline. Containers, networks and volumes are named
+// deterministically from the cluster id and the namespace.
+type Runtime interface {
+	// Create makes the namespace's network, volumes and container if they do
+	// not exist yet, adopting what exists. It does not start the container.
+	Create(ctx context.Context, spec GatewaySpec) (Instance, error)
+	Start(ctx context.Context, namespace string) error
+	// Stop sends SIGTERM and kills after timeout.
+	Stop(ctx context.Context, namespace string, timeout time.Duration) error
+	Pause(ctx context.Context, namespace string) error
+	Unpause(ctx context.Context, namespace string) error
+	// Remove deletes the container and network, and the volumes when asked.
+	// Removing what does not exist is not an error.
+	Remove(ctx context.Context, namespace string, opts RemoveOptions) error
+	// Inspect returns the namespace's container; errors.Is(err, ErrNotFound)
+	// when there is none.
+	Inspect(ctx context.Context, namespace string) (Instance, error)
+	// List returns every gateway container of this cluster (recovery after a
+	// restart starts here).
+	List(ctx context.Context) ([]Instance, error)
+	// Stats reads the namespace container's cgroup.
+	Stats(ctx context.Context, namespace string) (Stats, error)
+	// Events streams container events of this cluster until ctx ends. The
+	// error channel receives one error when the stream breaks.
+	Events(ctx context.Context) (<-chan Event, <-chan error)
+}
+
+// Objects lists every Docker object (containers, networks, volumes) carrying
+// this cluster's labels. Implemented by runtimes that can enumerate leaks.
+type Objects interface {
+	Objects(ctx context.Context) ([]Object, error)
+}
+
+// Object is one runtime object owned by this cluster.
+type Object struct {
+	Kind      string // "container", "network", "volume"
+	ID        string
+	Name      string
+	Namespace string
+	Created   time.Time
+}

@@ -1,0 +1,495 @@
+// Package supervisor keeps every namespace's gateway as its spec says:
+// a level-triggered reconcile of the store's desired state against what the
+// runtime reports, woken by store watches and runtime events and backed by a
+// periodic full pass, because event streams drop messages.
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/runtime"
+	"github.com/clawd-dev/clawd/store"
+	"github.com/clawd-dev/clawd/units"
+)
+
+// Store is what the supervisor needs from the state store.
+type Store interface {
+	WatchNamespaces(ctx context.Context) <-chan store.Event
+	PutStatus(ctx context.Context, name string, st namespace.Status) error
+	DeleteNamespace(ctx context.Context, name string) error
+}
+
+// Gateway is the template every namespace's container is made from.
+type Gateway struct {
+	Image     string
+	Port      int
+	ReadyPath string
+	StateDir  string
+	SkillsDir string
+	PidsLimit int64
+}
+
+// Config tunes the supervisor.
+type Config struct {
+	Node           string
+	Gateway        Gateway
+	ResyncInterval time.Duration
+	StartTimeout   time.Duration
+	BackoffBase    time.Duration
+	BackoffMax     time.Duration
+	MaxRestarts    int
+	Workers        int
+	Logger         hclog.Logger
+}
+
+// Supervisor reconciles namespaces owned by this node.
+type Supervisor struct {
+	cfg    Config
+	rt     runtime.Runtime
+	st     Store
+	log    hclog.Logger
+	q      *queue
+	client *http.Client
+
+	mu     sync.Mutex
+	known  map[string]namespace.Namespace // latest from the store watch
+	tracks map[string]*track
+	synced chan struct{}
+}
+
+// track is the supervisor's memory of one namespace's starts and crashes.
+type track struct {
+	failures    int       // consecutive failed starts
+	nextStart   time.Time // not before this (backoff)
+	lastReason  string
+	lastStarted time.Time // StartedAt of the container we last counted
+	readySince  time.Time
+}
+
+// New makes a supervisor; Run starts it.
+func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Supervisor{
+		cfg:    cfg,
+		rt:     rt,
+		st:     st,
+		log:    cfg.Logger,
+		q:      newQueue(),
+		client: &http.Client{Timeout: 2 * time.Second},
+		known:  map[string]namespace.Namespace{},
+		tracks: map[string]*track{},
+		synced: make(chan struct{}),
+	}
+}
+
+// Synced is closed once the first snapshot of the store has been queued.
+func (s *Supervisor) Synced() <-chan struct{} { return s.synced }
+
+// Run reconciles until ctx ends. It never stops or removes containers on
+// the way out: tenants keep running while clawd restarts.
+func (s *Supervisor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := 0; i < s.cfg.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				name, ok := s.q.get()
+				if !ok {
+					return
+				}
+				s.reconcile(ctx, name)
+				s.q.done(name)
+			}
+		}()
+	}
+	go s.watchStore(ctx)
+	go s.watchRuntime(ctx)
+	go s.resync(ctx)
+	<-ctx.Done()
+	s.q.close()
+	wg.Wait()
+}
+
+func (s *Supervisor) watchStore(ctx context.Context) {
+	once := sync.Once{}
+	for ev := range s.st.WatchNamespaces(ctx) {
+		switch ev.Type {
+		case store.EventReset:
+			s.mu.Lock()
+			s.known = map[string]namespace.Namespace{}
+			for _, ns := range ev.Snapshot {
+				s.known[ns.Spec.Name] = ns
+			}
+			s.mu.Unlock()
+			for _, ns := range ev.Snapshot {
+				s.q.add(ns.Spec.Name)
+			}
+			once.Do(func() { close(s.synced) })
+		case store.EventPut:
+			s.mu.Lock()
+			old, had := s.known[ev.Name]
+			s.known[ev.Name] = ev.Namespace
+			s.mu.Unlock()
+			// Our own status writes come back here; only spec changes need a pass.
+			if !had || specChanged(old.Spec, ev.Namespace.Spec) {
+				s.q.add(ev.Name)
+			}
+		case store.EventDelete:
+			s.mu.Lock()
+			delete(s.known, ev.Name)
+			delete(s.tracks, ev.Name)
+			s.mu.Unlock()
+		}
+	}
+}
+
+func specChanged(a, b namespace.Spec) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) != string(jb)
+}
+
+func (s *Supervisor) watchRuntime(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		events, errs := s.rt.Events(ctx)
+	stream:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break stream
+				}
+				backoff = time.Second
+				if ev.Namespace != "" {
+					s.q.add(ev.Namespace)
+				}
+			case err := <-errs:
+				if ctx.Err() == nil {
+					s.log.Warn("runtime event stream broke; resyncing", "error", err)
+				}
+				break stream
+			case <-ctx.Done():
+				return
+			}
+		}
+		// Whatever happened while the stream was down is caught by a full pass.
+		s.enqueueAll()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (s *Supervisor) resync(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.enqueueAll()
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Supervisor) enqueueAll() {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.known))
+	for n := range s.known {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	for _, n := range names {
+		s.q.add(n)
+	}
+}
+
+func (s *Supervisor) get(name string) (namespace.Namespace, *track, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, ok := s.known[name]
+	if !ok {
+		return ns, nil, false
+	}
+	t := s.tracks[name]
+	if t == nil {
+		// After a restart of clawd, carry the crash count over from the store.
+		t = &track{failures: ns.Status.Restarts, lastReason: ns.Status.Reason}
+		s.tracks[name] = t
+	}
+	return ns, t, true
+}
+
+func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.Status) {
+	s.mu.Lock()
+	cur := s.known[name]
+	s.mu.Unlock()
+	old := cur.Status
+	st.Node = s.cfg.Node
+	st.WakeGeneration = cur.Spec.WakeGeneration
+	if old.Phase == st.Phase && old.Reason == st.Reason && old.ContainerID == st.ContainerID &&
+		old.Address == st.Address && old.Restarts == st.Restarts && old.Node == st.Node &&
+		old.WakeGeneration == st.WakeGeneration {
+		return
+	}
+	st.Since = old.Since
+	if old.Phase != st.Phase || st.Since.IsZero() {
+		st.Since = time.Now().UTC()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := s.st.PutStatus(cctx, name, st); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("writing status failed", "namespace", name, "error", err)
+		}
+		return
+	}
+	if old.Phase != st.Phase {
+		s.log.Info("phase changed", "namespace", name, "from", old.Phase, "to", st.Phase, "reason", st.Reason)
+	}
+	s.mu.Lock()
+	if ns, ok := s.known[name]; ok {
+		ns.Status = st
+		s.known[name] = ns
+	}
+	s.mu.Unlock()
+}
+
+// reconcile makes one pass over one namespace. It never sleeps: anything
+// that must happen later is re-queued with a delay.
+func (s *Supervisor) reconcile(ctx context.Context, name string) {
+	if ctx.Err() != nil {
+		return
+	}
+	ns, t, ok := s.get(name)
+	if !ok {
+		return
+	}
+	if ns.Spec.Node != "" && ns.Spec.Node != s.cfg.Node {
+		return
+	}
+	log := s.log.With("namespace", name)
+	if ns.Spec.Deleting {
+		s.remove(ctx, ns, log)
+		return
+	}
+	if ns.Status.Phase == namespace.PhaseFailed && ns.Status.WakeGeneration == ns.Spec.WakeGeneration {
+		return
+	}
+	if ns.Status.WakeGeneration != ns.Spec.WakeGeneration {
+		// namespace wake: forget past crashes and try again now.
+		*t = track{}
+	}
+
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	inst, err := s.rt.Inspect(cctx, name)
+	if errors.Is(err, runtime.ErrNotFound) {
+		inst, err = s.rt.Create(cctx, s.gatewaySpec(ns.Spec))
+		if err != nil {
+			s.retry(ctx, ns, t, fmt.Sprintf("creating gateway: %v", err), log)
+			return
+		}
+		log.Info("gateway created", "container", short(inst.ContainerID))
+	} else if err != nil {
+		log.Warn("inspecting gateway failed", "error", err)
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
+
+	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason}
+	switch inst.State {
+	case runtime.StateRunning:
+		if s.ready(cctx, inst.Address) {
+			if t.readySince.IsZero() {
+				t.readySince = time.Now()
+			}
+			if time.Since(t.readySince) > time.Minute && t.failures > 0 {
+				// Stable again: the next crash starts a fresh backoff.
+				t.failures, t.lastReason = 0, ""
+				status.Restarts, status.Reason = 0, ""
+			}
+			status.Phase = namespace.PhaseRunning
+			s.setStatus(ctx, name, status)
+			if t.failures > 0 {
+				s.q.addAfter(name, time.Minute)
+			}
+			return
+		}
+		t.readySince = time.Time{}
+		if !inst.StartedAt.IsZero() && time.Since(inst.StartedAt) > s.cfg.StartTimeout {
+			log.Warn("gateway not ready in time; restarting it", "start_timeout", s.cfg.StartTimeout)
+			_ = s.rt.Stop(cctx, name, 10*time.Second)
+			s.countFailure(t, inst, fmt.Sprintf("not ready within %s", s.cfg.StartTimeout))
+			s.q.add(name)
+			return
+		}
+		status.Phase = namespace.PhaseStarting
+		s.setStatus(ctx, name, status)
+		s.q.addAfter(name, 200*time.Millisecond)
+	case runtime.StatePaused:
+		status.Phase = namespace.PhasePaused
+		s.setStatus(ctx, name, status)
+	case runtime.StateCreated, runtime.StateExited:
+		t.readySince = time.Time{}
+		if !inst.StartedAt.IsZero() && !inst.StartedAt.Equal(t.lastStarted) {
+			s.countFailure(t, inst, exitReason(inst, ns.Spec))
+			log.Warn("gateway exited", "reason", t.lastReason, "failures", t.failures)
+		}
+		status.Restarts, status.Reason = t.failures, t.lastReason
+		if t.failures >= s.cfg.MaxRestarts {
+			status.Phase = namespace.PhaseFailed
+			status.Reason = fmt.Sprintf("%s (gave up after %d failed starts; 'clawd namespace wake %s' retries)", t.lastReason, t.failures, name)
+			s.setStatus(ctx, name, status)
+			return
+		}
+		if wait := time.Until(t.nextStart); wait > 0 {
+			status.Phase = namespace.PhaseStarting
+			s.setStatus(ctx, name, status)
+			s.q.addAfter(name, wait)
+			return
+		}
+		if err := s.rt.Start(cctx, name); err != nil {
+			s.retry(ctx, ns, t, fmt.Sprintf("starting gateway: %v", err), log)
+			return
+		}
+		t.nextStart = time.Now().Add(s.backoff(t.failures))
+		status.Phase = namespace.PhaseStarting
+		s.setStatus(ctx, name, status)
+		s.q.addAfter(name, 200*time.Millisecond)
+	default:
+		s.q.addAfter(name, time.Second)
+	}
+}
+
+func (s *Supervisor) countFailure(t *track, inst runtime.Instance, reason string) {
+	t.failures++
+	t.lastReason = reason
+	t.lastStarted = inst.StartedAt
+	t.nextStart = time.Now().Add(s.backoff(t.failures))
+}
+
+// retry records a failed runtime call and tries again after the backoff.
+func (s *Supervisor) retry(ctx context.Context, ns namespace.Namespace, t *track, reason string, log hclog.Logger) {
+	t.failures++
+	t.lastReason = reason
+	log.Warn("reconcile failed", "reason", reason, "failures", t.failures)
+	st := namespace.Status{Phase: namespace.PhasePending, Restarts: t.failures, Reason: reason}
+	if t.failures >= s.cfg.MaxRestarts {
+		st.Phase = namespace.PhaseFailed
+		s.setStatus(ctx, ns.Spec.Name, st)
+		return
+	}
+	s.setStatus(ctx, ns.Spec.Name, st)
+	s.q.addAfter(ns.Spec.Name, s.backoff(t.failures))
+}
+
+func (s *Supervisor) backoff(failures int) time.Duration {
+	if failures <= 0 {
+		return 0
+	}
+	d := s.cfg.BackoffBase << min(failures-1, 16)
+	return min(d, s.cfg.BackoffMax)
+}
+
+func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hclog.Logger) {
+	name := ns.Spec.Name
+	s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhaseDeleting, ContainerID: ns.Status.ContainerID})
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := s.rt.Remove(cctx, name, runtime.RemoveOptions{Volumes: ns.Spec.Purge}); err != nil {
+		log.Warn("removing gateway failed; will retry", "error", err)
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
+	if err := s.st.DeleteNamespace(cctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
+		log.Warn("deleting namespace from store failed; will retry", "error", err)
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
+	log.Info("namespace deleted", "purge", ns.Spec.Purge)
+}
+
+func (s *Supervisor) gatewaySpec(spec namespace.Spec) runtime.GatewaySpec {
+	g := s.cfg.Gateway
+	return runtime.GatewaySpec{
+		Namespace:   spec.Name,
+		Image:       g.Image,
+		Port:        g.Port,
+		NanoCPUs:    spec.CPUMillis * 1_000_000,
+		MemoryBytes: spec.MemoryBytes,
+		PidsLimit:   g.PidsLimit,
+		StateDir:    g.StateDir,
+		SkillsDir:   g.SkillsDir,
+		Env:         map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
+	}
+}
+
+// ready asks the gateway's ready path; only {"ready":true} counts, because
+// the Control UI answers unknown paths with 200 HTML.
+func (s *Supervisor) ready(ctx context.Context, addr string) bool {
+	if addr == "" {
+		return false
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+s.cfg.Gateway.ReadyPath, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Ready bool `json:"ready"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) != nil {
+		return false
+	}
+	return body.Ready
+}
+
+func exitReason(inst runtime.Instance, spec namespace.Spec) string {
+	if inst.OOMKilled {
+		if spec.MemoryBytes > 0 {
+			return fmt.Sprintf("OOM killed: the gateway used its whole memory limit (%s)", units.FormatBytes(spec.MemoryBytes))
+		}
+		return "OOM killed"
+	}
+	r := fmt.Sprintf("exited with code %d", inst.ExitCode)
+	if inst.Error != "" {
+		r += ": " + inst.Error
+	}
+	return r
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
