@@ -108,13 +108,16 @@ func cgroupCaps(t *testing.T, pid string) (quota, period, mem int64) {
 		}
 		return n
 	}
+	// Hybrid v1 hosts list a "0::" line too; only a unified host has v2 caps.
+	_, err = os.Stat("/sys/fs/cgroup/cgroup.controllers")
+	unified := err == nil
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
 		switch {
-		case parts[0] == "0" && parts[1] == "": // v2
+		case parts[0] == "0" && parts[1] == "" && unified: // v2
 			dir := filepath.Join("/sys/fs/cgroup", parts[2])
 			f := strings.Fields(read(filepath.Join(dir, "cpu.max")))
 			return num(f[0]), num(f[1]), num(read(filepath.Join(dir, "memory.max")))
