@@ -252,19 +252,29 @@ func (s *Store) PutStatus(ctx context.Context, name string, st namespace.Status)
 	return nil
 }
 
-// DeleteNamespace removes a namespace's spec, status and hostnames in one txn.
+// DeleteNamespace removes a namespace's spec, status, hostnames and API
+// keys in one txn (a namespace with very many keys first loses all but the
+// last few in earlier txns).
 func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
 	for {
-		resp, err := s.cli.Get(ctx, specKey(name))
+		resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(specKey(name)), clientv3.OpGet(apikeyPrefix, clientv3.WithPrefix())).Commit()
 		if err != nil {
 			return fmt.Errorf("deleting namespace %s: %w", name, err)
 		}
-		if len(resp.Kvs) == 0 {
+		specKvs := resp.Responses[0].GetResponseRange().Kvs
+		if len(specKvs) == 0 {
 			return fmt.Errorf("deleting namespace %s: namespace %w", name, ErrNotFound)
 		}
-		kv := resp.Kvs[0]
+		kv := specKvs[0]
+		keys := s.namespaceKeys(resp.Responses[1].GetResponseRange().Kvs, name)
+		if len(keys) > maxKeysPerTxn {
+			if _, err := s.cli.Txn(ctx).Then(deleteAPIKeyOps(keys[:maxKeysPerTxn])...).Commit(); err != nil {
+				return fmt.Errorf("deleting namespace %s: deleting its API keys: %w", name, err)
+			}
+			continue
+		}
 		var spec namespace.Spec
 		if err := json.Unmarshal(kv.Value, &spec); err != nil {
 			// A spec we cannot read must still be deletable; its hostname
@@ -275,10 +285,12 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 		for _, h := range hostSet(spec.Hostnames) {
 			ops = append(ops, deleteOwnedHost(h, name))
 		}
-		// The guard makes sure the hostnames deleted are those of the spec
-		// being deleted, not of one an UpdateSpec replaced meanwhile.
+		ops = append(ops, deleteAPIKeyOps(keys)...)
+		// The guards make sure the hostnames deleted are those of the spec
+		// being deleted, not of one an UpdateSpec replaced meanwhile, and
+		// that no key was created since the keys were read.
 		tr, err := s.cli.Txn(ctx).
-			If(clientv3.Compare(clientv3.ModRevision(specKey(name)), "=", kv.ModRevision)).
+			If(clientv3.Compare(clientv3.ModRevision(specKey(name)), "=", kv.ModRevision), noKeysCreatedSince(resp.Header.Revision)).
 			Then(ops...).
 			Commit()
 		if err != nil {
