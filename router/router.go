@@ -1,6 +1,6 @@
 // Package router is the front door for tenants' traffic: it maps each
-// request's Host to the namespace that owns it and forwards it to that
-// namespace's gateway, and to nothing else.
+// request's API key or Host to the namespace that owns it and forwards it
+// to that namespace's gateway, and to nothing else.
 package router
 
 import (
@@ -20,9 +20,10 @@ import (
 	"github.com/clawd-dev/clawd/store"
 )
 
-// Watcher feeds the routing table.
+// Watcher feeds the routing and key tables.
 type Watcher interface {
 	WatchNamespaces(ctx context.Context) <-chan store.Event
+	WatchAPIKeys(ctx context.Context) <-chan store.APIKeyEvent
 }
 
 // route is where one namespace's traffic goes right now.
@@ -35,12 +36,14 @@ type route struct {
 // table is an immutable snapshot; lookups never take a lock.
 type table struct {
 	byHost map[string]*route
+	byName map[string]*route
 }
 
-// Router forwards requests by Host.
+// Router forwards requests by API key or Host.
 type Router struct {
 	log   hclog.Logger
 	table atomic.Pointer[table]
+	auth  keyAuth
 	proxy *httputil.ReverseProxy
 	names map[string]namespace.Namespace // owned by the watch goroutine
 	ready chan struct{}
@@ -55,6 +58,7 @@ func New(log hclog.Logger) *Router {
 	}
 	r := &Router{log: log, names: map[string]namespace.Namespace{}, ready: make(chan struct{})}
 	r.table.Store(&table{byHost: map[string]*route{}})
+	r.auth.init()
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -69,6 +73,7 @@ func New(log hclog.Logger) *Router {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = rt.address
 			pr.SetXForwarded()
+			stripKeys(pr.Out.Header)
 			pr.Out.Host = pr.In.Host
 		},
 		Transport:     transport,
@@ -84,11 +89,12 @@ func New(log hclog.Logger) *Router {
 	return r
 }
 
-// Ready is closed once the first snapshot of the store is in the table.
+// Ready is closed once the first snapshots of the store are in the tables.
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
 // Run keeps the table in step with the store until ctx ends.
 func (r *Router) Run(ctx context.Context, w Watcher) {
+	go r.runKeys(ctx, w)
 	first := true
 	for ev := range w.WatchNamespaces(ctx) {
 		switch ev.Type {
@@ -104,7 +110,13 @@ func (r *Router) Run(ctx context.Context, w Watcher) {
 		}
 		r.rebuild()
 		if first {
-			close(r.ready)
+			go func() {
+				select {
+				case <-r.auth.ready:
+					close(r.ready)
+				case <-ctx.Done():
+				}
+			}()
 			first = false
 		}
 	}
@@ -113,9 +125,10 @@ func (r *Router) Run(ctx context.Context, w Watcher) {
 // rebuild swaps in a fresh table. Copy-on-write keeps the request path free
 // of locks; the cost is paid once per change, not per request.
 func (r *Router) rebuild() {
-	t := &table{byHost: make(map[string]*route, len(r.names))}
+	t := &table{byHost: make(map[string]*route, len(r.names)), byName: make(map[string]*route, len(r.names))}
 	for _, ns := range r.names {
 		rt := &route{namespace: ns.Spec.Name, phase: ns.Status.Phase, address: ns.Status.Address}
+		t.byName[ns.Spec.Name] = rt
 		for _, h := range ns.Spec.Hostnames {
 			t.byHost[h] = rt
 		}
@@ -135,7 +148,11 @@ func hostOf(req *http.Request) string {
 
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	host := hostOf(req)
-	rt := r.table.Load().byHost[host]
+	t := r.table.Load()
+	rt, ok := r.authenticate(w, req, t, host, t.byHost[host])
+	if !ok {
+		return
+	}
 	if rt == nil {
 		problem.Write(w, problem.Problem{Status: http.StatusNotFound, Title: "Unknown host",
 			Detail: fmt.Sprintf("no namespace serves host %q", host)})
