@@ -9,7 +9,7 @@ API_ADDR     ?= 127.0.0.1:7070
 GATEWAY_IMAGE ?= clawd-standin:latest
 GOTESTFLAGS  ?=
 
-.PHONY: all build up test unit integration docker standin-image vet fuzz clean
+.PHONY: all build up test unit integration docker standin-image vet fuzz clean bench-create
 
 all: build
 
@@ -45,3 +45,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Figures, not assertions: create → first 200 through the router beside the
+# docker CLI doing the same by hand, and the daemon's RSS with 100 namespaces.
+bench-create: docker standin-image
+	CLAWD_BENCH=1 $(GO) test -count=1 -v -timeout 30m -run '^TestBenchCreate$$' ./integration | grep -v '^=== RUN'

@@ -56,7 +56,8 @@ type API struct {
 
 // Docker says how to reach the engine.
 type Docker struct {
-	Host string `description:"Docker engine address (default: DOCKER_HOST or the local socket)." json:"host,omitempty" yaml:"host,omitempty"`
+	Host       string `description:"Docker engine address (default: DOCKER_HOST or the local socket)." json:"host,omitempty" yaml:"host,omitempty"`
+	SubnetPool string `description:"IPv4 CIDR the per-namespace bridge networks are carved from, a /28 each (Docker's own pools run out near 30 networks); empty uses Docker's pools." json:"subnetPool,omitempty" yaml:"subnetPool,omitempty"`
 }
 
 // Gateway describes the container every namespace runs.
@@ -92,7 +93,7 @@ func (s *Static) SetDefaults() {
 	s.Log = &Log{Level: "info", Format: "text"}
 	s.Router = &Router{Address: ":80"}
 	s.API = &API{Address: "127.0.0.1:7070"}
-	s.Docker = &Docker{}
+	s.Docker = &Docker{SubnetPool: "10.213.0.0/16"}
 	s.Gateway = &Gateway{
 		Image:     DefaultGatewayImage,
 		Port:      18789,

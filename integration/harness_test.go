@@ -69,7 +69,7 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-func needDocker(t *testing.T) {
+func needDocker(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test; -short given")
@@ -81,7 +81,7 @@ func needDocker(t *testing.T) {
 
 // variantImage builds clawd-standin:<tag> with extra ENV lines baked in, so
 // one daemon's every gateway crashes, leaks memory, and so on.
-func variantImage(t *testing.T, tag string, env map[string]string) string {
+func variantImage(t testing.TB, tag string, env map[string]string) string {
 	t.Helper()
 	imageMu.Lock()
 	defer imageMu.Unlock()
@@ -99,7 +99,7 @@ func variantImage(t *testing.T, tag string, env map[string]string) string {
 	return name
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,7 +111,7 @@ func freePort(t *testing.T) int {
 
 // daemon is one `clawd up` process with its own data dir, ports and store.
 type daemon struct {
-	t          *testing.T
+	t          testing.TB
 	dir        string
 	args       []string
 	apiAddr    string
@@ -123,7 +123,7 @@ type daemon struct {
 	cluster    string
 }
 
-func startDaemon(t *testing.T, extra ...string) *daemon {
+func startDaemon(t testing.TB, extra ...string) *daemon {
 	t.Helper()
 	needDocker(t)
 	d := &daemon{t: t, dir: t.TempDir()}
@@ -316,7 +316,7 @@ func (d *daemon) viaRouter(host, path string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-func dockerLines(t *testing.T, args ...string) []string {
+func dockerLines(t testing.TB, args ...string) []string {
 	t.Helper()
 	out, err := exec.Command("docker", args...).Output()
 	if err != nil {
@@ -325,7 +325,7 @@ func dockerLines(t *testing.T, args ...string) []string {
 	return strings.Fields(string(out))
 }
 
-func dockerInspect(t *testing.T, format, id string) string {
+func dockerInspect(t testing.TB, format, id string) string {
 	t.Helper()
 	out, err := exec.Command("docker", "inspect", "--format", format, id).CombinedOutput()
 	if err != nil {
@@ -345,7 +345,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -116,7 +116,7 @@ func up(cfg *config.Static) error {
 	defer st.Close()
 	log.Info("store ready", "cluster", st.ClusterID(), "embedded", len(cfg.Etcd.Endpoints) == 0)
 
-	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
+	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
 	}

@@ -46,15 +46,15 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 
 	netID, err := r.ensureNetwork(ctx, ns)
 	if err != nil {
-		return runtime.Instance{}, err
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
 	data, err := r.ensureVolume(ctx, ns, roleData)
 	if err != nil {
-		return runtime.Instance{}, err
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
 	skills, err := r.ensureVolume(ctx, ns, roleSkills)
 	if err != nil {
-		return runtime.Instance{}, err
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
 
 	opts := r.createOptions(spec, netID, data.Name, skills.Name)
@@ -68,7 +68,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 		c, err := r.inspectContainer(ctx, name)
 		switch {
 		case err == nil:
-			return r.adopt(ctx, log, c, &id)
+			return r.adopt(ctx, log, ns, c, netID, &id)
 		case !errors.Is(err, runtime.ErrNotFound):
 			return backoff.Permanent(err)
 		}
@@ -90,17 +90,14 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 			// Someone created the name between our inspect and create: the
 			// next round inspects and adopts it (or reports whose it is).
 			return errRetryCreate
-		case cerrdefs.IsNotFound(err):
-			return backoff.Permanent(fmt.Errorf("creating gateway container %s: image %s is not on the engine (clawd does not pull images): %w", name, spec.Image, err))
+		case cerrdefs.IsNotFound(err) && !networkMissing(err):
+			return backoff.Permanent(fmt.Errorf("creating container %s: image %s is not on the engine (clawd does not pull images): %w", name, spec.Image, err))
 		default:
-			return backoff.Permanent(fmt.Errorf("creating gateway container %s: %w", name, err))
+			return backoff.Permanent(fmt.Errorf("creating container %s: %w", name, err))
 		}
 	}, backoff.WithContext(backoff.WithMaxRetries(b, retryAttempts), ctx))
 	if err != nil {
-		if errors.Is(err, errRetryCreate) {
-			err = fmt.Errorf("creating gateway container %s: %w", name, err)
-		}
-		return runtime.Instance{}, err
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
 
 	// After the create, because that is when Docker fills a fresh volume
@@ -110,32 +107,42 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 
 	inst, err := r.inspectInstance(ctx, id)
 	if err != nil {
-		return runtime.Instance{}, fmt.Errorf("inspecting created gateway container %s: %w", name, err)
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
 	return inst, nil
 }
 
 // adopt takes over an existing container of this cluster. Dead containers
-// (a failed removal) are removed again; containers being removed are waited
-// out; anything else is kept as it is.
-func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, c container.InspectResponse, id *string) error {
-	status := container.ContainerState("")
-	if c.State != nil {
-		status = c.State.Status
-	}
-	switch status {
-	case container.StateRemoving:
+// (a failed removal) and stopped containers whose network is gone (`docker
+// network prune` removes the networks of stopped containers; they could
+// never start again) are removed and re-created; containers being removed
+// are waited out; anything else is kept as it is.
+func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, ns string, c container.InspectResponse, netID string, id *string) error {
+	name := strings.TrimPrefix(c.Name, "/")
+	switch st := status(c); {
+	case st == container.StateRemoving:
 		return errRetryCreate
-	case container.StateDead:
-		log.Info("removing dead gateway container before re-creating it", "container", c.Name, "container_id", shortID(c.ID))
+	case st == container.StateDead,
+		(st == container.StateCreated || st == container.StateExited) && !onNetwork(c, netID, r.networkName(ns)):
+		log.Info("removing stale gateway container before re-creating it", "container", name, "container_id", shortID(c.ID), "state", st)
 		if err := r.removeContainer(ctx, c.ID); err != nil {
 			return backoff.Permanent(err)
 		}
 		return errRetryCreate
 	}
-	log.Debug("adopting existing gateway container", "container", c.Name, "container_id", shortID(c.ID), "state", status)
+	log.Debug("adopting existing gateway container", "container", name, "container_id", shortID(c.ID), "state", status(c))
 	*id = c.ID
 	return nil
+}
+
+// onNetwork reports whether the container is configured for the network
+// (we attach by id; by name is accepted for containers made otherwise).
+func onNetwork(c container.InspectResponse, netID, netName string) bool {
+	if c.HostConfig == nil {
+		return false
+	}
+	mode := string(c.HostConfig.NetworkMode)
+	return mode == netID || mode == netName || (len(mode) >= 12 && strings.HasPrefix(netID, mode))
 }
 
 // createOptions translates the spec into the container's configuration.

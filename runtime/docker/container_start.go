@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -28,6 +29,17 @@ func (r *Runtime) Start(ctx context.Context, ns string) error {
 		_, err := r.api.ContainerStart(ctx, c.ID, client.ContainerStartOptions{})
 		return err
 	})
+	if cerrdefs.IsNotFound(err) && networkMissing(err) {
+		// The container can never start again: its network was removed
+		// while it was stopped (`docker network prune`). Remove it so the
+		// caller's next pass finds nothing and creates it afresh; the state
+		// lives in the volumes.
+		r.log.Warn("gateway network is gone; removing the stopped container for re-creation", "namespace", ns, "container_id", shortID(c.ID), "error", err)
+		if rerr := r.removeContainer(ctx, c.ID); rerr != nil {
+			return fmt.Errorf("starting gateway %s: %w (and removing it: %w)", ns, err, rerr)
+		}
+		return fmt.Errorf("starting gateway %s: its network is gone, container removed for re-creation: %w", ns, notFound(err))
+	}
 	if cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("starting gateway %s: %w", ns, notFound(err))
 	}
@@ -36,4 +48,11 @@ func (r *Runtime) Start(ctx context.Context, ns string) error {
 	}
 	r.log.Debug("gateway started", "namespace", ns, "container_id", shortID(c.ID))
 	return nil
+}
+
+// networkMissing tells a 404 about the container's network ("network x not
+// found") from one about the container itself ("No such container").
+func networkMissing(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "network") && strings.Contains(msg, "not found") && !strings.Contains(msg, "No such container")
 }

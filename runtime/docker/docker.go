@@ -36,9 +36,17 @@ type Config struct {
 	ClusterID string `description:"Cluster id stamped on every Docker object"`
 	// Logger receives the runtime's logs; nil discards them.
 	Logger hclog.Logger `json:"-"`
-	// CallTimeout is the deadline of each Docker API call (waits for a
-	// container to stop get it on top of the stop timeout).
+	// CallTimeout is the deadline of each Docker API call; a stop gets it on
+	// top of its grace period. 0 means DefaultCallTimeout.
 	CallTimeout time.Duration `description:"Deadline of each Docker API call"`
+	// SubnetPool is an IPv4 CIDR (e.g. 10.213.0.0/16) the per-namespace
+	// networks are carved from. Empty lets Docker choose from its default
+	// address pools, which a stock engine runs out of after about 30
+	// networks. Pick a range the host does not route elsewhere.
+	SubnetPool string `description:"IPv4 CIDR the per-namespace networks are carved from; empty = Docker's default pools (about 30 networks)"`
+	// SubnetPrefixLen is the size of each namespace network taken from
+	// SubnetPool; 0 means DefaultSubnetPrefixLen (/28).
+	SubnetPrefixLen int `description:"Prefix length of each namespace network taken from the subnet pool"`
 }
 
 // Runtime runs gateway containers on one Docker Engine. It is safe for
@@ -49,6 +57,7 @@ type Runtime struct {
 	cluster     string
 	short       string
 	callTimeout time.Duration
+	subnets     subnetPool
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.
@@ -60,18 +69,24 @@ func New(cfg Config) (*Runtime, error) {
 	if !clusterIDRE.MatchString(cfg.ClusterID) {
 		return nil, fmt.Errorf("docker runtime: cluster id %q is empty or not usable in Docker names", cfg.ClusterID)
 	}
-	opts := []client.Opt{client.FromEnv}
-	if cfg.Host != "" {
-		opts = append(opts, client.WithHost(cfg.Host))
+	subnets, err := parseSubnetPool(cfg.SubnetPool, cfg.SubnetPrefixLen)
+	if err != nil {
+		return nil, fmt.Errorf("docker runtime: %w", err)
 	}
 	// FromEnv honours DOCKER_API_VERSION (which pins the version); without it
 	// the client negotiates down to the daemon's version, e.g. 1.41 on
 	// Debian's Docker 20.10.
+	opts := []client.Opt{client.FromEnv}
+	if cfg.Host != "" {
+		opts = append(opts, client.WithHost(cfg.Host))
+	}
 	api, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker runtime: making client: %w", err)
 	}
-	return newRuntime(api, cfg), nil
+	r := newRuntime(api, cfg)
+	r.subnets = subnets
+	return r, nil
 }
 
 // newRuntime wires a Runtime around any API client (tests pass fakes).

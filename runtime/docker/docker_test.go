@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/clawd-dev/clawd/runtime"
@@ -34,9 +36,10 @@ import (
 )
 
 const (
-	testPort   = 8080
-	testMemory = 64 << 20
-	testCPUs   = 500_000_000 // half a CPU
+	testSubnetPool = "10.213.0.0/16"
+	testPort       = 8080
+	testMemory     = 64 << 20
+	testCPUs       = 500_000_000 // half a CPU
 )
 
 var (
@@ -76,7 +79,10 @@ func newTestRuntimeCluster(t *testing.T, cluster string) *Runtime {
 	r, err := New(Config{
 		ClusterID:   cluster,
 		CallTimeout: 30 * time.Second,
-		Logger:      hclog.New(&hclog.LoggerOptions{Name: "runtime", Level: hclog.Debug, Output: testWriter{t}}),
+		// Carving subnets from a pool keeps the tests independent of the
+		// engine's default pools (about 30 networks, easily used up).
+		SubnetPool: testSubnetPool,
+		Logger:     hclog.New(&hclog.LoggerOptions{Name: "runtime", Level: hclog.Debug, Output: testWriter{t}}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +221,21 @@ func buildTestImage(api client.APIClient) (string, error) {
 	return tag, nil
 }
 
+// testIPAM picks a free subnet of the test pool for networks a test makes
+// behind the runtime's back.
+func testIPAM(t *testing.T, r *Runtime) *network.IPAM {
+	t.Helper()
+	used, err := r.subnetsInUse(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subnet, ok := r.subnets.pick(randomHex(8), used)
+	if !ok {
+		t.Fatal("test subnet pool is full")
+	}
+	return &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet}}}
+}
+
 func testSpec(ns, image string) runtime.GatewaySpec {
 	return runtime.GatewaySpec{
 		Namespace:   ns,
@@ -335,6 +356,21 @@ func TestLifecycle(t *testing.T) {
 	if first.Labels[runtime.LabelCluster] != r.ClusterID() || first.Labels[runtime.LabelRole] != "gateway" || first.Labels[LabelPort] != "8080" {
 		t.Fatalf("labels = %v", first.Labels)
 	}
+
+	t.Run("network", func(t *testing.T) {
+		mine, _, err := r.networksNamed(ctx, r.networkName(ns))
+		if err != nil || len(mine) != 1 {
+			t.Fatalf("networks %+v, err %v", mine, err)
+		}
+		n := mine[0]
+		if n.Driver != "bridge" || n.Internal || len(n.IPAM.Config) != 1 {
+			t.Fatalf("network = %+v", n)
+		}
+		subnet := n.IPAM.Config[0].Subnet
+		if subnet.Bits() != DefaultSubnetPrefixLen || !netip.MustParsePrefix(testSubnetPool).Contains(subnet.Addr()) {
+			t.Errorf("subnet %s is not a /%d of %s", subnet, DefaultSubnetPrefixLen, testSubnetPool)
+		}
+	})
 
 	t.Run("caps in inspect", func(t *testing.T) {
 		res, err := r.api.ContainerInspect(ctx, first.ContainerID, client.ContainerInspectOptions{})
@@ -636,7 +672,7 @@ func TestForeignObjectsAreRefusedAndKept(t *testing.T) {
 	t.Run("network", func(t *testing.T) {
 		const ns = "netsquat"
 		name := r.networkName(ns)
-		res, err := r.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge"})
+		res, err := r.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", IPAM: testIPAM(t, r)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -724,7 +760,7 @@ func TestDuplicateNetworksAreCollapsed(t *testing.T) {
 
 	var ids []string
 	for range 2 {
-		res, err := r.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: r.labels(ns, roleNetwork)})
+		res, err := r.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: r.labels(ns, roleNetwork), IPAM: testIPAM(t, r)})
 		if cerrdefs.IsConflict(err) {
 			t.Skipf("engine (API %s) refuses duplicate network names itself", r.APIVersion())
 		}
@@ -796,4 +832,60 @@ func TestEventsReportBrokenStream(t *testing.T) {
 	if _, ok := <-events; ok {
 		t.Fatal("events channel still open")
 	}
+}
+
+// TestPrunedNetworkIsRebuilt covers `docker network prune`, which removes the
+// network of every stopped gateway: Start gives the container up (so the
+// next pass re-creates it) and Create re-creates it instead of adopting it.
+func TestPrunedNetworkIsRebuilt(t *testing.T) {
+	r := newTestRuntime(t)
+	image := testImage(t, r.api)
+	ctx := ctxT(t)
+	const ns = "pruned"
+	spec := testSpec(ns, image)
+	prune := func() {
+		t.Helper()
+		mine, _, err := r.networksNamed(ctx, r.networkName(ns))
+		if err != nil || len(mine) != 1 {
+			t.Fatalf("networks %v, err %v", mine, err)
+		}
+		if _, err := r.api.NetworkRemove(ctx, mine[0].ID, client.NetworkRemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := r.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	prune()
+	if err := r.Start(ctx, ns); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("start without a network: %v, want ErrNotFound", err)
+	}
+	if _, err := r.Inspect(ctx, ns); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("inspect after giving up the container: %v", err)
+	}
+	first, err := r.Create(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Stop(ctx, ns, time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	prune()
+	second, err := r.Create(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.ContainerID == first.ContainerID {
+		t.Fatal("create adopted a container whose network is gone")
+	}
+	if err := r.Start(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	inst := mustState(t, r, ns, runtime.StateRunning)
+	httpGet(t, "http://"+inst.Address+"/")
 }

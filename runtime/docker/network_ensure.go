@@ -31,22 +31,14 @@ func (r *Runtime) ensureNetwork(ctx context.Context, ns string) (string, error) 
 		return mine[0].ID, nil
 	}
 	if len(mine) == 0 {
-		var res client.NetworkCreateResult
-		err := r.do(ctx, func(ctx context.Context) error {
-			var err error
-			res, err = r.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{
-				Driver: "bridge",
-				Labels: r.labels(ns, roleNetwork),
-			})
-			return err
-		})
+		id, err := r.createNetwork(ctx, ns, name)
 		// Newer engines refuse the duplicate name of a concurrent create;
 		// the relist below finds the winner.
 		if err != nil && !cerrdefs.IsConflict(err) {
 			return "", fmt.Errorf("creating network %s: %w", name, err)
 		}
 		if err == nil {
-			r.log.Debug("network created", "namespace", ns, "network", name, "network_id", shortID(res.ID))
+			r.log.Debug("network created", "namespace", ns, "network", name, "network_id", shortID(id))
 		}
 		if mine, err = r.ownNetworks(ctx, name); err != nil {
 			return "", err
