@@ -20,6 +20,7 @@ import (
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/problem"
+	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/runtime"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
@@ -77,6 +78,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("GET /api/v1/namespaces/{name}", s.getNamespace)
 	s.handle("DELETE /api/v1/namespaces/{name}", s.deleteNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/wake", s.wakeNamespace)
+	s.handle("POST /api/v1/namespaces/{name}/sleep", s.sleepNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/apikeys", s.createAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/apikeys", s.listAPIKeys)
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)
@@ -290,6 +292,54 @@ func (s *Server) wakeNamespace(r *http.Request) (int, any, error) {
 			return invalid("namespace %s is being deleted", name)
 		}
 		sp.WakeGeneration++
+		sp.Target = ""
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, spec, nil
+}
+
+// SleepRequest is the body of POST /api/v1/namespaces/{name}/sleep.
+type SleepRequest struct {
+	// Target is Paused, Stopped (default) or Evicted.
+	Target namespace.Phase `json:"target,omitempty"`
+}
+
+func (s *Server) sleepNamespace(r *http.Request) (int, any, error) {
+	name := r.PathValue("name")
+	if err := namespace.ValidateName(name); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	var req SleepRequest
+	if r.ContentLength != 0 {
+		if err := decode(r, &req); err != nil {
+			return 0, nil, err
+		}
+	}
+	if req.Target == "" {
+		req.Target = namespace.PhaseStopped
+	}
+	if !namespace.ValidTarget(req.Target) {
+		return 0, nil, invalid("cannot sleep to %q: use Paused, Stopped or Evicted", req.Target)
+	}
+	ns, err := s.st.GetNamespace(r.Context(), name)
+	if err != nil {
+		return 0, nil, err
+	}
+	values, err := s.st.ListConfig(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	if reaper.Policy(values, ns).MinInstances >= 1 {
+		return 0, nil, invalid("namespace %s has minInstances=1 and never sleeps; run 'clawd config set namespaces.%s.minInstances 0' first", name, name)
+	}
+	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
+		if sp.Deleting {
+			return invalid("namespace %s is being deleted", name)
+		}
+		sp.Target = req.Target
 		return nil
 	})
 	if err != nil {

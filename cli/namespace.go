@@ -23,7 +23,7 @@ func namespaceCmd() *cobra.Command {
 		Aliases: []string{"namespaces", "ns", "tenant", "tenants"},
 		Short:   "Create, inspect and delete namespaces (tenants)",
 	}
-	cmd.AddCommand(nsCreateCmd(), nsListCmd(), nsGetCmd(), nsDeleteCmd(), nsWakeCmd())
+	cmd.AddCommand(nsCreateCmd(), nsListCmd(), nsGetCmd(), nsDeleteCmd(), nsWakeCmd(), nsSleepCmd())
 	return cmd
 }
 
@@ -284,6 +284,32 @@ func nsWakeCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&wait, "wait", true, "wait until the gateway is ready")
 	cmd.Flags().DurationVar(&timeout, "timeout", 3*time.Minute, "how long --wait waits")
+	return cmd
+}
+
+func nsSleepCmd() *cobra.Command {
+	var to string
+	cmd := &cobra.Command{
+		Use:   "sleep NAME",
+		Short: "Put a namespace to sleep now: Paused (memory kept), Stopped or Evicted (container removed, volumes kept)",
+		Args:  exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target := namespace.Phase(strings.ToUpper(to[:min(1, len(to))]) + strings.ToLower(to[min(1, len(to)):]))
+			if !namespace.ValidTarget(target) {
+				return fmt.Errorf("invalid --to %q: use paused, stopped or evicted", to)
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), "POST", "/api/v1/namespaces/"+url.PathEscape(args[0])+"/sleep", api.SleepRequest{Target: target}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "namespace %s is going to %s; the next request wakes it\n", args[0], target)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "stopped", "how deep: paused, stopped or evicted")
 	return cmd
 }
 

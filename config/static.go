@@ -31,6 +31,15 @@ type Static struct {
 	Gateway    *Gateway    `description:"The per-namespace gateway container." json:"gateway,omitempty" yaml:"gateway,omitempty"`
 	Etcd       *Etcd       `description:"The state store." json:"etcd,omitempty" yaml:"etcd,omitempty"`
 	Supervisor *Supervisor `description:"The reconcile loop that keeps gateways as specified." json:"supervisor,omitempty" yaml:"supervisor,omitempty"`
+	Reaper     *Reaper     `description:"Idle tiers and the removal of leaked Docker objects." json:"reaper,omitempty" yaml:"reaper,omitempty"`
+}
+
+// Reaper tunes the idle reaper and the leak reaper.
+type Reaper struct {
+	Interval     ptypes.Duration `description:"How often idle namespaces are checked against their tiers." json:"interval,omitempty" yaml:"interval,omitempty"`
+	LeakInterval ptypes.Duration `description:"How often Docker is searched for objects no namespace owns." json:"leakInterval,omitempty" yaml:"leakInterval,omitempty"`
+	Grace        ptypes.Duration `description:"How long an unowned object is left alone before it is removed." json:"grace,omitempty" yaml:"grace,omitempty"`
+	DryRun       bool            `description:"Only log what the leak reaper would remove." json:"dryRun,omitempty" yaml:"dryRun,omitempty"`
 }
 
 // Node names this host.
@@ -46,7 +55,8 @@ type Log struct {
 
 // Router configures the tenant-facing listener.
 type Router struct {
-	Address string `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
+	Address     string          `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
+	WakeTimeout ptypes.Duration `description:"How long a request for a sleeping namespace is held while it wakes; then 503." json:"wakeTimeout,omitempty" yaml:"wakeTimeout,omitempty"`
 }
 
 // API configures the admin listener.
@@ -83,6 +93,7 @@ type Supervisor struct {
 	StartTimeout   ptypes.Duration `description:"How long a gateway may take to become ready before it counts as a failed start." json:"startTimeout,omitempty" yaml:"startTimeout,omitempty"`
 	BackoffMax     ptypes.Duration `description:"Cap of the exponential restart backoff." json:"backoffMax,omitempty" yaml:"backoffMax,omitempty"`
 	MaxRestarts    int             `description:"Consecutive failed starts before a namespace is marked Failed." json:"maxRestarts,omitempty" yaml:"maxRestarts,omitempty"`
+	StopTimeout    ptypes.Duration `description:"Drain period between SIGTERM and SIGKILL when a gateway is stopped." json:"stopTimeout,omitempty" yaml:"stopTimeout,omitempty"`
 }
 
 // SetDefaults fills every option with its default.
@@ -91,7 +102,7 @@ func (s *Static) SetDefaults() {
 	s.DataDir = "/var/lib/clawd"
 	s.Node = &Node{Name: host}
 	s.Log = &Log{Level: "info", Format: "text"}
-	s.Router = &Router{Address: ":80"}
+	s.Router = &Router{Address: ":80", WakeTimeout: ptypes.Duration(60 * time.Second)}
 	s.API = &API{Address: "127.0.0.1:7070"}
 	s.Docker = &Docker{SubnetPool: "10.213.0.0/16"}
 	s.Gateway = &Gateway{
@@ -108,6 +119,12 @@ func (s *Static) SetDefaults() {
 		StartTimeout:   ptypes.Duration(120 * time.Second),
 		BackoffMax:     ptypes.Duration(30 * time.Second),
 		MaxRestarts:    5,
+		StopTimeout:    ptypes.Duration(10 * time.Second),
+	}
+	s.Reaper = &Reaper{
+		Interval:     ptypes.Duration(5 * time.Second),
+		LeakInterval: ptypes.Duration(time.Minute),
+		Grace:        ptypes.Duration(10 * time.Minute),
 	}
 }
 

@@ -44,6 +44,9 @@ type Spec struct {
 	// namespace's objects, then the spec.
 	Deleting bool `json:"deleting,omitempty"`
 	Purge    bool `json:"purge,omitempty"`
+	// Target is the phase the reaper or `namespace sleep` asked for:
+	// Paused, Stopped or Evicted. Empty means Running; a wake clears it.
+	Target Phase `json:"target,omitempty"`
 	// WakeGeneration is bumped by namespace wake; the supervisor clears a
 	// Failed phase when it sees a new one.
 	WakeGeneration int64 `json:"wakeGeneration,omitempty"`
@@ -125,4 +128,22 @@ func (s *Spec) Validate() error {
 		s.Hostnames[i] = n
 	}
 	return nil
+}
+
+// ValidTarget reports whether p is a phase a namespace can be put to sleep in.
+func ValidTarget(p Phase) bool {
+	return p == PhasePaused || p == PhaseStopped || p == PhaseEvicted
+}
+
+// Depth orders the sleeping phases: a deeper tier frees more and wakes slower.
+func Depth(p Phase) int {
+	switch p {
+	case PhasePaused:
+		return 1
+	case PhaseStopped:
+		return 2
+	case PhaseEvicted:
+		return 3
+	}
+	return 0
 }

@@ -47,6 +47,10 @@ type Router struct {
 	proxy *httputil.ReverseProxy
 	names map[string]namespace.Namespace // owned by the watch goroutine
 	ready chan struct{}
+
+	waker       Waker
+	activity    Activity
+	wakeTimeout time.Duration
 }
 
 type ctxKey struct{}
@@ -158,11 +162,16 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			Detail: fmt.Sprintf("no namespace serves host %q", host)})
 		return
 	}
+	if r.activity != nil {
+		// Counted from before any wake, so a held request keeps the
+		// namespace awake once it is up.
+		r.activity.Begin(rt.namespace)
+		defer r.activity.End(rt.namespace)
+	}
 	if rt.phase != namespace.PhaseRunning || rt.address == "" {
-		problem.RetryAfter(w, 5*time.Second)
-		problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Namespace: rt.namespace,
-			Detail: fmt.Sprintf("namespace %s is %s; retry shortly", rt.namespace, phaseOrPending(rt.phase))})
-		return
+		if rt = r.hold(w, req, rt); rt == nil {
+			return
+		}
 	}
 	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), ctxKey{}, rt)))
 }

@@ -145,6 +145,8 @@ type Runtime interface {
 // this cluster's labels. Implemented by runtimes that can enumerate leaks.
 type Objects interface {
 	Objects(ctx context.Context) ([]Object, error)
+	// RemoveObject removes one of them, checking ownership again first.
+	RemoveObject(ctx context.Context, o Object) error
 }
 
 // Object is one runtime object owned by this cluster.

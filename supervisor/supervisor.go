@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/runtime"
@@ -27,6 +28,7 @@ type Store interface {
 	WatchNamespaces(ctx context.Context) <-chan store.Event
 	PutStatus(ctx context.Context, name string, st namespace.Status) error
 	DeleteNamespace(ctx context.Context, name string) error
+	UpdateSpec(ctx context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error)
 }
 
 // Gateway is the template every namespace's container is made from.
@@ -48,8 +50,10 @@ type Config struct {
 	BackoffBase    time.Duration
 	BackoffMax     time.Duration
 	MaxRestarts    int
-	Workers        int
-	Logger         hclog.Logger
+	// StopTimeout is the drain period between SIGTERM and SIGKILL.
+	StopTimeout time.Duration
+	Workers     int
+	Logger      hclog.Logger
 }
 
 // Supervisor reconciles namespaces owned by this node.
@@ -65,6 +69,10 @@ type Supervisor struct {
 	known  map[string]namespace.Namespace // latest from the store watch
 	tracks map[string]*track
 	synced chan struct{}
+	// running has one channel per namespace someone waits on; it is closed
+	// when the namespace's status turns Running.
+	running map[string]chan struct{}
+	wakes   singleflight.Group
 }
 
 // track is the supervisor's memory of one namespace's starts and crashes.
@@ -81,6 +89,9 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 10 * time.Second
+	}
 	if cfg.BackoffBase <= 0 {
 		cfg.BackoffBase = time.Second
 	}
@@ -88,15 +99,16 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Supervisor{
-		cfg:    cfg,
-		rt:     rt,
-		st:     st,
-		log:    cfg.Logger,
-		q:      newQueue(),
-		client: &http.Client{Timeout: 2 * time.Second},
-		known:  map[string]namespace.Namespace{},
-		tracks: map[string]*track{},
-		synced: make(chan struct{}),
+		cfg:     cfg,
+		rt:      rt,
+		st:      st,
+		log:     cfg.Logger,
+		q:       newQueue(),
+		client:  &http.Client{Timeout: 2 * time.Second},
+		known:   map[string]namespace.Namespace{},
+		tracks:  map[string]*track{},
+		synced:  make(chan struct{}),
+		running: map[string]chan struct{}{},
 	}
 }
 
@@ -268,6 +280,14 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 		}
 		return
 	}
+	if st.Phase == namespace.PhaseRunning {
+		s.mu.Lock()
+		if ch, ok := s.running[name]; ok {
+			close(ch)
+			delete(s.running, name)
+		}
+		s.mu.Unlock()
+	}
 	if old.Phase != st.Phase {
 		s.log.Info("phase changed", "namespace", name, "from", old.Phase, "to", st.Phase, "reason", st.Reason)
 	}
@@ -308,17 +328,23 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	inst, err := s.rt.Inspect(cctx, name)
-	if errors.Is(err, runtime.ErrNotFound) {
+	missing := errors.Is(err, runtime.ErrNotFound)
+	if err != nil && !missing {
+		log.Warn("inspecting gateway failed", "error", err)
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
+	if ns.Spec.Target != "" {
+		s.sleep(cctx, ns, inst, missing, log)
+		return
+	}
+	if missing {
 		inst, err = s.rt.Create(cctx, s.gatewaySpec(ns.Spec))
 		if err != nil {
 			s.retry(ctx, ns, t, fmt.Sprintf("creating gateway: %v", err), log)
 			return
 		}
 		log.Info("gateway created", "container", short(inst.ContainerID))
-	} else if err != nil {
-		log.Warn("inspecting gateway failed", "error", err)
-		s.q.addAfter(name, 2*time.Second)
-		return
 	}
 
 	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason}
@@ -343,23 +369,31 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		t.readySince = time.Time{}
 		if !inst.StartedAt.IsZero() && time.Since(inst.StartedAt) > s.cfg.StartTimeout {
 			log.Warn("gateway not ready in time; restarting it", "start_timeout", s.cfg.StartTimeout)
-			_ = s.rt.Stop(cctx, name, 10*time.Second)
+			_ = s.rt.Stop(cctx, name, s.cfg.StopTimeout)
 			s.countFailure(t, inst, fmt.Sprintf("not ready within %s", s.cfg.StartTimeout))
 			s.q.add(name)
 			return
 		}
 		status.Phase = namespace.PhaseStarting
 		s.setStatus(ctx, name, status)
-		s.q.addAfter(name, 200*time.Millisecond)
+		s.q.addAfter(name, 50*time.Millisecond)
 	case runtime.StatePaused:
-		status.Phase = namespace.PhasePaused
-		s.setStatus(ctx, name, status)
+		if err := s.rt.Unpause(cctx, name); err != nil {
+			log.Warn("unpausing gateway failed", "error", err)
+			s.q.addAfter(name, time.Second)
+			return
+		}
+		// Frozen processes answer at once when thawed; no need to wait.
+		s.q.add(name)
 	case runtime.StateCreated, runtime.StateExited:
 		t.readySince = time.Time{}
-		if !inst.StartedAt.IsZero() && !inst.StartedAt.Equal(t.lastStarted) {
+		// An exit we asked for (sleep to Stopped) is no crash.
+		asked := ns.Status.Phase == namespace.PhaseStopped
+		if !inst.StartedAt.IsZero() && !inst.StartedAt.Equal(t.lastStarted) && !asked {
 			s.countFailure(t, inst, exitReason(inst, ns.Spec))
 			log.Warn("gateway exited", "reason", t.lastReason, "failures", t.failures)
 		}
+		t.lastStarted = inst.StartedAt
 		status.Restarts, status.Reason = t.failures, t.lastReason
 		if t.failures >= s.cfg.MaxRestarts {
 			status.Phase = namespace.PhaseFailed
@@ -380,10 +414,158 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		t.nextStart = time.Now().Add(s.backoff(t.failures))
 		status.Phase = namespace.PhaseStarting
 		s.setStatus(ctx, name, status)
-		s.q.addAfter(name, 200*time.Millisecond)
+		s.q.addAfter(name, 50*time.Millisecond)
 	default:
 		s.q.addAfter(name, time.Second)
 	}
+}
+
+// sleep moves a namespace down to its target tier: Paused (cgroup freezer,
+// memory kept), Stopped (SIGTERM, drain, kill; container kept) or Evicted
+// (container and network removed, volumes kept). It never moves one up: a
+// Stopped container stays stopped when the target is only Paused.
+func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, missing bool, log hclog.Logger) {
+	name, target := ns.Spec.Name, ns.Spec.Target
+	st := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: ns.Status.Restarts}
+	var err error
+	switch {
+	case missing:
+		st = namespace.Status{Phase: namespace.PhaseEvicted}
+	case target == namespace.PhaseEvicted:
+		if err = s.rt.Stop(ctx, name, s.cfg.StopTimeout); err == nil {
+			err = s.rt.Remove(ctx, name, runtime.RemoveOptions{})
+		}
+		st = namespace.Status{Phase: namespace.PhaseEvicted}
+	case inst.State == runtime.StateExited || inst.State == runtime.StateCreated:
+		st.Phase = namespace.PhaseStopped
+	case target == namespace.PhaseStopped:
+		err = s.rt.Stop(ctx, name, s.cfg.StopTimeout)
+		st.Phase = namespace.PhaseStopped
+	case inst.State == runtime.StatePaused:
+		st.Phase = namespace.PhasePaused
+	default:
+		err = s.rt.Pause(ctx, name)
+		st.Phase = namespace.PhasePaused
+	}
+	if err != nil {
+		log.Warn("putting gateway to sleep failed; will retry", "target", target, "error", err)
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
+	s.setStatus(ctx, name, st)
+}
+
+// Sleep asks for a namespace to go down to target (Paused, Stopped or
+// Evicted). The reconcile loop does the work.
+func (s *Supervisor) Sleep(ctx context.Context, name string, target namespace.Phase) error {
+	if !namespace.ValidTarget(target) {
+		return fmt.Errorf("cannot sleep namespace %s to %q: use Paused, Stopped or Evicted", name, target)
+	}
+	spec, err := s.st.UpdateSpec(ctx, name, func(sp *namespace.Spec) error {
+		if sp.Deleting {
+			return fmt.Errorf("namespace %s is being deleted", name)
+		}
+		sp.Target = target
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.noteSpec(spec)
+	return nil
+}
+
+// ErrFailed is returned by Wake for a namespace whose gateway keeps failing;
+// only an operator's `namespace wake` retries it.
+var ErrFailed = errors.New("gateway failed")
+
+// Wake brings a namespace to Running and returns the address of its ready
+// gateway. Concurrent wakes of one namespace share one attempt.
+func (s *Supervisor) Wake(ctx context.Context, name string) (string, error) {
+	ch := s.wakes.DoChan(name, func() (any, error) {
+		// Detached from any one caller: a caller giving up must not cancel
+		// the wake the others wait on.
+		wctx, cancel := context.WithTimeout(context.Background(), s.cfg.StartTimeout)
+		defer cancel()
+		return s.wake(wctx, name)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
+	s.mu.Lock()
+	ns, ok := s.known[name]
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return "", fmt.Errorf("namespace %s: %w", name, store.ErrNotFound)
+	case ns.Spec.Deleting:
+		return "", fmt.Errorf("namespace %s is being deleted", name)
+	case ns.Status.Phase == namespace.PhaseFailed && ns.Status.WakeGeneration == ns.Spec.WakeGeneration:
+		return "", fmt.Errorf("namespace %s: %w: %s", name, ErrFailed, ns.Status.Reason)
+	case ns.Spec.Target == "" && ns.Status.Phase == namespace.PhaseRunning && ns.Status.Address != "":
+		return ns.Status.Address, nil
+	}
+	s.mu.Lock()
+	ch, ok := s.running[name]
+	if !ok {
+		ch = make(chan struct{})
+		s.running[name] = ch
+	}
+	s.mu.Unlock()
+	if ns.Spec.Target != "" {
+		spec, err := s.st.UpdateSpec(ctx, name, func(sp *namespace.Spec) error {
+			sp.Target = ""
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("waking namespace %s: %w", name, err)
+		}
+		s.noteSpec(spec)
+	}
+	s.q.add(name)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return "", fmt.Errorf("namespace %s did not become ready in time: %w", name, ctx.Err())
+	}
+	s.mu.Lock()
+	ns = s.known[name]
+	s.mu.Unlock()
+	return ns.Status.Address, nil
+}
+
+// noteSpec records a spec this supervisor just wrote, so the next pass acts
+// on it without waiting for the store watch to echo it back.
+func (s *Supervisor) noteSpec(spec namespace.Spec) {
+	s.mu.Lock()
+	if ns, ok := s.known[spec.Name]; ok {
+		ns.Spec = spec
+		s.known[spec.Name] = ns
+	}
+	s.mu.Unlock()
+	s.q.add(spec.Name)
+}
+
+// Snapshot returns the namespaces this node runs, as last seen.
+func (s *Supervisor) Snapshot() []namespace.Namespace {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]namespace.Namespace, 0, len(s.known))
+	for _, ns := range s.known {
+		if ns.Spec.Node == "" || ns.Spec.Node == s.cfg.Node {
+			out = append(out, ns)
+		}
+	}
+	return out
 }
 
 func (s *Supervisor) countFailure(t *track, inst runtime.Instance, reason string) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
 	"github.com/clawd-dev/clawd/runtime/docker"
 	"github.com/clawd-dev/clawd/store"
@@ -141,14 +142,21 @@ func up(cfg *config.Static) error {
 		StartTimeout:   time.Duration(cfg.Supervisor.StartTimeout),
 		BackoffMax:     time.Duration(cfg.Supervisor.BackoffMax),
 		MaxRestarts:    cfg.Supervisor.MaxRestarts,
+		StopTimeout:    time.Duration(cfg.Supervisor.StopTimeout),
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
+	activity := reaper.NewActivity()
 	rtr := router.New(log.Named("router"))
+	rtr.Lifecycle(sup, activity, time.Duration(cfg.Router.WakeTimeout))
+	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
+	leaks := reaper.NewLeaks(rt, st, nil, time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api")}, st, rt)
 
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
+	go tiers.Run(ctx, st)
+	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
 
 	routerSrv := &http.Server{Handler: rtr, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second}
 	adminSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}

@@ -25,6 +25,7 @@ func (r *Runtime) Start(ctx context.Context, ns string) error {
 		r.log.Debug("start of a paused gateway unpauses it", "namespace", ns)
 		return r.Unpause(ctx, ns)
 	}
+	r.removeStaleLocks(ctx, ns)
 	err = r.do(ctx, func(ctx context.Context) error {
 		_, err := r.api.ContainerStart(ctx, c.ID, client.ContainerStartOptions{})
 		return err
