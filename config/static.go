@@ -244,6 +244,9 @@ func (s *Static) validate() error {
 	if s.Gateway.Image == "" {
 		return errors.New("--gateway.image must not be empty")
 	}
+	if s.Supervisor.ResyncInterval <= 0 || s.Reaper.Interval <= 0 || s.Reaper.LeakInterval <= 0 {
+		return errors.New("--supervisor.resyncinterval, --reaper.interval and --reaper.leakinterval must be positive durations")
+	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)
 	}

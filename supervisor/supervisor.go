@@ -89,6 +89,9 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
 	}
+	if cfg.ResyncInterval <= 0 {
+		cfg.ResyncInterval = 30 * time.Second
+	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 10 * time.Second
 	}
@@ -321,8 +324,9 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		return
 	}
 	if ns.Status.WakeGeneration != ns.Spec.WakeGeneration {
-		// namespace wake: forget past crashes and try again now.
-		*t = track{}
+		// namespace wake: forget past crashes and try again now. The last
+		// start is kept so the exit already counted is not counted again.
+		*t = track{lastStarted: t.lastStarted}
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
