@@ -40,6 +40,11 @@ type GatewaySpec struct {
 	StateDir string
 	// SkillsDir is where the skills volume is mounted.
 	SkillsDir string
+	// DataVolume and SkillsVolume name existing volumes to mount instead of
+	// the namespace's own: a namespace that adopted a warm-pool gateway keeps
+	// that gateway's volumes for life. Empty: the deterministic names.
+	DataVolume   string
+	SkillsVolume string
 }
 
 // State is the coarse state of a container as the runtime sees it.
@@ -72,6 +77,16 @@ type Instance struct {
 	// Error is the runtime's own error for the last start, if any.
 	Error  string
 	Labels map[string]string
+	// SpareID is set on warm-pool gateways: the pool member this container
+	// is, or was before a namespace adopted it.
+	SpareID string
+	// Spare is true while the container is a pool member or only half
+	// adopted (renamed for a namespace but not yet on its network).
+	Spare bool
+	// DataVolume and SkillsVolume are the volumes mounted at the state and
+	// skills dirs.
+	DataVolume   string
+	SkillsVolume string
 }
 
 // Stats are read straight from the container's cgroup.
@@ -111,6 +126,36 @@ type Event struct {
 type RemoveOptions struct {
 	// Volumes also removes the data and skills volumes (namespace delete --purge).
 	Volumes bool
+	// DataVolume and SkillsVolume name the volumes to remove when they are
+	// not the deterministic ones (an adopted pool gateway's).
+	DataVolume   string
+	SkillsVolume string
+}
+
+// Pool is implemented by runtimes that keep pre-started gateways that
+// belong to no namespace (the warm pool).
+type Pool interface {
+	// CreateSpare creates and starts pool member id from spec (its
+	// Namespace is empty): its own network, fresh volumes, labelled as a
+	// spare. Idempotent like Create.
+	CreateSpare(ctx context.Context, id string, spec GatewaySpec) (Instance, error)
+	// Spares lists this cluster's pool members no namespace has claimed.
+	Spares(ctx context.Context) ([]Instance, error)
+	// Adopt makes spare id the gateway of spec.Namespace. It renames the
+	// container first: that is the claim, and since a container has one
+	// name a spare can never serve two namespaces. Then it moves it from
+	// its own network onto the namespace's and applies spec's caps live.
+	// With id == "" it completes the adoption of the container already
+	// named for the namespace (clawd died mid-adoption). Idempotent.
+	Adopt(ctx context.Context, id string, spec GatewaySpec) (Instance, error)
+	// RemoveSpare removes a pool member with its network and volumes.
+	RemoveSpare(ctx context.Context, id string) error
+}
+
+// StateWriter writes a file into a running gateway's state volume, owned
+// by the gateway's user (config and identity for an adopted gateway).
+type StateWriter interface {
+	WriteState(ctx context.Context, namespace, path string, data []byte) error
 }
 
 // Runtime runs gateway containers. Every method is idempotent and every call
