@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,6 +109,17 @@ func (g *gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
 }
 
+// identity is the namespace this gateway serves: CLAWD_NAMESPACE, unless
+// clawd wrote the clawd-namespace file into the state dir, as it does when a
+// namespace adopts a warm-pool gateway started without one.
+func (g *gateway) identity() string {
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(g.configPath), "clawd-namespace"))
+	if err == nil && len(strings.TrimSpace(string(raw))) > 0 {
+		return strings.TrimSpace(string(raw))
+	}
+	return g.namespace
+}
+
 // standinInfo is the body of GET /__standin, which only the stand-in has.
 type standinInfo struct {
 	Namespace    string `json:"namespace"`
@@ -126,7 +138,7 @@ func (g *gateway) info(w http.ResponseWriter, _ *http.Request) {
 	// Re-read on every call so tests can watch a config hot-reload land.
 	cfg, err := readConfig(g.configPath)
 	info := standinInfo{
-		Namespace:    g.namespace,
+		Namespace:    g.identity(),
 		BootCount:    g.bootCount,
 		StartedAt:    g.startedAt.UTC().Format(time.RFC3339Nano),
 		ModelPrimary: cfg.modelPrimary(),

@@ -105,7 +105,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	hello := okRes(req.ID, map[string]any{
 		"type":     "hello-ok",
 		"protocol": protocolVersion,
-		"server":   map[string]any{"namespace": g.namespace, "version": "clawd-standin", "connId": randomHex(8)},
+		"server":   map[string]any{"namespace": g.identity(), "version": "clawd-standin", "connId": randomHex(8)},
 	})
 	if conn.WriteJSON(hello) != nil {
 		return
