@@ -13,6 +13,8 @@ import (
 	"github.com/traefik/paerser/file"
 	"github.com/traefik/paerser/flag"
 	ptypes "github.com/traefik/paerser/types"
+
+	"github.com/clawd-dev/clawd/units"
 	"gopkg.in/yaml.v3"
 )
 
@@ -32,6 +34,14 @@ type Static struct {
 	Etcd       *Etcd       `description:"The state store." json:"etcd,omitempty" yaml:"etcd,omitempty"`
 	Supervisor *Supervisor `description:"The reconcile loop that keeps gateways as specified." json:"supervisor,omitempty" yaml:"supervisor,omitempty"`
 	Reaper     *Reaper     `description:"Idle tiers and the removal of leaked Docker objects." json:"reaper,omitempty" yaml:"reaper,omitempty"`
+	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
+}
+
+// Warmpool sizes the pool of pre-started gateways.
+type Warmpool struct {
+	Size   int    `description:"How many ready gateways to keep for new namespaces (0 disables the pool)." json:"size,omitempty" yaml:"size,omitempty"`
+	CPU    string `description:"CPU cap of a spare until a namespace adopts it and applies its own." json:"cpu,omitempty" yaml:"cpu,omitempty"`
+	Memory string `description:"Memory cap of a spare until adoption (e.g. 2Gi)." json:"memory,omitempty" yaml:"memory,omitempty"`
 }
 
 // Reaper tunes the idle reaper and the leak reaper.
@@ -121,6 +131,7 @@ func (s *Static) SetDefaults() {
 		MaxRestarts:    5,
 		StopTimeout:    ptypes.Duration(10 * time.Second),
 	}
+	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
 		LeakInterval: ptypes.Duration(time.Minute),
@@ -246,6 +257,15 @@ func (s *Static) validate() error {
 	}
 	if s.Supervisor.ResyncInterval <= 0 || s.Reaper.Interval <= 0 || s.Reaper.LeakInterval <= 0 {
 		return errors.New("--supervisor.resyncinterval, --reaper.interval and --reaper.leakinterval must be positive durations")
+	}
+	if s.Warmpool.Size < 0 {
+		return fmt.Errorf("invalid --warmpool.size %d: must be 0 or more", s.Warmpool.Size)
+	}
+	if _, err := units.ParseCPU(s.Warmpool.CPU); err != nil {
+		return fmt.Errorf("--warmpool.cpu: %w", err)
+	}
+	if _, err := units.ParseBytes(s.Warmpool.Memory); err != nil {
+		return fmt.Errorf("--warmpool.memory: %w", err)
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)

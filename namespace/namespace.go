@@ -44,6 +44,10 @@ type Spec struct {
 	// namespace's objects, then the spec.
 	Deleting bool `json:"deleting,omitempty"`
 	Purge    bool `json:"purge,omitempty"`
+	// DataVolume and SkillsVolume are the namespace's volumes, recorded once
+	// it has a container: an adopted warm-pool gateway keeps its own.
+	DataVolume   string `json:"dataVolume,omitempty"`
+	SkillsVolume string `json:"skillsVolume,omitempty"`
 	// Target is the phase the reaper or `namespace sleep` asked for:
 	// Paused, Stopped or Evicted. Empty means Running; a wake clears it.
 	Target Phase `json:"target,omitempty"`

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/probe"
 	"github.com/clawd-dev/clawd/runtime"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
@@ -29,6 +29,12 @@ type Store interface {
 	PutStatus(ctx context.Context, name string, st namespace.Status) error
 	DeleteNamespace(ctx context.Context, name string) error
 	UpdateSpec(ctx context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error)
+}
+
+// Pool hands out ready warm-pool gateways.
+type Pool interface {
+	Take() (runtime.Instance, bool)
+	Release(id string)
 }
 
 // Gateway is the template every namespace's container is made from.
@@ -52,8 +58,10 @@ type Config struct {
 	MaxRestarts    int
 	// StopTimeout is the drain period between SIGTERM and SIGKILL.
 	StopTimeout time.Duration
-	Workers     int
-	Logger      hclog.Logger
+	// Pool, when set, gives new namespaces a pre-started gateway.
+	Pool    Pool
+	Workers int
+	Logger  hclog.Logger
 }
 
 // Supervisor reconciles namespaces owned by this node.
@@ -343,13 +351,21 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		return
 	}
 	if missing {
-		inst, err = s.rt.Create(cctx, s.gatewaySpec(ns.Spec))
+		inst, err = s.createOrAdopt(cctx, ns, log)
 		if err != nil {
 			s.retry(ctx, ns, t, fmt.Sprintf("creating gateway: %v", err), log)
 			return
 		}
-		log.Info("gateway created", "container", short(inst.ContainerID))
+	} else if pr, ok := s.rt.(runtime.Pool); ok && inst.Spare {
+		// clawd died halfway through an adoption: the name is already the
+		// namespace's, so finish moving the gateway over.
+		if inst, err = pr.Adopt(cctx, "", s.gatewaySpec(ns.Spec)); err != nil {
+			s.retry(ctx, ns, t, fmt.Sprintf("completing adoption of a warm gateway: %v", err), log)
+			return
+		}
+		s.writeIdentity(cctx, name, log)
 	}
+	s.recordVolumes(cctx, ns, inst, log)
 
 	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason}
 	switch inst.State {
@@ -572,6 +588,58 @@ func (s *Supervisor) Snapshot() []namespace.Namespace {
 	return out
 }
 
+// createOrAdopt gives a namespace that never had a container a warm-pool
+// gateway when one is ready, else creates one.
+func (s *Supervisor) createOrAdopt(ctx context.Context, ns namespace.Namespace, log hclog.Logger) (runtime.Instance, error) {
+	spec := s.gatewaySpec(ns.Spec)
+	pr, canAdopt := s.rt.(runtime.Pool)
+	if canAdopt && s.cfg.Pool != nil && ns.Spec.Warmup && ns.Spec.DataVolume == "" {
+		if spare, ok := s.cfg.Pool.Take(); ok {
+			inst, err := pr.Adopt(ctx, spare.SpareID, spec)
+			if err == nil {
+				log.Info("adopted a warm gateway", "spare", spare.SpareID, "container", short(inst.ContainerID))
+				s.writeIdentity(ctx, ns.Spec.Name, log)
+				return inst, nil
+			}
+			s.cfg.Pool.Release(spare.SpareID)
+			log.Warn("adopting a warm gateway failed; creating one", "spare", spare.SpareID, "error", err)
+		}
+	}
+	inst, err := s.rt.Create(ctx, spec)
+	if err == nil {
+		log.Info("gateway created", "container", short(inst.ContainerID))
+	}
+	return inst, err
+}
+
+// writeIdentity tells an adopted gateway, started for no one, whose it is.
+func (s *Supervisor) writeIdentity(ctx context.Context, name string, log hclog.Logger) {
+	w, ok := s.rt.(runtime.StateWriter)
+	if !ok {
+		return
+	}
+	if err := w.WriteState(ctx, name, s.cfg.Gateway.StateDir+"/clawd-namespace", []byte(name+"\n")); err != nil {
+		log.Warn("writing identity into the adopted gateway failed", "error", err)
+	}
+}
+
+// recordVolumes stores which volumes the namespace's container mounts, so
+// a re-create after eviction and a purge find them.
+func (s *Supervisor) recordVolumes(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, log hclog.Logger) {
+	if inst.DataVolume == "" || (ns.Spec.DataVolume == inst.DataVolume && ns.Spec.SkillsVolume == inst.SkillsVolume) {
+		return
+	}
+	spec, err := s.st.UpdateSpec(ctx, ns.Spec.Name, func(sp *namespace.Spec) error {
+		sp.DataVolume, sp.SkillsVolume = inst.DataVolume, inst.SkillsVolume
+		return nil
+	})
+	if err != nil {
+		log.Warn("recording volumes failed", "error", err)
+		return
+	}
+	s.noteSpec(spec)
+}
+
 func (s *Supervisor) countFailure(t *track, inst runtime.Instance, reason string) {
 	t.failures++
 	t.lastReason = reason
@@ -607,7 +675,8 @@ func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hcl
 	s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhaseDeleting, ContainerID: ns.Status.ContainerID})
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := s.rt.Remove(cctx, name, runtime.RemoveOptions{Volumes: ns.Spec.Purge}); err != nil {
+	opts := runtime.RemoveOptions{Volumes: ns.Spec.Purge, DataVolume: ns.Spec.DataVolume, SkillsVolume: ns.Spec.SkillsVolume}
+	if err := s.rt.Remove(cctx, name, opts); err != nil {
 		log.Warn("removing gateway failed; will retry", "error", err)
 		s.q.addAfter(name, 2*time.Second)
 		return
@@ -623,40 +692,22 @@ func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hcl
 func (s *Supervisor) gatewaySpec(spec namespace.Spec) runtime.GatewaySpec {
 	g := s.cfg.Gateway
 	return runtime.GatewaySpec{
-		Namespace:   spec.Name,
-		Image:       g.Image,
-		Port:        g.Port,
-		NanoCPUs:    spec.CPUMillis * 1_000_000,
-		MemoryBytes: spec.MemoryBytes,
-		PidsLimit:   g.PidsLimit,
-		StateDir:    g.StateDir,
-		SkillsDir:   g.SkillsDir,
-		Env:         map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
+		Namespace:    spec.Name,
+		Image:        g.Image,
+		Port:         g.Port,
+		NanoCPUs:     spec.CPUMillis * 1_000_000,
+		MemoryBytes:  spec.MemoryBytes,
+		PidsLimit:    g.PidsLimit,
+		StateDir:     g.StateDir,
+		SkillsDir:    g.SkillsDir,
+		Env:          map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
+		DataVolume:   spec.DataVolume,
+		SkillsVolume: spec.SkillsVolume,
 	}
 }
 
-// ready asks the gateway's ready path; only {"ready":true} counts, because
-// the Control UI answers unknown paths with 200 HTML.
 func (s *Supervisor) ready(ctx context.Context, addr string) bool {
-	if addr == "" {
-		return false
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+s.cfg.Gateway.ReadyPath, nil)
-	if err != nil {
-		return false
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Ready bool `json:"ready"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) != nil {
-		return false
-	}
-	return body.Ready
+	return probe.Ready(ctx, s.client, addr, s.cfg.Gateway.ReadyPath)
 }
 
 func exitReason(inst runtime.Instance, spec namespace.Spec) string {

@@ -23,9 +23,12 @@ import (
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
+	"github.com/clawd-dev/clawd/runtime"
 	"github.com/clawd-dev/clawd/runtime/docker"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/supervisor"
+	"github.com/clawd-dev/clawd/units"
+	"github.com/clawd-dev/clawd/warmpool"
 )
 
 func upCommand() *cobra.Command {
@@ -132,6 +135,19 @@ func up(cfg *config.Static) error {
 		return fmt.Errorf("registering node: %w", err)
 	}
 
+	gw := runtime.GatewaySpec{
+		Image: cfg.Gateway.Image, Port: cfg.Gateway.Port, PidsLimit: cfg.Gateway.PidsLimit,
+		StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir,
+		Env: map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
+	}
+	var pool *warmpool.Pool
+	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
+		spare := gw
+		cpu, _ := units.ParseCPU(cfg.Warmpool.CPU)
+		spare.NanoCPUs = cpu * 1_000_000
+		spare.MemoryBytes, _ = units.ParseBytes(cfg.Warmpool.Memory)
+		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
+	}
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
@@ -143,19 +159,23 @@ func up(cfg *config.Static) error {
 		BackoffMax:     time.Duration(cfg.Supervisor.BackoffMax),
 		MaxRestarts:    cfg.Supervisor.MaxRestarts,
 		StopTimeout:    time.Duration(cfg.Supervisor.StopTimeout),
+		Pool:           poolOrNil(pool),
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	activity := reaper.NewActivity()
 	rtr := router.New(log.Named("router"))
 	rtr.Lifecycle(sup, activity, time.Duration(cfg.Router.WakeTimeout))
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
-	leaks := reaper.NewLeaks(rt, st, nil, time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
+	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api")}, st, rt)
 
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
 	go tiers.Run(ctx, st)
+	if pool != nil {
+		go pool.Run(ctx)
+	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
 
 	routerSrv := &http.Server{Handler: rtr, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second}
@@ -184,6 +204,21 @@ func up(cfg *config.Static) error {
 	_ = adminSrv.Shutdown(shutCtx)
 	<-done
 	return err
+}
+
+// poolOrNil keeps a nil *Pool from becoming a non-nil interface.
+func poolOrNil(p *warmpool.Pool) supervisor.Pool {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+func ownersOrNil(p *warmpool.Pool) reaper.Owners {
+	if p == nil {
+		return nil
+	}
+	return p
 }
 
 func serve(srv *http.Server, ln net.Listener) error {

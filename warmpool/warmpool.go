@@ -1,0 +1,211 @@
+// Package warmpool keeps pre-started gateways that belong to no namespace,
+// so a new namespace adopts one in well under a second instead of paying
+// the gateway's 15–20 s cold start.
+package warmpool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/clawd-dev/clawd/probe"
+	"github.com/clawd-dev/clawd/runtime"
+)
+
+// Config tunes the pool.
+type Config struct {
+	// Size is how many ready spares the pool keeps.
+	Size int
+	// Spec is the template of every spare (Namespace empty). Its caps are
+	// the spare's until a namespace adopts it and applies its own.
+	Spec      runtime.GatewaySpec
+	ReadyPath string
+	// Interval is the period of the full refill pass.
+	Interval time.Duration
+	Logger   hclog.Logger
+}
+
+// Pool manages the spares. Take hands out each ready spare at most once;
+// the runtime's rename on adoption makes that claim durable.
+type Pool struct {
+	cfg    Config
+	rt     runtime.Pool
+	log    hclog.Logger
+	client *http.Client
+	kick   chan struct{}
+
+	mu    sync.Mutex
+	ready map[string]runtime.Instance // spare id → ready spare
+	taken map[string]bool             // handed out, maybe not renamed yet
+	total int                         // spares alive at the last pass
+}
+
+// New makes a pool; Run keeps it filled.
+func New(cfg Config, rt runtime.Pool) *Pool {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Pool{cfg: cfg, rt: rt, log: cfg.Logger, client: &http.Client{Timeout: time.Second},
+		kick: make(chan struct{}, 1), ready: map[string]runtime.Instance{}, taken: map[string]bool{}}
+}
+
+// Take returns a ready spare for a namespace to adopt, or false when none
+// is ready. The pool refills in the background.
+func (p *Pool) Take() (runtime.Instance, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	defer p.Kick()
+	for id, inst := range p.ready {
+		delete(p.ready, id)
+		p.taken[id] = true
+		return inst, true
+	}
+	return runtime.Instance{}, false
+}
+
+// Kick asks for a refill pass now.
+func (p *Pool) Kick() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Status is what `clawd status` shows of the pool.
+type Status struct {
+	Size  int `json:"size"`
+	Ready int `json:"ready"`
+	Alive int `json:"alive"`
+}
+
+// Status reports the pool's fill.
+func (p *Pool) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Status{Size: p.cfg.Size, Ready: len(p.ready), Alive: p.total}
+}
+
+// Run refills until ctx ends. Spares are left running on the way out; the
+// next start finds them again.
+func (p *Pool) Run(ctx context.Context) {
+	t := time.NewTicker(p.cfg.Interval)
+	defer t.Stop()
+	for {
+		p.pass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.kick:
+		}
+	}
+}
+
+func (p *Pool) pass(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	spares, err := p.rt.Spares(cctx)
+	if err != nil {
+		p.log.Warn("listing spares failed", "error", err)
+		return
+	}
+	var alive []runtime.Instance
+	for _, s := range spares {
+		p.mu.Lock()
+		taken := p.taken[s.SpareID]
+		p.mu.Unlock()
+		if taken {
+			continue // being adopted; the rename will take it out of the list
+		}
+		// Created: left over from a CreateSpare cut short (passes run one at
+		// a time, and each starts what it creates).
+		if s.State == runtime.StateExited || s.State == runtime.StateCreated {
+			p.log.Warn("spare died; replacing it", "spare", s.SpareID, "exit_code", s.ExitCode, "oom_killed", s.OOMKilled)
+			p.remove(cctx, s.SpareID)
+			continue
+		}
+		alive = append(alive, s)
+	}
+	// Too many (the size was lowered): drop the ones not ready first.
+	for len(alive) > p.cfg.Size {
+		victim := alive[len(alive)-1]
+		alive = alive[:len(alive)-1]
+		p.remove(cctx, victim.SpareID)
+	}
+	ready := map[string]runtime.Instance{}
+	for _, s := range alive {
+		if s.State == runtime.StateRunning && probe.Ready(cctx, p.client, s.Address, p.cfg.ReadyPath) {
+			ready[s.SpareID] = s
+		}
+	}
+	p.mu.Lock()
+	p.ready = ready
+	p.total = len(alive)
+	// Forget claims the runtime has settled: the spare is no longer listed.
+	listed := map[string]bool{}
+	for _, s := range spares {
+		listed[s.SpareID] = true
+	}
+	for id := range p.taken {
+		if !listed[id] {
+			delete(p.taken, id)
+		}
+	}
+	missing := p.cfg.Size - len(alive)
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for i := 0; i < missing; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := newID()
+			spec := p.cfg.Spec
+			spec.Namespace = ""
+			if _, err := p.rt.CreateSpare(cctx, id, spec); err != nil {
+				p.log.Warn("creating spare failed", "spare", id, "error", err)
+				return
+			}
+			p.log.Info("spare started", "spare", id)
+		}()
+	}
+	wg.Wait()
+	if missing > 0 || len(ready) < len(alive) {
+		// Spares still starting: look again soon rather than at the next tick.
+		time.AfterFunc(250*time.Millisecond, p.Kick)
+	}
+}
+
+// Release returns a spare whose adoption failed before the rename, so it
+// can be handed out again.
+func (p *Pool) Release(id string) {
+	p.mu.Lock()
+	delete(p.taken, id)
+	p.mu.Unlock()
+	p.Kick()
+}
+
+// Owns reports whether a runtime object is a pool member's.
+func (p *Pool) Owns(o runtime.Object) bool { return o.Namespace == "" }
+
+func (p *Pool) remove(ctx context.Context, id string) {
+	if err := p.rt.RemoveSpare(ctx, id); err != nil {
+		p.log.Warn("removing spare failed", "spare", id, "error", err)
+		return
+	}
+	p.log.Info("spare removed", "spare", id)
+}
+
+func newID() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
