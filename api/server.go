@@ -24,6 +24,7 @@ import (
 	"github.com/clawd-dev/clawd/runtime"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
+	"github.com/clawd-dev/clawd/warmpool"
 )
 
 //go:embed openapi.json
@@ -54,6 +55,13 @@ type Config struct {
 	Token         string
 	RouterAddress string
 	Logger        hclog.Logger
+	// Pool reports the warm pool's fill; nil when there is no pool.
+	Pool PoolStatus
+}
+
+// PoolStatus is the warm pool as clawd status shows it.
+type PoolStatus interface {
+	Status() warmpool.Status
 }
 
 // Server serves the admin API.
@@ -464,6 +472,7 @@ type StatusReply struct {
 	Nodes         []store.Node            `json:"nodes"`
 	Namespaces    int                     `json:"namespaces"`
 	Phases        map[namespace.Phase]int `json:"phases"`
+	Pool          *warmpool.Status        `json:"pool,omitempty"`
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
@@ -478,6 +487,10 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: nodes, Namespaces: len(list), Phases: map[namespace.Phase]int{}}
 	for _, ns := range list {
 		rep.Phases[ns.Status.Phase]++
+	}
+	if s.cfg.Pool != nil {
+		ps := s.cfg.Pool.Status()
+		rep.Pool = &ps
 	}
 	return http.StatusOK, rep, nil
 }

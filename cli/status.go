@@ -33,6 +33,11 @@ func statusCmd() *cobra.Command {
 				fmt.Fprintf(w, "Cluster:\t%s\n", st.Cluster)
 				fmt.Fprintf(w, "This node:\t%s\n", st.Node)
 				fmt.Fprintf(w, "Router:\t%s\n", st.RouterAddress)
+				if st.Pool != nil {
+					fmt.Fprintf(w, "Warm pool:\t%d ready of %d (%d alive)\n", st.Pool.Ready, st.Pool.Size, st.Pool.Alive)
+				} else {
+					fmt.Fprintf(w, "Warm pool:\toff\n")
+				}
 				fmt.Fprintf(w, "Namespaces:\t%d\n", st.Namespaces)
 				phases := make([]string, 0, len(st.Phases))
 				for p := range st.Phases {

@@ -167,7 +167,7 @@ func up(cfg *config.Static) error {
 	rtr.Lifecycle(sup, activity, time.Duration(cfg.Router.WakeTimeout))
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
-	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api")}, st, rt)
+	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Pool: poolStatusOrNil(pool)}, st, rt)
 
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
@@ -208,6 +208,13 @@ func up(cfg *config.Static) error {
 
 // poolOrNil keeps a nil *Pool from becoming a non-nil interface.
 func poolOrNil(p *warmpool.Pool) supervisor.Pool {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+func poolStatusOrNil(p *warmpool.Pool) api.PoolStatus {
 	if p == nil {
 		return nil
 	}
