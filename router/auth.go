@@ -271,6 +271,7 @@ func (r *Router) authenticate(w http.ResponseWriter, req *http.Request, t *table
 	// The hash is the lookup key, so no secret is ever compared byte by
 	// byte and a timing side channel has nothing to leak.
 	e := r.auth.table.Load().byHash[sha256.Sum256([]byte(secret))]
+	noteKey(w, e)
 	switch {
 	case e == nil:
 		unauthorized(w, keyProblem{Problem: problem.Problem{Status: http.StatusUnauthorized, Title: "Invalid API key",

@@ -51,6 +51,8 @@ type Router struct {
 	waker       Waker
 	activity    Activity
 	wakeTimeout time.Duration
+
+	obs observers // access log and metrics; see observe.go
 }
 
 type ctxKey struct{}
@@ -151,6 +153,11 @@ func hostOf(req *http.Request) string {
 }
 
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if len(r.obs.list) > 0 {
+		o := r.observe(w, req)
+		defer o.done()
+		w = o
+	}
 	host := hostOf(req)
 	t := r.table.Load()
 	rt, ok := r.authenticate(w, req, t, host, t.byHost[host])
@@ -162,6 +169,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			Detail: fmt.Sprintf("no namespace serves host %q", host)})
 		return
 	}
+	noteNamespace(w, rt.namespace)
 	if r.activity != nil {
 		// Counted from before any wake, so a held request keeps the
 		// namespace awake once it is up.

@@ -42,7 +42,9 @@ func (r *Router) hold(w http.ResponseWriter, req *http.Request, rt *route) *rout
 	ctx, cancel := context.WithTimeout(req.Context(), r.wakeTimeout)
 	defer cancel()
 	start := time.Now()
+	flight := r.wakeBegin(rt.namespace)
 	addr, err := r.waker.Wake(ctx, rt.namespace)
+	r.wakeEnd(w, flight, time.Since(start), err, req.Context().Err() != nil)
 	if err == nil {
 		r.log.Debug("held request until the namespace woke", "namespace", rt.namespace, "waited", time.Since(start))
 		return &route{namespace: rt.namespace, phase: namespace.PhaseRunning, address: addr}

@@ -1,0 +1,128 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// AccessLog writes one JSON object per request, one per line:
+//
+//	{"time":"2026-01-02T15:04:05.123Z","namespace":"alpha","key_id":"k1","method":"GET",
+//	 "host":"alpha.example.com","path":"/v1/models","status":200,"duration_ms":1.532,
+//	 "bytes":512,"bytes_in":0,"wake_waited_ms":0,"remote":"203.0.113.9:51234"}
+//
+// Lines are buffered and flushed at least once a second (Run) and on Close,
+// so a busy router does not pay a write per request.
+type AccessLog struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	buf []byte
+}
+
+var _ Observer = (*AccessLog)(nil)
+
+// NewAccessLog writes to w.
+func NewAccessLog(w io.Writer) *AccessLog {
+	return &AccessLog{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 512)}
+}
+
+// Run flushes the buffer every interval until ctx ends, then once more.
+func (l *AccessLog) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			_ = l.Flush()
+			return
+		case <-t.C:
+			_ = l.Flush()
+		}
+	}
+}
+
+// Flush writes out buffered lines.
+func (l *AccessLog) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Flush()
+}
+
+// ObserveRequest writes the request's line.
+func (l *AccessLog) ObserveRequest(i *RequestInfo) {
+	l.mu.Lock()
+	l.buf = AppendAccessLine(l.buf[:0], i)
+	_, _ = l.w.Write(l.buf)
+	l.mu.Unlock()
+}
+
+// AppendAccessLine appends i's JSON line, newline included, to b.
+func AppendAccessLine(b []byte, i *RequestInfo) []byte {
+	b = append(b, `{"time":"`...)
+	b = i.Start.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `","namespace":`...)
+	b = appendJSONString(b, i.Namespace)
+	b = append(b, `,"key_id":`...)
+	b = appendJSONString(b, i.KeyID)
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, i.Method)
+	b = append(b, `,"host":`...)
+	b = appendJSONString(b, i.Host)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, i.Path)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(i.Status), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendMillis(b, i.Duration)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, i.BytesOut, 10)
+	b = append(b, `,"bytes_in":`...)
+	b = strconv.AppendInt(b, i.BytesIn, 10)
+	b = append(b, `,"wake_waited_ms":`...)
+	b = appendMillis(b, i.WakeWaited)
+	b = append(b, `,"remote":`...)
+	b = appendJSONString(b, i.Remote)
+	return append(b, "}\n"...)
+}
+
+// appendMillis writes d in milliseconds with microsecond precision.
+func appendMillis(b []byte, d time.Duration) []byte {
+	return strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as a JSON string. Paths and hosts come from
+// clients, so control characters and invalid UTF-8 are escaped rather than
+// trusted to keep the line one valid JSON object.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

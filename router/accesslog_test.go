@@ -1,0 +1,82 @@
+package router
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestAccessLineFormat(t *testing.T) {
+	info := &RequestInfo{
+		Start:      time.Date(2026, 1, 2, 15, 4, 5, 123456789, time.FixedZone("x", 3600)),
+		Namespace:  "alpha",
+		KeyID:      "k1",
+		Method:     "GET",
+		Host:       "alpha.example.com",
+		Path:       "/v1/models",
+		Remote:     "203.0.113.9:51234",
+		Status:     200,
+		BytesIn:    3,
+		BytesOut:   512,
+		Duration:   1532 * time.Microsecond,
+		WakeWaited: 2 * time.Second,
+	}
+	want := `{"time":"2026-01-02T14:04:05.123Z","namespace":"alpha","key_id":"k1","method":"GET","host":"alpha.example.com","path":"/v1/models","status":200,"duration_ms":1.532,"bytes":512,"bytes_in":3,"wake_waited_ms":2000,"remote":"203.0.113.9:51234"}` + "\n"
+	if got := string(AppendAccessLine(nil, info)); got != want {
+		t.Fatalf("line\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestAccessLineEscapes(t *testing.T) {
+	cases := []struct{ name, path, want string }{
+		{"quote and backslash", `/a"b\c`, ""},
+		{"newline cannot split the line", "/a\nb\r", ""},
+		{"control and DEL", "/\x00\x1f\x7f", ""},
+		{"unicode", "/客户A/ü", ""},
+		{"invalid utf-8", "/\xff\xfe", "/\ufffd\ufffd"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			line := AppendAccessLine(nil, &RequestInfo{Path: tc.path, Host: tc.path})
+			if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+				t.Fatalf("not one line: %q", line)
+			}
+			var v map[string]any
+			if err := json.Unmarshal(line, &v); err != nil {
+				t.Fatalf("not JSON: %v: %s", err, line)
+			}
+			want := tc.want
+			if want == "" {
+				want = tc.path
+			}
+			if v["path"] != want {
+				t.Fatalf("path %q decoded as %q", tc.path, v["path"])
+			}
+		})
+	}
+}
+
+func TestAccessLogBuffersUntilFlush(t *testing.T) {
+	var out bytes.Buffer
+	l := NewAccessLog(&out)
+	l.ObserveRequest(&RequestInfo{Namespace: "a", Status: 200})
+	l.ObserveRequest(&RequestInfo{Namespace: "b", Status: 404})
+	if out.Len() != 0 {
+		t.Fatalf("written before flush: %q", out.String())
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(out.Bytes(), []byte("\n")), []byte("\n"))
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2: %q", len(lines), out.String())
+	}
+	var v struct {
+		Namespace string `json:"namespace"`
+		Status    int    `json:"status"`
+	}
+	if err := json.Unmarshal(lines[1], &v); err != nil || v.Namespace != "b" || v.Status != 404 {
+		t.Fatalf("second line %s: %+v %v", lines[1], v, err)
+	}
+}
