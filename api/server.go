@@ -55,6 +55,10 @@ type Config struct {
 	Token         string
 	RouterAddress string
 	Logger        hclog.Logger
+	// Metrics serves GET /metrics (see metrics.go); nil: no such route.
+	Metrics http.Handler
+	// MetricsPublic serves /metrics without the admin token.
+	MetricsPublic bool
 	// Pool reports the warm pool's fill; nil when there is no pool.
 	Pool PoolStatus
 }
@@ -80,6 +84,9 @@ func New(cfg Config, st Store, usage Usage) *Server {
 		s.log = hclog.NewNullLogger()
 	}
 	s.mux.HandleFunc("GET /api/v1/openapi.json", s.openapi)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.metrics(cfg.Metrics))
+	}
 	s.handle("GET /api/v1/status", s.status)
 	s.handle("GET /api/v1/namespaces", s.listNamespaces)
 	s.handle("POST /api/v1/namespaces", s.createNamespace)

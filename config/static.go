@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -65,13 +66,27 @@ type Log struct {
 
 // Router configures the tenant-facing listener.
 type Router struct {
-	Address     string          `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
-	WakeTimeout ptypes.Duration `description:"How long a request for a sleeping namespace is held while it wakes; then 503." json:"wakeTimeout,omitempty" yaml:"wakeTimeout,omitempty"`
+	Address       string          `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
+	WakeTimeout   ptypes.Duration `description:"How long a request for a sleeping namespace is held while it wakes; then 503." json:"wakeTimeout,omitempty" yaml:"wakeTimeout,omitempty"`
+	TLSAddress    string          `description:"Address of the HTTPS listener, serving the same routes; empty disables it. It is only opened when a certificate source (certDir or acme.caServer) is set." json:"tlsAddress,omitempty" yaml:"tlsAddress,omitempty"`
+	CertDir       string          `description:"Directory of NAME.crt/NAME.key PEM pairs, each served by SNI for the DNS names in its certificate (wildcards too); re-read when it changes. File certificates win over ACME ones." json:"certDir,omitempty" yaml:"certDir,omitempty"`
+	ACME          *ACME           `description:"Automatic certificates for namespace hostnames from an ACME CA." json:"acme,omitempty" yaml:"acme,omitempty"`
+	HTTPSRedirect bool            `description:"Redirect plain HTTP requests (308) to HTTPS for hosts that have a certificate." json:"httpsRedirect,omitempty" yaml:"httpsRedirect,omitempty"`
+	AccessLog     bool            `description:"Write one JSON line per request to standard output (namespace, key id, method, host, path without query, status, duration, bytes, wake wait, client address)." json:"accessLog,omitempty" yaml:"accessLog,omitempty"`
+}
+
+// ACME configures automatic certificates. They are requested on the first
+// TLS handshake for a hostname a namespace owns, and never for any other.
+type ACME struct {
+	CAServer string `description:"ACME directory URL of the CA; empty disables ACME." json:"caServer,omitempty" yaml:"caServer,omitempty"`
+	Email    string `description:"Contact address given to the CA for expiry notices." json:"email,omitempty" yaml:"email,omitempty"`
+	CARoots  string `description:"PEM file of extra root certificates to trust for the CA's API (a private or test CA such as Pebble)." json:"caRoots,omitempty" yaml:"caRoots,omitempty"`
 }
 
 // API configures the admin listener.
 type API struct {
-	Address string `description:"Address of the admin API (keep it on loopback or a private network)." json:"address,omitempty" yaml:"address,omitempty"`
+	Address       string `description:"Address of the admin API (keep it on loopback or a private network)." json:"address,omitempty" yaml:"address,omitempty"`
+	MetricsPublic bool   `description:"Serve /metrics without the admin token. Off by default: the series name every namespace." json:"metricsPublic,omitempty" yaml:"metricsPublic,omitempty"`
 }
 
 // Docker says how to reach the engine.
@@ -112,7 +127,7 @@ func (s *Static) SetDefaults() {
 	s.DataDir = "/var/lib/clawd"
 	s.Node = &Node{Name: host}
 	s.Log = &Log{Level: "info", Format: "text"}
-	s.Router = &Router{Address: ":80", WakeTimeout: ptypes.Duration(60 * time.Second)}
+	s.Router = &Router{Address: ":80", WakeTimeout: ptypes.Duration(60 * time.Second), TLSAddress: ":443", ACME: &ACME{}, AccessLog: true}
 	s.API = &API{Address: "127.0.0.1:7070"}
 	s.Docker = &Docker{SubnetPool: "10.213.0.0/16"}
 	s.Gateway = &Gateway{
@@ -266,6 +281,11 @@ func (s *Static) validate() error {
 	}
 	if _, err := units.ParseBytes(s.Warmpool.Memory); err != nil {
 		return fmt.Errorf("--warmpool.memory: %w", err)
+	}
+	if a := s.Router.ACME; a != nil && a.CAServer != "" {
+		if u, err := url.Parse(a.CAServer); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("invalid --router.acme.caserver %q: use the CA's https:// directory URL", a.CAServer)
+		}
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)
