@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,7 +36,14 @@ type Static struct {
 	Etcd       *Etcd       `description:"The state store." json:"etcd,omitempty" yaml:"etcd,omitempty"`
 	Supervisor *Supervisor `description:"The reconcile loop that keeps gateways as specified." json:"supervisor,omitempty" yaml:"supervisor,omitempty"`
 	Reaper     *Reaper     `description:"Idle tiers and the removal of leaked Docker objects." json:"reaper,omitempty" yaml:"reaper,omitempty"`
+	Runtime    *Runtime    `description:"Host resources gateways share." json:"runtime,omitempty" yaml:"runtime,omitempty"`
 	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
+}
+
+// Runtime sets the memory budget.
+type Runtime struct {
+	MemoryBudget   string `description:"Memory all gateways and spares may hold together, e.g. 20Gi (default: 90% of the host's memory). Wakes and creates that would not fit first stop idle namespaces, else get 503." json:"memoryBudget,omitempty" yaml:"memoryBudget,omitempty"`
+	MemoryEstimate string `description:"Memory counted for a gateway without a memory quota." json:"memoryEstimate,omitempty" yaml:"memoryEstimate,omitempty"`
 }
 
 // Warmpool sizes the pool of pre-started gateways.
@@ -146,6 +154,7 @@ func (s *Static) SetDefaults() {
 		MaxRestarts:    5,
 		StopTimeout:    ptypes.Duration(10 * time.Second),
 	}
+	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -276,6 +285,14 @@ func (s *Static) validate() error {
 	if s.Warmpool.Size < 0 {
 		return fmt.Errorf("invalid --warmpool.size %d: must be 0 or more", s.Warmpool.Size)
 	}
+	if s.Runtime.MemoryBudget != "" {
+		if _, err := units.ParseBytes(s.Runtime.MemoryBudget); err != nil {
+			return fmt.Errorf("--runtime.memorybudget: %w", err)
+		}
+	}
+	if _, err := units.ParseBytes(s.Runtime.MemoryEstimate); err != nil {
+		return fmt.Errorf("--runtime.memoryestimate: %w", err)
+	}
 	if _, err := units.ParseCPU(s.Warmpool.CPU); err != nil {
 		return fmt.Errorf("--warmpool.cpu: %w", err)
 	}
@@ -301,4 +318,27 @@ func friendly(err error) error {
 		return fmt.Errorf("unknown option %q", key)
 	}
 	return err
+}
+
+// MemoryBudget returns the budget in bytes: the configured one, else 90% of
+// the host's memory, leaving room for clawd, Docker and the system.
+func (s *Static) MemoryBudget() (int64, error) {
+	if s.Runtime.MemoryBudget != "" {
+		return units.ParseBytes(s.Runtime.MemoryBudget)
+	}
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, fmt.Errorf("reading the host's memory (set --runtime.memorybudget): %w", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kib, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				break
+			}
+			return kib * 1024 / 10 * 9, nil
+		}
+	}
+	return 0, errors.New("no MemTotal in /proc/meminfo; set --runtime.memorybudget")
 }

@@ -138,6 +138,8 @@ func startDaemon(t testing.TB, extra ...string) *daemon {
 		"--gateway.image=" + standinImg,
 		"--node.name=" + "it-" + filepath.Base(d.dir),
 		"--supervisor.resyncinterval=5s",
+		// Tests about cold creates stay deterministic; pool tests turn it on.
+		"--warmpool.size=0",
 	}, extra...)
 	d.start()
 	t.Cleanup(func() {

@@ -14,7 +14,8 @@ import (
 )
 
 func TestTwoNamespacesRouteToTheirOwnGateway(t *testing.T) {
-	d := startDaemon(t)
+	// With a pool: caps and isolation must hold for adopted gateways too.
+	d := startDaemon(t, "--warmpool.size=1")
 	d.mustClawd("namespace", "create", "alpha", "--display-name=客户A", "--quota-cpu=0.5", "--quota-memory=256Mi", "--quota-skills=50", "--hostname=alpha.localhost")
 	d.mustClawd("namespace", "create", "beta", "--quota-cpu", "1", "--quota-memory", "128Mi", "--hostname", "beta.localhost", "--hostname=www.beta.test")
 

@@ -59,9 +59,15 @@ type Config struct {
 	// StopTimeout is the drain period between SIGTERM and SIGKILL.
 	StopTimeout time.Duration
 	// Pool, when set, gives new namespaces a pre-started gateway.
-	Pool    Pool
-	Workers int
-	Logger  hclog.Logger
+	Pool Pool
+	// MemoryBudget caps the memory all gateways and spares may hold (0: no
+	// budget); MemoryEstimate is what an uncapped gateway is counted as.
+	MemoryBudget   int64
+	MemoryEstimate int64
+	// Activity feeds the least-recently-used choice under memory pressure.
+	Activity Activity
+	Workers  int
+	Logger   hclog.Logger
 }
 
 // Supervisor reconciles namespaces owned by this node.
@@ -351,6 +357,12 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		return
 	}
 	if missing {
+		if err := s.makeRoom(cctx, name, ns.Spec); err != nil {
+			log.Warn("no memory for the gateway; will retry", "error", err)
+			s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, Reason: err.Error()})
+			s.q.addAfter(name, 5*time.Second)
+			return
+		}
 		inst, err = s.createOrAdopt(cctx, ns, log)
 		if err != nil {
 			s.retry(ctx, ns, t, fmt.Sprintf("creating gateway: %v", err), log)
@@ -533,6 +545,11 @@ func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("namespace %s: %w: %s", name, ErrFailed, ns.Status.Reason)
 	case ns.Spec.Target == "" && ns.Status.Phase == namespace.PhaseRunning && ns.Status.Address != "":
 		return ns.Status.Address, nil
+	}
+	if !holdsMemory(ns.Status.Phase) {
+		if err := s.makeRoom(ctx, name, ns.Spec); err != nil {
+			return "", err
+		}
 	}
 	s.mu.Lock()
 	ch, ok := s.running[name]

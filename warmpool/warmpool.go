@@ -28,6 +28,9 @@ type Config struct {
 	// Interval is the period of the full refill pass.
 	Interval time.Duration
 	Logger   hclog.Logger
+	// Fits, when set, is asked before a spare is started: spares never push
+	// the host over its memory budget.
+	Fits func(bytes int64) bool
 }
 
 // Pool manages the spares. Take hands out each ready spare at most once;
@@ -70,6 +73,9 @@ func (p *Pool) Take() (runtime.Instance, bool) {
 	}
 	return runtime.Instance{}, false
 }
+
+// SetFits installs the memory budget check; call it before Run.
+func (p *Pool) SetFits(fits func(bytes int64) bool) { p.cfg.Fits = fits }
 
 // Kick asks for a refill pass now.
 func (p *Pool) Kick() {
@@ -164,6 +170,11 @@ func (p *Pool) pass(ctx context.Context) {
 
 	var wg sync.WaitGroup
 	for i := 0; i < missing; i++ {
+		if p.cfg.Fits != nil && !p.cfg.Fits(p.cfg.Spec.MemoryBytes*int64(i+1)) {
+			p.log.Debug("memory budget leaves no room for more spares", "missing", missing-i)
+			missing = i
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -191,6 +202,44 @@ func (p *Pool) Release(id string) {
 	delete(p.taken, id)
 	p.mu.Unlock()
 	p.Kick()
+}
+
+// SpareMemory is the memory cap of one spare.
+func (p *Pool) SpareMemory() int64 { return p.cfg.Spec.MemoryBytes }
+
+// Alive is how many spares exist, ready or starting.
+func (p *Pool) Alive() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total
+}
+
+// Shed removes up to n spares to give their memory back under pressure; the
+// pool refills only when the budget allows again.
+func (p *Pool) Shed(ctx context.Context, n int) int {
+	p.mu.Lock()
+	var ids []string
+	for id := range p.ready {
+		if len(ids) == n {
+			break
+		}
+		ids = append(ids, id)
+		delete(p.ready, id)
+		p.taken[id] = true
+	}
+	p.mu.Unlock()
+	shed := 0
+	for _, id := range ids {
+		if err := p.rt.RemoveSpare(ctx, id); err != nil {
+			p.log.Warn("removing spare under memory pressure failed", "spare", id, "error", err)
+			continue
+		}
+		shed++
+		p.mu.Lock()
+		p.total--
+		p.mu.Unlock()
+	}
+	return shed
 }
 
 // Owns reports whether a runtime object is a pool member's.

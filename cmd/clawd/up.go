@@ -103,6 +103,12 @@ func up(cfg *config.Static) error {
 		apiLn.Close()
 		return fmt.Errorf("router listener on %s: %w (set --router.address)", cfg.Router.Address, err)
 	}
+	edge, err := newEdge(cfg, log) // TLS listener and certificates, access log, metrics
+	if err != nil {
+		apiLn.Close()
+		routerLn.Close()
+		return err
+	}
 
 	openCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	st, err := store.Open(openCtx, store.Config{
@@ -140,6 +146,13 @@ func up(cfg *config.Static) error {
 		StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir,
 		Env: map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
 	}
+	activity := reaper.NewActivity()
+	budget, err := cfg.MemoryBudget()
+	if err != nil {
+		return err
+	}
+	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
+	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
 	var pool *warmpool.Pool
 	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
 		spare := gw
@@ -160,14 +173,19 @@ func up(cfg *config.Static) error {
 		MaxRestarts:    cfg.Supervisor.MaxRestarts,
 		StopTimeout:    time.Duration(cfg.Supervisor.StopTimeout),
 		Pool:           poolOrNil(pool),
+		MemoryBudget:   budget,
+		MemoryEstimate: estimate,
+		Activity:       activity,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
-	activity := reaper.NewActivity()
+	if pool != nil {
+		pool.SetFits(sup.Fits)
+	}
 	rtr := router.New(log.Named("router"))
-	rtr.Lifecycle(sup, activity, time.Duration(cfg.Router.WakeTimeout))
+	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
-	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Pool: poolStatusOrNil(pool)}, st, rt)
+	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool)}, st, rt)
 
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
@@ -178,11 +196,12 @@ func up(cfg *config.Static) error {
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
 
-	routerSrv := &http.Server{Handler: rtr, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second}
+	routerSrv := &http.Server{Handler: edge.plain(rtr), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second}
 	adminSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- serve(routerSrv, routerLn) }()
 	go func() { errc <- serve(adminSrv, apiLn) }()
+	edge.serve(rtr, errc)
 
 	select {
 	case <-rtr.Ready():
@@ -202,6 +221,7 @@ func up(cfg *config.Static) error {
 	defer cancel()
 	_ = routerSrv.Shutdown(shutCtx)
 	_ = adminSrv.Shutdown(shutCtx)
+	edge.shutdown(shutCtx)
 	<-done
 	return err
 }
