@@ -22,6 +22,11 @@ docker:
 standin-image: docker
 	@bash integration/standin/build.sh
 
+# Debian tools the tests use besides Docker (pebble for the TLS test).
+.PHONY: tools
+tools:
+	@bash scripts/ensure-tools.sh
+
 up: build docker standin-image
 	@echo "starting clawd (data dir $(DATADIR), router $(ROUTER_ADDR), admin API $(API_ADDR)); Ctrl-C stops it, tenants keep running"
 	./$(BIN) up --datadir=$(DATADIR) --router.address=$(ROUTER_ADDR) --api.address=$(API_ADDR) --gateway.image=$(GATEWAY_IMAGE)
@@ -30,7 +35,7 @@ vet:
 	$(GO) vet ./...
 
 # Unit and integration tests, against the real Docker engine.
-test: docker standin-image vet
+test: docker standin-image tools vet
 	$(GO) test -count=1 -timeout 40m $(GOTESTFLAGS) ./...
 
 unit:

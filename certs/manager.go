@@ -89,7 +89,11 @@ func New(cfg Config) (*Manager, error) {
 			Prompt: autocert.AcceptTOS,
 			Cache:  autocert.DirCache(a.CacheDir),
 			HostPolicy: func(_ context.Context, host string) error {
-				if !a.Owns(host) {
+				// HTTP-01 requests pass the Host header, port and all.
+				if h, _, err := net.SplitHostPort(host); err == nil {
+					host = h
+				}
+				if !a.Owns(normalize(host)) {
 					return fmt.Errorf("host %q belongs to no namespace", host)
 				}
 				return nil

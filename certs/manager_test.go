@@ -142,6 +142,10 @@ func TestACMEOnlyForOwnedHosts(t *testing.T) {
 	if err := m.auto.HostPolicy(t.Context(), "stranger.example.com"); err == nil {
 		t.Fatal("host policy accepted a stranger")
 	}
+	// HTTP-01 requests hand the policy their Host header, port included.
+	if err := m.auto.HostPolicy(t.Context(), "Tenant.Example.com:8080"); err != nil {
+		t.Fatalf("host policy refused an owned host with a port: %v", err)
+	}
 	protos := m.TLSConfig(false).NextProtos
 	if protos[len(protos)-1] != "acme-tls/1" {
 		t.Fatalf("ALPN %v lacks acme-tls/1", protos)
