@@ -17,6 +17,7 @@ import (
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/router"
+	"github.com/clawd-dev/clawd/store"
 )
 
 // edge is what surrounds the router's plain listener: the HTTPS listener
@@ -86,6 +87,34 @@ func (e *edge) observe(ctx context.Context, rtr *router.Router, idle router.Acti
 		go e.certs.Run(ctx)
 	}
 	return router.Activities(idle, e.m)
+}
+
+// forget drops deleted namespaces' series until ctx ends, so tenant churn
+// does not grow /metrics forever.
+func (e *edge) forget(ctx context.Context, w interface {
+	WatchNamespaces(context.Context) <-chan store.Event
+}) {
+	known := map[string]bool{}
+	for ev := range w.WatchNamespaces(ctx) {
+		switch ev.Type {
+		case store.EventReset:
+			live := make(map[string]bool, len(ev.Snapshot))
+			for _, ns := range ev.Snapshot {
+				live[ns.Spec.Name] = true
+			}
+			for n := range known {
+				if !live[n] {
+					e.m.Forget(n)
+				}
+			}
+			known = live
+		case store.EventPut:
+			known[ev.Name] = true
+		case store.EventDelete:
+			delete(known, ev.Name)
+			e.m.Forget(ev.Name)
+		}
+	}
 }
 
 // metrics serves the Prometheus registry.
