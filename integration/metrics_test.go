@@ -76,6 +76,13 @@ func TestMetricsCountRouterRequests(t *testing.T) {
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
 	}
+
+	// A deleted namespace's series go with it.
+	d.mustClawd("namespace", "delete", "metered")
+	eventually(t, 60*time.Second, "metered's series to leave /metrics", func() bool {
+		_, body := d.scrape(d.adminToken())
+		return !strings.Contains(body, `namespace="metered"`)
+	})
 }
 
 func (d *daemon) adminToken() string {

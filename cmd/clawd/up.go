@@ -190,6 +190,7 @@ func up(cfg *config.Static) error {
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
+	go edge.forget(ctx, st)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
