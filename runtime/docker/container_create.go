@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 
 	"github.com/clawd-dev/clawd/runtime"
@@ -35,29 +36,40 @@ var errRetryCreate = errors.New("container name busy")
 
 // Create ensures the namespace's network, volumes and container exist and
 // returns the container without starting it. An existing container of this
-// cluster is adopted as it is; one without our labels is an error.
+// cluster is adopted as it is; one without our labels is an error. With
+// spec.DataVolume or SkillsVolume set, those existing volumes are mounted
+// instead of the namespace's own.
 func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime.Instance, error) {
 	if err := checkSpec(spec); err != nil {
 		return runtime.Instance{}, err
 	}
 	ns := spec.Namespace
-	name := r.containerName(ns)
-	log := r.log.With("namespace", ns)
+	id, err := r.create(ctx, spec, r.namespaceGateway(ns))
+	if err != nil {
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
+	}
+	inst, err := r.inspectInstance(ctx, id)
+	if err != nil {
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
+	}
+	return inst, nil
+}
 
-	netID, err := r.ensureNetwork(ctx, ns)
+// create ensures the gateway's network, volumes and container and returns
+// the container's id. The volumes are only looked at when the container
+// has to be made: one that exists already mounts what it mounts.
+func (r *Runtime) create(ctx context.Context, spec runtime.GatewaySpec, g gateway) (string, error) {
+	log := r.logger(g)
+	netID, err := r.ensureGatewayNetwork(ctx, g)
 	if err != nil {
-		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
-	}
-	data, err := r.ensureVolume(ctx, ns, roleData)
-	if err != nil {
-		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
-	}
-	skills, err := r.ensureVolume(ctx, ns, roleSkills)
-	if err != nil {
-		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
+		return "", err
 	}
 
-	opts := r.createOptions(spec, netID, data.Name, skills.Name)
+	var (
+		opts         client.ContainerCreateOptions
+		data, skills volume.Volume
+		made         bool
+	)
 	b := backoff.NewExponentialBackOff(
 		backoff.WithInitialInterval(retryInitial),
 		backoff.WithMaxInterval(retryMax),
@@ -65,12 +77,22 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 	)
 	var id string
 	err = backoff.Retry(func() error {
-		c, err := r.inspectContainer(ctx, name)
+		c, err := r.inspectContainer(ctx, g.container)
 		switch {
 		case err == nil:
-			return r.adopt(ctx, log, ns, c, netID, &id)
+			return r.adopt(ctx, log, spec, g, c, netID, &id)
 		case !errors.Is(err, runtime.ErrNotFound):
 			return backoff.Permanent(err)
+		}
+		if opts.Config == nil {
+			if data, err = r.gatewayVolume(ctx, g, roleData, spec.DataVolume); err != nil {
+				return backoff.Permanent(err)
+			}
+			if skills, err = r.gatewayVolume(ctx, g, roleSkills, spec.SkillsVolume); err != nil {
+				return backoff.Permanent(err)
+			}
+			g.data, g.skills = data.Name, skills.Name
+			opts = r.createOptions(spec, g, netID)
 		}
 		var res client.ContainerCreateResult
 		err = r.do(ctx, func(ctx context.Context) error {
@@ -80,10 +102,10 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 		})
 		switch {
 		case err == nil:
-			id = res.ID
-			log.Info("gateway container created", "container", name, "container_id", shortID(id), "image", spec.Image)
+			id, made = res.ID, true
+			log.Info("gateway container created", "container", g.container, "container_id", shortID(id), "image", spec.Image)
 			for _, w := range res.Warnings {
-				log.Warn("docker warned about the gateway container", "container", name, "warning", w)
+				log.Warn("docker warned about the gateway container", "container", g.container, "warning", w)
 			}
 			return nil
 		case cerrdefs.IsConflict(err):
@@ -91,67 +113,101 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 			// next round inspects and adopts it (or reports whose it is).
 			return errRetryCreate
 		case cerrdefs.IsNotFound(err) && !networkMissing(err):
-			return backoff.Permanent(fmt.Errorf("creating container %s: image %s is not on the engine (clawd does not pull images): %w", name, spec.Image, err))
+			return backoff.Permanent(fmt.Errorf("creating container %s: image %s is not on the engine (clawd does not pull images): %w", g.container, spec.Image, err))
 		default:
-			return backoff.Permanent(fmt.Errorf("creating container %s: %w", name, err))
+			return backoff.Permanent(fmt.Errorf("creating container %s: %w", g.container, err))
 		}
 	}, backoff.WithContext(backoff.WithMaxRetries(b, retryAttempts), ctx))
 	if err != nil {
-		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
+		return "", err
 	}
 
-	// After the create, because that is when Docker fills a fresh volume
-	// from the image and copies the image directory's ownership.
-	r.chownVolume(ns, data)
-	r.chownVolume(ns, skills)
-
-	inst, err := r.inspectInstance(ctx, id)
-	if err != nil {
-		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
+	if made {
+		// After the create, because that is when Docker fills a fresh
+		// volume from the image and copies the image directory's ownership.
+		r.chownVolume(log, data)
+		r.chownVolume(log, skills)
 	}
-	return inst, nil
+	return id, nil
+}
+
+// gatewayVolume returns the volume the gateway mounts for role: the one
+// the spec names, which must exist (a namespace keeps an adopted spare's
+// volumes for life, and a missing one means its state is lost: that needs
+// an operator, not a fresh empty volume), else the gateway's own.
+func (r *Runtime) gatewayVolume(ctx context.Context, g gateway, role, named string) (volume.Volume, error) {
+	if named == "" {
+		return r.ensureVolume(ctx, g, role)
+	}
+	v, err := r.inspectVolume(ctx, named)
+	if cerrdefs.IsNotFound(err) {
+		return volume.Volume{}, fmt.Errorf("the %s volume %s named in the spec is gone: %w", role, named, err)
+	}
+	return v, err
 }
 
 // adopt takes over an existing container of this cluster. Dead containers
 // (a failed removal) and stopped containers whose network is gone (`docker
 // network prune` removes the networks of stopped containers; they could
 // never start again) are removed and re-created; containers being removed
-// are waited out; anything else is kept as it is.
-func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, ns string, c container.InspectResponse, netID string, id *string) error {
+// are waited out; a warm-pool gateway renamed for the namespace by an
+// adoption that did not finish gets it finished; anything else is kept as it is.
+func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, spec runtime.GatewaySpec, g gateway, c container.InspectResponse, netID string, id *string) error {
 	name := strings.TrimPrefix(c.Name, "/")
+	halfAdopted := g.spare == "" && r.onSpareNetwork(c)
 	switch st := status(c); {
 	case st == container.StateRemoving:
 		return errRetryCreate
 	case st == container.StateDead,
-		(st == container.StateCreated || st == container.StateExited) && !onNetwork(c, netID, r.networkName(ns)):
+		(st == container.StateCreated || st == container.StateExited) && !halfAdopted && !onNetwork(c, netID, g.network):
 		log.Info("removing stale gateway container before re-creating it", "container", name, "container_id", shortID(c.ID), "state", st)
 		if err := r.removeContainer(ctx, c.ID); err != nil {
 			return backoff.Permanent(err)
 		}
 		return errRetryCreate
 	}
+	if halfAdopted {
+		if err := r.completeAdoption(ctx, log, spec, c); err != nil {
+			return backoff.Permanent(err)
+		}
+	}
 	log.Debug("adopting existing gateway container", "container", name, "container_id", shortID(c.ID), "state", status(c))
 	*id = c.ID
 	return nil
 }
 
-// onNetwork reports whether the container is configured for the network
-// (we attach by id; by name is accepted for containers made otherwise).
+// onNetwork reports whether the container is configured for the network:
+// created on it (we attach by id; by name is accepted for containers made
+// otherwise), or connected to it later (an adopted spare: its NetworkMode
+// still names the spare's network, which is gone).
 func onNetwork(c container.InspectResponse, netID, netName string) bool {
-	if c.HostConfig == nil {
-		return false
+	if c.HostConfig != nil {
+		mode := string(c.HostConfig.NetworkMode)
+		if mode == netID || mode == netName || (len(mode) >= 12 && strings.HasPrefix(netID, mode)) {
+			return true
+		}
 	}
-	mode := string(c.HostConfig.NetworkMode)
-	return mode == netID || mode == netName || (len(mode) >= 12 && strings.HasPrefix(netID, mode))
+	if c.NetworkSettings != nil {
+		for _, ep := range c.NetworkSettings.Networks {
+			if ep != nil && ep.NetworkID == netID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// createOptions translates the spec into the container's configuration.
-func (r *Runtime) createOptions(spec runtime.GatewaySpec, netID, dataVolume, skillsVolume string) client.ContainerCreateOptions {
-	ns := spec.Namespace
-	labels := r.labels(ns, roleGateway)
+// createOptions translates the spec into the configuration of g's
+// container. A spare's has no CLAWD_NAMESPACE: it belongs to no one yet,
+// and Docker cannot change a container's environment once someone adopts it.
+func (r *Runtime) createOptions(spec runtime.GatewaySpec, g gateway, netID string) client.ContainerCreateOptions {
+	labels := r.gatewayLabels(g, g.role())
 	labels[LabelPort] = portLabel(spec.Port)
 
-	env := []string{envNamespace + "=" + ns}
+	var env []string
+	if g.ns != "" {
+		env = append(env, envNamespace+"="+g.ns)
+	}
 	keys := make([]string, 0, len(spec.Env))
 	for k := range spec.Env {
 		if k != envNamespace && k != envStateDir {
@@ -185,7 +241,7 @@ func (r *Runtime) createOptions(spec runtime.GatewaySpec, netID, dataVolume, ski
 	init := true
 
 	return client.ContainerCreateOptions{
-		Name: r.containerName(ns),
+		Name: g.container,
 		Config: &container.Config{
 			Image:        spec.Image,
 			Env:          env,
@@ -208,8 +264,8 @@ func (r *Runtime) createOptions(spec runtime.GatewaySpec, netID, dataVolume, ski
 				Config: map[string]string{"max-size": "10m", "max-file": "3"},
 			},
 			Mounts: []mount.Mount{
-				{Type: mount.TypeVolume, Source: dataVolume, Target: spec.StateDir},
-				{Type: mount.TypeVolume, Source: skillsVolume, Target: spec.SkillsDir},
+				{Type: mount.TypeVolume, Source: g.data, Target: spec.StateDir},
+				{Type: mount.TypeVolume, Source: g.skills, Target: spec.SkillsDir},
 			},
 			CapDrop:        []string{"ALL"},
 			SecurityOpt:    []string{"no-new-privileges"},
@@ -226,6 +282,11 @@ func checkSpec(spec runtime.GatewaySpec) error {
 	if err := checkNamespace(spec.Namespace); err != nil {
 		return err
 	}
+	return checkGatewaySpec(spec, spec.Namespace)
+}
+
+// checkGatewaySpec is checkSpec without the namespace, which a spare has not.
+func checkGatewaySpec(spec runtime.GatewaySpec, who string) error {
 	var problems []string
 	if spec.Image == "" {
 		problems = append(problems, "image is empty")
@@ -245,7 +306,7 @@ func checkSpec(spec runtime.GatewaySpec) error {
 		problems = append(problems, "state dir and skills dir are the same")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("gateway spec for %s: %s: %w", spec.Namespace, strings.Join(problems, "; "), cerrdefs.ErrInvalidArgument)
+		return fmt.Errorf("gateway spec for %s: %s: %w", who, strings.Join(problems, "; "), cerrdefs.ErrInvalidArgument)
 	}
 	return nil
 }

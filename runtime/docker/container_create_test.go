@@ -22,7 +22,9 @@ func validSpec() runtime.GatewaySpec {
 
 func TestCreateOptions(t *testing.T) {
 	r := newRuntime(nil, Config{ClusterID: "0123456789abcdef"})
-	opts := r.createOptions(validSpec(), "netid", "vol-data", "vol-skills")
+	g := r.namespaceGateway("acme")
+	g.data, g.skills = "vol-data", "vol-skills"
+	opts := r.createOptions(validSpec(), g, "netid")
 
 	if opts.Name != "clawd-01234567-acme" || opts.Config.Image != "openclaw:1" {
 		t.Errorf("name %q image %q", opts.Name, opts.Config.Image)
@@ -55,7 +57,7 @@ func TestCreateOptions(t *testing.T) {
 
 	uncapped := validSpec()
 	uncapped.MemoryBytes, uncapped.PidsLimit = 0, 100
-	hc = r.createOptions(uncapped, "n", "d", "s").HostConfig
+	hc = r.createOptions(uncapped, g, "n").HostConfig
 	if hc.Memory != 0 || hc.MemorySwap != 0 || *hc.PidsLimit != 100 {
 		t.Errorf("uncapped memory / explicit pids: %+v", hc.Resources)
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path"
 	"strconv"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
 	"github.com/clawd-dev/clawd/runtime"
@@ -33,7 +35,7 @@ func (r *Runtime) inspectInstance(ctx context.Context, nameOrID string) (runtime
 	if err != nil {
 		return runtime.Instance{}, err
 	}
-	return instanceFromInspect(c), nil
+	return r.instance(c), nil
 }
 
 // inspectContainer returns the container if it belongs to this cluster. A
@@ -63,6 +65,98 @@ func (r *Runtime) inspectContainer(ctx context.Context, nameOrID string) (contai
 	return c, nil
 }
 
+// instance maps Docker's view of one of our containers onto the runtime
+// contract, warm-pool gateways included: a spare's or an adopted spare's
+// labels cannot say whose it is (Docker cannot change labels), so its name
+// does, and its address is on the network its name calls for.
+func (r *Runtime) instance(c container.InspectResponse) runtime.Instance {
+	inst := instanceFromInspect(c)
+	id := inst.Labels[LabelSpare]
+	if id == "" {
+		return inst
+	}
+	inst.SpareID = id
+	onSpare := r.onSpareNetwork(c)
+	net := r.spareGateway(id).network
+	inst.Namespace = r.namespaceOf(inst.Name)
+	if inst.Namespace != "" {
+		inst.Spare = onSpare
+		net = r.networkName(inst.Namespace)
+	} else {
+		inst.Spare = true
+	}
+	inst.Address = ""
+	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
+		inst.Address = address(networkIPNamed(c.NetworkSettings, net), inst.Labels[LabelPort])
+	}
+	return inst
+}
+
+// onSpareNetwork reports whether a warm-pool gateway is still attached to
+// its own network, i.e. is a spare or only half adopted.
+func (r *Runtime) onSpareNetwork(c container.InspectResponse) bool {
+	if c.Config == nil || c.NetworkSettings == nil {
+		return false
+	}
+	id := c.Config.Labels[LabelSpare]
+	if id == "" {
+		return false
+	}
+	_, ok := c.NetworkSettings.Networks[r.spareGateway(id).network]
+	return ok
+}
+
+// networkIPNamed is the container's address on the network called name.
+func networkIPNamed(ns *container.NetworkSettings, name string) string {
+	if ns == nil {
+		return ""
+	}
+	if ep := ns.Networks[name]; ep != nil && ep.IPAddress.IsValid() {
+		return ep.IPAddress.String()
+	}
+	return ""
+}
+
+// mountedVolumes returns the named volumes mounted at the gateway's state
+// dir (known from its environment) and skills dir (the other volume we
+// mount; by its name's suffix should the image declare more).
+func mountedVolumes(c container.InspectResponse) (data, skills string) {
+	stateDir := stateDirOf(c)
+	var others []string
+	for _, m := range c.Mounts {
+		switch {
+		case m.Type != mount.TypeVolume || m.Name == "":
+		case stateDir != "" && path.Clean(m.Destination) == stateDir:
+			data = m.Name
+		default:
+			others = append(others, m.Name)
+		}
+	}
+	for _, n := range others {
+		switch {
+		case data == "" && strings.HasSuffix(n, "-"+roleData):
+			data = n
+		case strings.HasSuffix(n, "-"+roleSkills), len(others) == 1:
+			skills = n
+		}
+	}
+	return data, skills
+}
+
+// stateDirOf returns the state dir the runtime put in the container's
+// environment, "" when there is none.
+func stateDirOf(c container.InspectResponse) string {
+	if c.Config == nil {
+		return ""
+	}
+	for _, e := range c.Config.Env {
+		if v, ok := strings.CutPrefix(e, envStateDir+"="); ok && v != "" {
+			return path.Clean(v)
+		}
+	}
+	return ""
+}
+
 // instanceFromInspect maps Docker's view of a gateway container onto the
 // runtime contract.
 func instanceFromInspect(c container.InspectResponse) runtime.Instance {
@@ -88,6 +182,7 @@ func instanceFromInspect(c container.InspectResponse) runtime.Instance {
 	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
 		inst.Address = address(networkIP(c.NetworkSettings, c.HostConfig), inst.Labels[LabelPort])
 	}
+	inst.DataVolume, inst.SkillsVolume = mountedVolumes(c)
 	return inst
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/clawd-dev/clawd/runtime"
 )
@@ -134,5 +135,61 @@ func TestAddress(t *testing.T) {
 		if got := address(tt.ip, tt.port); got != tt.want {
 			t.Errorf("address(%q, %q) = %q, want %q", tt.ip, tt.port, got, tt.want)
 		}
+	}
+}
+
+func TestSpareInstance(t *testing.T) {
+	r := newRuntime(nil, Config{ClusterID: "f1x7ure0"})
+	base := loadInspect(t, "inspect_running.json")
+	var netName string
+	for n := range base.NetworkSettings.Networks {
+		netName = n
+	}
+	ep := base.NetworkSettings.Networks[netName]
+	spare := func(name string, nets ...string) container.InspectResponse {
+		c := base
+		cfg := *base.Config
+		cfg.Labels = map[string]string{LabelSpare: "s1", LabelPort: "8080", runtime.LabelRole: "spare"}
+		c.Config = &cfg
+		c.Name = "/" + name
+		ns := *base.NetworkSettings
+		ns.Networks = map[string]*network.EndpointSettings{}
+		for _, n := range nets {
+			ns.Networks[n] = ep
+		}
+		c.NetworkSettings = &ns
+		return c
+	}
+	tests := []struct {
+		name       string
+		c          container.InspectResponse
+		ns         string
+		isSpare    bool
+		hasAddress bool
+	}{
+		{"spare", spare("clawd-f1x7ure0.spare-s1", "clawd-f1x7ure0.spare-s1-net"), "", true, true},
+		{"renamed only", spare("clawd-f1x7ure0-a", "clawd-f1x7ure0.spare-s1-net"), "a", true, false},
+		{"on both networks", spare("clawd-f1x7ure0-a", "clawd-f1x7ure0.spare-s1-net", "clawd-f1x7ure0-a-net"), "a", true, true},
+		{"adopted", spare("clawd-f1x7ure0-a", "clawd-f1x7ure0-a-net"), "a", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := r.instance(tt.c)
+			if got.Namespace != tt.ns || got.Spare != tt.isSpare || got.SpareID != "s1" || (got.Address != "") != tt.hasAddress {
+				t.Errorf("got %+v", got)
+			}
+		})
+	}
+	// A namespace's own container is left as instanceFromInspect maps it.
+	if got := r.instance(base); got.SpareID != "" || got.Spare || got.Namespace != "demo" || got.Address == "" {
+		t.Errorf("own container: %+v", got)
+	}
+}
+
+func TestMountedVolumes(t *testing.T) {
+	c := loadInspect(t, "inspect_running.json")
+	data, skills := mountedVolumes(c)
+	if data != "clawd-f1x7ure0-demo-data" || skills != "clawd-f1x7ure0-demo-skills" {
+		t.Errorf("mounted volumes = %q %q", data, skills)
 	}
 }

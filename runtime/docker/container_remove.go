@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,38 +9,45 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/client"
 
 	"github.com/clawd-dev/clawd/runtime"
 )
 
-// Remove deletes the namespace's container and network, and its volumes when
-// opts.Volumes is set. Missing objects are fine. Objects with our names but
-// without this cluster's labels are never touched; they are reported in the
-// error after everything of ours is gone.
+// Remove deletes the namespace's container and network (and what is left of
+// the network of the warm-pool gateway it adopted), and its volumes when
+// opts.Volumes is set: those opts names, else those the container mounts,
+// else the namespace's own. Missing objects are fine. Objects with our names
+// but without this cluster's labels are never touched; they are reported in
+// the error after everything of ours is gone.
 func (r *Runtime) Remove(ctx context.Context, ns string, opts runtime.RemoveOptions) error {
 	if err := checkNamespace(ns); err != nil {
 		return err
 	}
+	log := r.log.With("namespace", ns)
 	var foreign []error
 	keep := func(err error) error {
 		var no *NotOwnedError
 		if errors.As(err, &no) {
-			r.log.Warn("not removing an object clawd does not own", "namespace", ns, "kind", no.Kind, "name", no.Name, "id", shortID(no.ID), "cluster_label", no.Cluster)
+			log.Warn("not removing an object clawd does not own", "kind", no.Kind, "name", no.Name, "id", shortID(no.ID), "cluster_label", no.Cluster)
 			foreign = append(foreign, err)
 			return nil
 		}
 		return err
 	}
 
-	name := r.containerName(ns)
-	c, err := r.inspectContainer(ctx, name)
+	g := r.namespaceGateway(ns)
+	var spare, data, skills string
+	c, err := r.inspectContainer(ctx, g.container)
 	switch {
 	case err == nil:
+		spare = c.Config.Labels[LabelSpare]
+		data, skills = mountedVolumes(c)
 		if err := r.removeContainer(ctx, c.ID); err != nil {
 			return fmt.Errorf("removing gateway %s: %w", ns, err)
 		}
-		r.log.Info("gateway container removed", "namespace", ns, "container", name, "container_id", shortID(c.ID))
+		log.Info("gateway container removed", "container", g.container, "container_id", shortID(c.ID))
 	case errors.Is(err, runtime.ErrNotFound):
 	default:
 		if err := keep(err); err != nil {
@@ -47,13 +55,19 @@ func (r *Runtime) Remove(ctx context.Context, ns string, opts runtime.RemoveOpti
 		}
 	}
 
-	if err := r.removeNetworks(ctx, ns, keep); err != nil {
-		return fmt.Errorf("removing gateway %s: %w", ns, err)
+	nets := []string{g.network}
+	if spare != "" {
+		nets = append(nets, r.spareGateway(spare).network)
+	}
+	for _, n := range nets {
+		if err := r.removeNetworks(ctx, log, n, keep); err != nil {
+			return fmt.Errorf("removing gateway %s: %w", ns, err)
+		}
 	}
 
 	if opts.Volumes {
-		for _, role := range []string{roleData, roleSkills} {
-			if err := r.removeVolume(ctx, ns, r.volumeName(ns, role), keep); err != nil {
+		for _, v := range []string{cmp.Or(opts.DataVolume, data, g.data), cmp.Or(opts.SkillsVolume, skills, g.skills)} {
+			if err := r.removeVolume(ctx, log, v, keep); err != nil {
 				return fmt.Errorf("removing gateway %s: %w", ns, err)
 			}
 		}
@@ -104,10 +118,9 @@ func (r *Runtime) waitGone(ctx context.Context, id string) error {
 	}, backoff.WithContext(b, ctx))
 }
 
-// removeNetworks removes every network of ours with the namespace's network
-// name (duplicates from old engines included).
-func (r *Runtime) removeNetworks(ctx context.Context, ns string, keep func(error) error) error {
-	name := r.networkName(ns)
+// removeNetworks removes every network of ours called name (duplicates from
+// old engines included).
+func (r *Runtime) removeNetworks(ctx context.Context, log hclog.Logger, name string, keep func(error) error) error {
 	mine, foreign, err := r.networksNamed(ctx, name)
 	if err != nil {
 		return err
@@ -125,12 +138,12 @@ func (r *Runtime) removeNetworks(ctx context.Context, ns string, keep func(error
 		if err != nil && !cerrdefs.IsNotFound(err) {
 			return fmt.Errorf("removing network %s (%s): %w", name, shortID(n.ID), err)
 		}
-		r.log.Info("network removed", "namespace", ns, "network", name, "network_id", shortID(n.ID))
+		log.Info("network removed", "network", name, "network_id", shortID(n.ID))
 	}
 	return nil
 }
 
-func (r *Runtime) removeVolume(ctx context.Context, ns, name string, keep func(error) error) error {
+func (r *Runtime) removeVolume(ctx context.Context, log hclog.Logger, name string, keep func(error) error) error {
 	_, err := r.inspectVolume(ctx, name)
 	switch {
 	case cerrdefs.IsNotFound(err):
@@ -145,6 +158,6 @@ func (r *Runtime) removeVolume(ctx context.Context, ns, name string, keep func(e
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing volume %s: %w", name, err)
 	}
-	r.log.Info("volume removed", "namespace", ns, "volume", name)
+	log.Info("volume removed", "volume", name)
 	return nil
 }

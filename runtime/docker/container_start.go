@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -18,15 +19,23 @@ func (r *Runtime) Start(ctx context.Context, ns string) error {
 	if err != nil {
 		return fmt.Errorf("starting gateway %s: %w", ns, err)
 	}
+	if err := r.start(ctx, r.log.With("namespace", ns), c); err != nil {
+		return fmt.Errorf("starting gateway %s: %w", ns, err)
+	}
+	return nil
+}
+
+// start starts a container the caller resolved (a namespace's or a spare's).
+func (r *Runtime) start(ctx context.Context, log hclog.Logger, c container.InspectResponse) error {
 	switch status(c) {
 	case container.StateRunning, container.StateRestarting:
 		return nil
 	case container.StatePaused:
-		r.log.Debug("start of a paused gateway unpauses it", "namespace", ns)
-		return r.Unpause(ctx, ns)
+		log.Debug("start of a paused gateway unpauses it")
+		return r.unpause(ctx, log, c)
 	}
-	r.removeStaleLocks(ctx, ns)
-	err = r.do(ctx, func(ctx context.Context) error {
+	r.removeStaleLocks(ctx, log, c)
+	err := r.do(ctx, func(ctx context.Context) error {
 		_, err := r.api.ContainerStart(ctx, c.ID, client.ContainerStartOptions{})
 		return err
 	})
@@ -35,19 +44,19 @@ func (r *Runtime) Start(ctx context.Context, ns string) error {
 		// while it was stopped (`docker network prune`). Remove it so the
 		// caller's next pass finds nothing and creates it afresh; the state
 		// lives in the volumes.
-		r.log.Warn("gateway network is gone; removing the stopped container for re-creation", "namespace", ns, "container_id", shortID(c.ID), "error", err)
+		log.Warn("gateway network is gone; removing the stopped container for re-creation", "container_id", shortID(c.ID), "error", err)
 		if rerr := r.removeContainer(ctx, c.ID); rerr != nil {
-			return fmt.Errorf("starting gateway %s: %w (and removing it: %w)", ns, err, rerr)
+			return fmt.Errorf("%w (and removing it: %w)", err, rerr)
 		}
-		return fmt.Errorf("starting gateway %s: its network is gone, container removed for re-creation: %w", ns, notFound(err))
+		return fmt.Errorf("its network is gone, container removed for re-creation: %w", notFound(err))
 	}
 	if cerrdefs.IsNotFound(err) {
-		return fmt.Errorf("starting gateway %s: %w", ns, notFound(err))
+		return notFound(err)
 	}
 	if err != nil {
-		return fmt.Errorf("starting gateway %s: %w", ns, err)
+		return err
 	}
-	r.log.Debug("gateway started", "namespace", ns, "container_id", shortID(c.ID))
+	log.Debug("gateway started", "container_id", shortID(c.ID))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -18,8 +19,10 @@ import (
 )
 
 var (
-	_ runtime.Runtime = (*Runtime)(nil)
-	_ runtime.Objects = (*Runtime)(nil)
+	_ runtime.Runtime     = (*Runtime)(nil)
+	_ runtime.Objects     = (*Runtime)(nil)
+	_ runtime.Pool        = (*Runtime)(nil)
+	_ runtime.StateWriter = (*Runtime)(nil)
 )
 
 // DefaultCallTimeout bounds each Docker API call when Config.CallTimeout is 0.
@@ -50,7 +53,8 @@ type Config struct {
 }
 
 // Runtime runs gateway containers on one Docker Engine. It is safe for
-// concurrent use and keeps no state besides the client.
+// concurrent use and keeps no state besides the client and the spares being
+// claimed right now.
 type Runtime struct {
 	api         client.APIClient
 	log         hclog.Logger
@@ -58,6 +62,7 @@ type Runtime struct {
 	short       string
 	callTimeout time.Duration
 	subnets     subnetPool
+	claims      sync.Map // spare id → namespace, while a rename claims it
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.

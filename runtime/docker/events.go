@@ -46,7 +46,7 @@ func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, <-chan erro
 				errc <- fmt.Errorf("watching docker events: %w", err)
 				return
 			case m := <-stream.Messages:
-				ev, ok := eventFromMessage(m)
+				ev, ok := r.eventFromMessage(m)
 				if !ok {
 					continue
 				}
@@ -66,10 +66,19 @@ func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, <-chan erro
 
 // eventFromMessage maps an engine event to the contract; chatty actions that
 // change nothing the supervisor cares about (exec, attach, health checks…)
-// are dropped.
-func eventFromMessage(m events.Message) (runtime.Event, bool) {
-	ns := m.Actor.Attributes[runtime.LabelNamespace]
-	if ns == "" || m.Actor.Attributes[runtime.LabelRole] != roleGateway {
+// are dropped. A warm-pool gateway's namespace comes from its name (the
+// event's "name" attribute is the name after the event, so the rename that
+// claims a spare already carries the namespace); a spare's events carry none.
+func (r *Runtime) eventFromMessage(m events.Message) (runtime.Event, bool) {
+	var ns string
+	switch m.Actor.Attributes[runtime.LabelRole] {
+	case roleGateway:
+		if ns = m.Actor.Attributes[runtime.LabelNamespace]; ns == "" {
+			return runtime.Event{}, false
+		}
+	case roleSpare:
+		ns = r.namespaceOf(m.Actor.Attributes["name"])
+	default:
 		return runtime.Event{}, false
 	}
 	kind := runtime.EventOther

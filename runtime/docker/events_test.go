@@ -28,7 +28,7 @@ func TestEventFromMessage(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatal(err)
 		}
-		ev, ok := eventFromMessage(m)
+		ev, ok := newRuntime(nil, Config{ClusterID: "c"}).eventFromMessage(m)
 		if !ok {
 			continue
 		}
@@ -61,7 +61,31 @@ func TestEventFromMessageSkipsForeignRoles(t *testing.T) {
 	m := events.Message{Action: events.ActionStart, Actor: events.Actor{ID: "x", Attributes: map[string]string{
 		runtime.LabelNamespace: "acme", runtime.LabelRole: "helper",
 	}}}
-	if _, ok := eventFromMessage(m); ok {
+	if _, ok := newRuntime(nil, Config{ClusterID: "c"}).eventFromMessage(m); ok {
 		t.Error("event of a non-gateway container was passed on")
+	}
+}
+
+func TestEventFromMessageOfSpares(t *testing.T) {
+	r := newRuntime(nil, Config{ClusterID: "0123456789abcdef"})
+	tests := []struct {
+		name, role, nsLabel string
+		ok                  bool
+		want                string
+	}{
+		{"clawd-01234567.spare-s1", "spare", "", true, ""},
+		{"clawd-01234567-acme", "spare", "", true, "acme"},
+		{"clawd-01234567-acme", "gateway", "acme", true, "acme"},
+		{"clawd-01234567-acme", "gateway", "", false, ""},
+		{"clawd-01234567-acme", "data", "acme", false, ""},
+	}
+	for _, tt := range tests {
+		m := events.Message{Action: events.ActionStart, Actor: events.Actor{ID: "x", Attributes: map[string]string{
+			"name": tt.name, runtime.LabelRole: tt.role, runtime.LabelNamespace: tt.nsLabel,
+		}}}
+		ev, ok := r.eventFromMessage(m)
+		if ok != tt.ok || ev.Namespace != tt.want || (ok && ev.Kind != runtime.EventStart) {
+			t.Errorf("%s/%s: %+v %v, want namespace %q ok %v", tt.name, tt.role, ev, ok, tt.want, tt.ok)
+		}
 	}
 }

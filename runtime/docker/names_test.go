@@ -78,3 +78,47 @@ func TestNewRejectsBadClusterID(t *testing.T) {
 		}
 	}
 }
+
+func TestSpareNames(t *testing.T) {
+	r := newRuntime(nil, Config{ClusterID: "0123456789abcdef0123456789abcdef"})
+	g := r.spareGateway("k3x")
+	for _, tt := range []struct{ got, want string }{
+		{g.container, "clawd-01234567.spare-k3x"},
+		{g.network, "clawd-01234567.spare-k3x-net"},
+		{g.data, "clawd-01234567.spare-k3x-data"},
+		{g.skills, "clawd-01234567.spare-k3x-skills"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+	l := r.gatewayLabels(g, g.role())
+	if l[runtime.LabelRole] != "spare" || l[LabelSpare] != "k3x" || l[runtime.LabelNamespace] != "" || !r.owned(l) {
+		t.Errorf("spare labels = %v", l)
+	}
+	if l := r.gatewayLabels(r.namespaceGateway("acme"), roleData); l[LabelSpare] != "" || l[runtime.LabelNamespace] != "acme" {
+		t.Errorf("namespace labels = %v", l)
+	}
+
+	tests := []struct{ name, ns, spare string }{
+		{"clawd-01234567-acme", "acme", ""},
+		{"/clawd-01234567-acme", "acme", ""},
+		{"clawd-01234567.spare-k3x", "", "k3x"},
+		{"/clawd-01234567.spare-k3x", "", "k3x"},
+		{"clawd-01234567.spare-", "", ""},
+		{"clawd-01234567.spare-UPPER", "", ""},
+		{"clawd-76543210-acme", "", ""},
+		{"clawd-01234567-", "", ""},
+		{"something", "", ""},
+	}
+	for _, tt := range tests {
+		if ns, spare := r.namespaceOf(tt.name), r.spareOf(tt.name); ns != tt.ns || spare != tt.spare {
+			t.Errorf("%q: namespace %q spare %q, want %q %q", tt.name, ns, spare, tt.ns, tt.spare)
+		}
+	}
+	for _, id := range []string{"", "UP", "a-b", "a.b", "12345678901234567"} {
+		if err := checkSpareID(id); !cerrdefs.IsInvalidArgument(err) {
+			t.Errorf("checkSpareID(%q) = %v", id, err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -22,7 +23,14 @@ import (
 // relist that keeps the oldest of our same-named networks and removes the
 // extras that have no containers.
 func (r *Runtime) ensureNetwork(ctx context.Context, ns string) (string, error) {
-	name := r.networkName(ns)
+	return r.ensureGatewayNetwork(ctx, r.namespaceGateway(ns))
+}
+
+// ensureGatewayNetwork is ensureNetwork for any gateway's network, a
+// spare's included.
+func (r *Runtime) ensureGatewayNetwork(ctx context.Context, g gateway) (string, error) {
+	name := g.network
+	log := r.logger(g)
 	mine, err := r.ownNetworks(ctx, name)
 	if err != nil {
 		return "", err
@@ -31,14 +39,14 @@ func (r *Runtime) ensureNetwork(ctx context.Context, ns string) (string, error) 
 		return mine[0].ID, nil
 	}
 	if len(mine) == 0 {
-		id, err := r.createNetwork(ctx, ns, name)
+		id, err := r.createNetwork(ctx, name, r.gatewayLabels(g, roleNetwork))
 		// Newer engines refuse the duplicate name of a concurrent create;
 		// the relist below finds the winner.
 		if err != nil && !cerrdefs.IsConflict(err) {
 			return "", fmt.Errorf("creating network %s: %w", name, err)
 		}
 		if err == nil {
-			r.log.Debug("network created", "namespace", ns, "network", name, "network_id", shortID(id))
+			log.Debug("network created", "network", name, "network_id", shortID(id))
 		}
 		if mine, err = r.ownNetworks(ctx, name); err != nil {
 			return "", err
@@ -47,7 +55,7 @@ func (r *Runtime) ensureNetwork(ctx context.Context, ns string) (string, error) 
 			return "", fmt.Errorf("creating network %s: created but not listed", name)
 		}
 	}
-	r.dedupeNetworks(ctx, ns, mine[1:])
+	r.dedupeNetworks(ctx, log, mine[1:])
 	return mine[0].ID, nil
 }
 
@@ -98,7 +106,7 @@ func (r *Runtime) networksNamed(ctx context.Context, name string) (mine, foreign
 
 // dedupeNetworks removes duplicate networks left by racing creates. One with
 // containers attached is kept (and logged): removing it would cut them off.
-func (r *Runtime) dedupeNetworks(ctx context.Context, ns string, extras []network.Summary) {
+func (r *Runtime) dedupeNetworks(ctx context.Context, log hclog.Logger, extras []network.Summary) {
 	for _, n := range extras {
 		var res client.NetworkInspectResult
 		err := r.do(ctx, func(ctx context.Context) error {
@@ -108,12 +116,12 @@ func (r *Runtime) dedupeNetworks(ctx context.Context, ns string, extras []networ
 		})
 		if err != nil {
 			if !cerrdefs.IsNotFound(err) {
-				r.log.Warn("inspecting duplicate network failed", "namespace", ns, "network_id", shortID(n.ID), "error", err)
+				log.Warn("inspecting duplicate network failed", "network_id", shortID(n.ID), "error", err)
 			}
 			continue
 		}
 		if len(res.Network.Containers) > 0 {
-			r.log.Warn("duplicate network has containers; keeping it", "namespace", ns, "network", n.Name, "network_id", shortID(n.ID), "containers", len(res.Network.Containers))
+			log.Warn("duplicate network has containers; keeping it", "network", n.Name, "network_id", shortID(n.ID), "containers", len(res.Network.Containers))
 			continue
 		}
 		err = r.do(ctx, func(ctx context.Context) error {
@@ -121,9 +129,9 @@ func (r *Runtime) dedupeNetworks(ctx context.Context, ns string, extras []networ
 			return err
 		})
 		if err != nil && !cerrdefs.IsNotFound(err) {
-			r.log.Warn("removing duplicate network failed", "namespace", ns, "network_id", shortID(n.ID), "error", err)
+			log.Warn("removing duplicate network failed", "network_id", shortID(n.ID), "error", err)
 			continue
 		}
-		r.log.Info("removed duplicate network", "namespace", ns, "network", n.Name, "network_id", shortID(n.ID))
+		log.Info("removed duplicate network", "network", n.Name, "network_id", shortID(n.ID))
 	}
 }

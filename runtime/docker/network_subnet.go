@@ -94,10 +94,10 @@ func (p subnetPool) pick(name string, used []netip.Prefix) (netip.Prefix, bool) 
 	return netip.Prefix{}, false
 }
 
-// createNetwork creates the namespace's bridge network, in a subnet of the
-// pool when one is configured, and returns its id.
-func (r *Runtime) createNetwork(ctx context.Context, ns, name string) (string, error) {
-	opts := client.NetworkCreateOptions{Driver: "bridge", Labels: r.labels(ns, roleNetwork)}
+// createNetwork creates a gateway's bridge network, in a subnet of the pool
+// when one is configured, and returns its id.
+func (r *Runtime) createNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+	opts := client.NetworkCreateOptions{Driver: "bridge", Labels: labels}
 	// Subnets refused as taken: the engine reserves a pool before the
 	// network shows up in lists, so a relist alone would pick it again.
 	var taken []netip.Prefix

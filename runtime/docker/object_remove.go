@@ -66,7 +66,7 @@ func (r *Runtime) RemoveObject(ctx context.Context, o runtime.Object) error {
 		if !r.owned(v.Labels) {
 			return r.notOwned("volume", o.Name, o.Name, v.Labels)
 		}
-		return r.removeVolume(ctx, o.Namespace, o.Name, func(err error) error { return err })
+		return r.removeVolume(ctx, r.log.With("namespace", o.Namespace), o.Name, func(err error) error { return err })
 	}
 	return fmt.Errorf("removing %s %s: unknown kind", o.Kind, o.Name)
 }

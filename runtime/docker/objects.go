@@ -12,7 +12,10 @@ import (
 )
 
 // Objects lists every container, network and volume carrying this cluster's
-// labels, for the leak reaper.
+// labels, for the leak reaper. An adopted warm-pool gateway's container
+// gets its namespace from its name; a spare's objects, and the volumes and
+// leftover network of an adopted one, have none (their labels cannot
+// change): their names hold the spare id (clawd-<cluster>.spare-<id>…).
 func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 	filters := client.Filters{}.Add("label", r.clusterFilter()...)
 	var objs []runtime.Object
@@ -31,9 +34,12 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 		if len(c.Names) > 0 {
 			name = strings.TrimPrefix(c.Names[0], "/")
 		}
+		ns := c.Labels[runtime.LabelNamespace]
+		if c.Labels[runtime.LabelRole] == roleSpare {
+			ns = r.namespaceOf(name)
+		}
 		objs = append(objs, runtime.Object{
-			Kind: "container", ID: c.ID, Name: name,
-			Namespace: c.Labels[runtime.LabelNamespace], Created: time.Unix(c.Created, 0),
+			Kind: "container", ID: c.ID, Name: name, Namespace: ns, Created: time.Unix(c.Created, 0),
 		})
 	}
 

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 )
@@ -17,10 +18,13 @@ import (
 // the unprivileged user 1000 (node).
 const gatewayUID, gatewayGID = 1000, 1000
 
-// ensureVolume returns the namespace's volume for role, creating it when
-// missing.
-func (r *Runtime) ensureVolume(ctx context.Context, ns, role string) (volume.Volume, error) {
-	name := r.volumeName(ns, role)
+// ensureVolume returns the gateway's volume for role (roleData, roleSkills),
+// creating it when missing.
+func (r *Runtime) ensureVolume(ctx context.Context, g gateway, role string) (volume.Volume, error) {
+	name := g.data
+	if role == roleSkills {
+		name = g.skills
+	}
 	v, err := r.inspectVolume(ctx, name)
 	if err == nil {
 		return v, nil
@@ -34,7 +38,7 @@ func (r *Runtime) ensureVolume(ctx context.Context, ns, role string) (volume.Vol
 		res, err = r.api.VolumeCreate(ctx, client.VolumeCreateOptions{
 			Name:   name,
 			Driver: "local",
-			Labels: r.labels(ns, role),
+			Labels: r.gatewayLabels(g, role),
 		})
 		return err
 	})
@@ -46,7 +50,7 @@ func (r *Runtime) ensureVolume(ctx context.Context, ns, role string) (volume.Vol
 	if !r.owned(res.Volume.Labels) {
 		return volume.Volume{}, r.notOwned("volume", name, name, res.Volume.Labels)
 	}
-	r.log.Debug("volume created", "namespace", ns, "volume", name)
+	r.logger(g).Debug("volume created", "volume", name)
 	return res.Volume, nil
 }
 
@@ -74,14 +78,14 @@ func (r *Runtime) inspectVolume(ctx context.Context, name string) (volume.Volume
 // root) leave a root-owned volume the gateway cannot write. The fix-up needs
 // the volume's mountpoint on this host, i.e. clawd running as root next to a
 // local-driver engine; elsewhere it is skipped and the image must own the dirs.
-func (r *Runtime) chownVolume(ns string, v volume.Volume) {
+func (r *Runtime) chownVolume(log hclog.Logger, v volume.Volume) {
 	if v.Driver != "local" || v.Mountpoint == "" {
 		return
 	}
 	fi, err := os.Stat(v.Mountpoint)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
-			r.log.Debug("cannot stat volume mountpoint; leaving ownership to the image", "namespace", ns, "volume", v.Name, "error", err)
+			log.Debug("cannot stat volume mountpoint; leaving ownership to the image", "volume", v.Name, "error", err)
 		}
 		return
 	}
@@ -90,8 +94,8 @@ func (r *Runtime) chownVolume(ns string, v volume.Volume) {
 		return
 	}
 	if err := os.Chown(v.Mountpoint, gatewayUID, gatewayGID); err != nil {
-		r.log.Warn("cannot hand volume to the gateway user", "namespace", ns, "volume", v.Name, "uid", gatewayUID, "error", err)
+		log.Warn("cannot hand volume to the gateway user", "volume", v.Name, "uid", gatewayUID, "error", err)
 		return
 	}
-	r.log.Debug("volume handed to the gateway user", "namespace", ns, "volume", v.Name, "uid", gatewayUID)
+	log.Debug("volume handed to the gateway user", "volume", v.Name, "uid", gatewayUID)
 }
