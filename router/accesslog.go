@@ -72,9 +72,9 @@ func AppendAccessLine(b []byte, i *RequestInfo) []byte {
 	b = append(b, `,"method":`...)
 	b = appendJSONString(b, i.Method)
 	b = append(b, `,"host":`...)
-	b = appendJSONString(b, i.Host)
+	b = appendJSONString(b, clip(i.Host, maxLoggedHost))
 	b = append(b, `,"path":`...)
-	b = appendJSONString(b, i.Path)
+	b = appendJSONString(b, clip(i.Path, maxLoggedPath))
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(i.Status), 10)
 	b = append(b, `,"duration_ms":`...)
@@ -88,6 +88,21 @@ func AppendAccessLine(b []byte, i *RequestInfo) []byte {
 	b = append(b, `,"remote":`...)
 	b = appendJSONString(b, i.Remote)
 	return append(b, "}\n"...)
+}
+
+// Clients choose hosts and paths up to the header limit; a line stays short
+// enough for line-oriented log readers (bufio.Scanner stops at 64 KiB).
+const (
+	maxLoggedHost = 256
+	maxLoggedPath = 2048
+)
+
+// clip cuts s to n bytes; a rune cut in two is escaped as U+FFFD.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // appendMillis writes d in milliseconds with microsecond precision.

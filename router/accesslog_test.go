@@ -3,6 +3,7 @@ package router
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,5 +79,17 @@ func TestAccessLogBuffersUntilFlush(t *testing.T) {
 	}
 	if err := json.Unmarshal(lines[1], &v); err != nil || v.Namespace != "b" || v.Status != 404 {
 		t.Fatalf("second line %s: %+v %v", lines[1], v, err)
+	}
+}
+
+func TestAccessLineClipsLongFields(t *testing.T) {
+	long := "/" + strings.Repeat("a", 60<<10)
+	line := AppendAccessLine(nil, &RequestInfo{Path: long, Host: strings.Repeat("h", 1000)})
+	if len(line) > 4096 {
+		t.Fatalf("line of %d bytes for a 60 KiB path", len(line))
+	}
+	var v map[string]any
+	if err := json.Unmarshal(line, &v); err != nil || len(v["path"].(string)) != maxLoggedPath {
+		t.Fatalf("clipped line: %v %d", err, len(v["path"].(string)))
 	}
 }
