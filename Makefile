@@ -55,3 +55,11 @@ clean:
 # docker CLI doing the same by hand, and the daemon's RSS with 100 namespaces.
 bench-create: docker standin-image
 	CLAWD_BENCH=1 $(GO) test -count=1 -v -timeout 30m -run '^TestBenchCreate$$' ./integration | grep -v '^=== RUN'
+
+# The real OpenClaw gateway image (issue 5): clawd-gateway:$(OPENCLAW_VERSION)
+# from Dockerfile.gateway; builds its Debian + Node base locally when no
+# registry is reachable. Cached: a rerun with unchanged inputs takes seconds.
+OPENCLAW_VERSION ?= 2026.9.6
+.PHONY: gateway-image
+gateway-image: docker
+	@OPENCLAW_VERSION=$(OPENCLAW_VERSION) bash gateway/build-image.sh
