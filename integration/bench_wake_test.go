@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,7 +138,7 @@ func ttfb(t testing.TB, addr, host, path string) time.Duration {
 type peer struct{ name, addr string }
 
 func startPeer(t *testing.T, img string) *peer {
-	p := &peer{name: fmt.Sprintf("clawd-bench-wake-%d", os.Getpid())}
+	p := &peer{name: fmt.Sprintf("clawd-bench-wake-%d-%s", os.Getpid(), strings.ReplaceAll(img[strings.LastIndex(img, ":")+1:], ".", "-"))}
 	mustRun(t, "docker", "run", "-d", "--name", p.name, "--memory=128m", "--init", "--cap-drop=ALL", "--security-opt=no-new-privileges", img)
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", p.name).Run() })
 	p.addr = dockerInspect(t, "{{.NetworkSettings.IPAddress}}", p.name) + ":18789"

@@ -65,7 +65,9 @@ func New(cfg Config, rt runtime.Pool) *Pool {
 func (p *Pool) Take() (runtime.Instance, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	defer p.Kick()
+	// Refill a moment later: creating a spare now would compete with the
+	// adoption for the engine (network operations take a global lock).
+	defer time.AfterFunc(2*time.Second, p.Kick)
 	for id, inst := range p.ready {
 		delete(p.ready, id)
 		p.taken[id] = true

@@ -192,9 +192,7 @@ func TestWarmPool(t *testing.T) {
 	if got := networksOf(t, r, a.ContainerID); !slices.Equal(got, []string{r.networkName("a")}) {
 		t.Fatalf("adopted networks = %v", got)
 	}
-	if n := networkCount(t, r, r.spareName("s1")+"-net"); n != 0 {
-		t.Fatalf("%d spare networks left", n)
-	}
+	waitNoNetwork(t, r, r.spareName("s1")+"-net")
 	httpGet(t, "http://"+a.Address+"/")
 	checkCaps(t, r, a, testCPUs, testMemory, nsPids)
 	if got := spareIDs(t, r); !slices.Equal(got, []string{"s2"}) {
@@ -345,9 +343,7 @@ func TestWarmPool(t *testing.T) {
 		if c.Spare || c.Address == "" || !slices.Equal(networksOf(t, r, c.ContainerID), []string{r.networkName("c")}) {
 			t.Fatalf("finished adoption = %+v on %v", c, networksOf(t, r, c.ContainerID))
 		}
-		if n := networkCount(t, r, r.spareName("s2")+"-net"); n != 0 {
-			t.Fatalf("%d spare networks left", n)
-		}
+		waitNoNetwork(t, r, r.spareName("s2")+"-net")
 		checkCaps(t, r, c, testCPUs, testMemory, nsPids)
 		httpGet(t, "http://"+c.Address+"/")
 		evs.waitFor(t, "c", runtime.EventOther) // the rename
@@ -562,5 +558,16 @@ func TestRemoveHalfAdopted(t *testing.T) {
 	}
 	if objs, _ := r.Objects(ctx); len(objs) != 0 {
 		t.Fatalf("objects left: %+v", objs)
+	}
+}
+
+// waitNoNetwork waits for an adopted spare's network to go: Adopt removes
+// it in the background, off the tenant's first request.
+func waitNoNetwork(t *testing.T, r *Runtime, name string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); networkCount(t, r, name) != 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("network %s is still there 30s after the adoption", name)
+		}
 	}
 }

@@ -47,7 +47,23 @@ func (r *Runtime) Adopt(ctx context.Context, id string, spec runtime.GatewaySpec
 		}
 		log = log.With("spare", id)
 		what = fmt.Sprintf("adopting spare %s for %s", id, ns)
-		if err := r.claimSpare(ctx, log, id, ns); err != nil {
+		// Creating the namespace's network is the slowest step; it runs
+		// while the spare is claimed. completeAdoption finds it made.
+		netDone := make(chan struct{})
+		go func() {
+			defer close(netDone)
+			if _, err := r.ensureNetwork(ctx, ns); err != nil {
+				log.Debug("early network create failed; adoption retries it", "error", err)
+			}
+		}()
+		err := r.claimSpare(ctx, log, id, ns)
+		<-netDone
+		if err != nil {
+			// Take back the network made early, unless the namespace has a
+			// container of its own that uses it.
+			if _, rerr := r.resolve(ctx, ns); errors.Is(rerr, runtime.ErrNotFound) {
+				_ = r.removeNetworks(ctx, log, r.networkName(ns), func(err error) error { return err })
+			}
 			return runtime.Instance{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -175,7 +191,17 @@ func (r *Runtime) completeAdoption(ctx context.Context, log hclog.Logger, spec r
 		}
 	}
 	log.Debug("adopted gateway left the spare network", "network", spareNet)
-	return r.removeNetworks(ctx, log, spareNet, strict)
+	// The empty network's removal is cleanup, not part of serving the
+	// namespace: it runs after Adopt returns, off the path of the tenant's
+	// first request, which it would delay by up to half a second.
+	go func() {
+		bctx, cancel := context.WithTimeout(context.Background(), 2*r.callTimeout)
+		defer cancel()
+		if err := r.removeNetworks(bctx, log, spareNet, strict); err != nil {
+			log.Warn("removing the adopted spare's network failed; it is empty and harmless", "network", spareNet, "error", err)
+		}
+	}()
+	return nil
 }
 
 // applyCaps updates the container's CPU, memory and pids caps to spec's
