@@ -57,6 +57,8 @@ func TestLoadStaticRefuses(t *testing.T) {
 		{"bad port", []string{"--gateway.port=0"}, nil, "--gateway.port"},
 		{"bad duration", []string{"--supervisor.starttimeout=soon"}, nil, "flags"},
 		{"configfile without value", []string{"--configfile"}, nil, "needs a file path"},
+		{"zero read-header timeout", []string{"--router.readheadertimeout=0s"}, nil, "--router.readheadertimeout"},
+		{"tiny header limit", []string{"--router.maxheaderbytes=100"}, nil, "--router.maxheaderbytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
