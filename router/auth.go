@@ -1,21 +1,20 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 
 	"github.com/clawd-dev/clawd/apikey"
@@ -127,8 +126,21 @@ func (r *Router) runKeys(ctx context.Context, w Watcher) {
 		go r.flushUseLoop(ctx, tc)
 	}
 	first := true
-	for ev := range w.WatchAPIKeys(ctx) {
-		if r.auth.apply(ev) || first {
+	events := w.WatchAPIKeys(ctx)
+	for ev := range events {
+		changed := r.auth.apply(ev)
+		// As for namespaces: a burst of changes costs one rebuild.
+		for more := true; more; {
+			select {
+			case ev, ok := <-events:
+				if more = ok; ok {
+					changed = r.auth.apply(ev) || changed
+				}
+			default:
+				more = false
+			}
+		}
+		if changed || first {
 			r.auth.rebuild(r.log)
 		}
 		if first {
@@ -197,16 +209,18 @@ func (a *keyAuth) rebuild(log hclog.Logger) {
 // X-API-Key, or an "Authorization: Bearer sk-…". Other Authorization
 // values are not clawd's and are left alone. Two different keys in one
 // request are an error: which one applies would be a guess.
-func presentedKey(h http.Header) (key string, found bool, err error) {
-	for _, v := range h.Values(apiKeyHeader) {
-		if key, err = sameKey(key, strings.TrimSpace(v)); err != nil {
+func presentedKey(h *fasthttp.RequestHeader) (key string, found bool, err error) {
+	// PeekAll reuses one buffer per header: each list is read in full
+	// before the next call.
+	for _, v := range h.PeekAll(apiKeyHeader) {
+		if key, err = sameKey(key, string(bytes.TrimSpace(v))); err != nil {
 			return "", true, err
 		}
 		found = true
 	}
-	for _, v := range h.Values("Authorization") {
+	for _, v := range h.PeekAll(fasthttp.HeaderAuthorization) {
 		if tok, ok := bearerKey(v); ok {
-			if key, err = sameKey(key, tok); err != nil {
+			if key, err = sameKey(key, string(tok)); err != nil {
 				return "", true, err
 			}
 			found = true
@@ -224,33 +238,40 @@ func sameKey(have, next string) (string, error) {
 
 // bearerKey returns the token of a Bearer credential if it is a clawd key.
 // The scheme is case-insensitive (RFC 9110, section 11.1).
-func bearerKey(v string) (string, bool) {
-	if len(v) < 7 || !strings.EqualFold(v[:7], "bearer ") {
-		return "", false
+func bearerKey(v []byte) ([]byte, bool) {
+	if len(v) < 7 || !bytes.EqualFold(v[:7], []byte("bearer ")) {
+		return nil, false
 	}
-	tok := strings.TrimSpace(v[7:])
-	return tok, strings.HasPrefix(tok, apikey.SecretPrefix)
+	tok := bytes.TrimSpace(v[7:])
+	return tok, bytes.HasPrefix(tok, []byte(apikey.SecretPrefix))
 }
 
 // stripKeys removes every clawd key from headers bound for a gateway: the
 // gateway trusts the router, and a tenant's key is no business of the
 // code running inside it.
-func stripKeys(h http.Header) {
-	h.Del(apiKeyHeader)
-	auth := h.Values("Authorization")
+func stripKeys(h *fasthttp.RequestHeader) {
+	if len(h.Peek(apiKeyHeader)) > 0 {
+		h.Del(apiKeyHeader)
+	}
+	auth := h.PeekAll(fasthttp.HeaderAuthorization)
 	if len(auth) == 0 {
 		return
 	}
-	kept := make([]string, 0, len(auth))
+	var kept []string
+	clawd := false
 	for _, v := range auth {
-		if _, ok := bearerKey(v); !ok {
-			kept = append(kept, v)
+		if _, ok := bearerKey(v); ok {
+			clawd = true
+		} else {
+			kept = append(kept, string(v))
 		}
 	}
-	if len(kept) == 0 {
-		h.Del("Authorization")
-	} else if len(kept) != len(auth) {
-		h["Authorization"] = kept
+	if !clawd {
+		return
+	}
+	h.Del(fasthttp.HeaderAuthorization)
+	for _, v := range kept {
+		h.Add(fasthttp.HeaderAuthorization, v)
 	}
 }
 
@@ -258,31 +279,31 @@ func stripKeys(h http.Header) {
 // the key's own namespace, whatever the Host unless the Host belongs to
 // another namespace. A request without a key keeps the Host's route. It
 // has answered the request when ok is false.
-func (r *Router) authenticate(w http.ResponseWriter, req *http.Request, t *table, host string, byHost *route) (*route, bool) {
-	secret, keyed, err := presentedKey(req.Header)
+func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, host []byte, byHost *route) (*route, bool) {
+	secret, keyed, err := presentedKey(&ctx.Request.Header)
 	if !keyed {
 		return byHost, true
 	}
 	if err != nil {
-		unauthorized(w, keyProblem{Problem: problem.Problem{Status: http.StatusUnauthorized, Detail: err.Error()}})
+		unauthorized(ctx, keyProblem{Problem: problem.Problem{Detail: err.Error()}})
 		return nil, false
 	}
 	now := r.auth.now()
 	// The hash is the lookup key, so no secret is ever compared byte by
 	// byte and a timing side channel has nothing to leak.
 	e := r.auth.table.Load().byHash[sha256.Sum256([]byte(secret))]
-	noteKey(w, e)
+	x.keyed(e)
 	switch {
 	case e == nil:
-		unauthorized(w, keyProblem{Problem: problem.Problem{Status: http.StatusUnauthorized, Title: "Invalid API key",
+		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
 			Detail: "unknown API key: check the key, or create one with 'clawd apikey create'"}})
 		return nil, false
 	case e.revoked:
-		unauthorized(w, keyProblem{Problem: problem.Problem{Status: http.StatusUnauthorized, Title: "Invalid API key",
+		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
 			Detail: fmt.Sprintf("API key %s has been revoked", e.id)}, KeyID: e.id})
 		return nil, false
 	case !e.expiresAt.IsZero() && !now.Before(e.expiresAt):
-		unauthorized(w, keyProblem{Problem: problem.Problem{Status: http.StatusUnauthorized, Title: "Invalid API key",
+		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
 			Detail: fmt.Sprintf("API key %s expired at %s", e.id, e.expiresAt.UTC().Format(time.RFC3339))}, KeyID: e.id})
 		return nil, false
 	}
@@ -290,20 +311,20 @@ func (r *Router) authenticate(w http.ResponseWriter, req *http.Request, t *table
 	if own == nil {
 		// The store deletes a namespace's keys with it; this covers the
 		// moment between the two watches, and keys a bug left behind.
-		unauthorized(w, keyProblem{Problem: problem.Problem{Status: http.StatusUnauthorized, Title: "Invalid API key",
+		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
 			Detail: fmt.Sprintf("API key %s belongs to a namespace that no longer exists", e.id)}, KeyID: e.id})
 		return nil, false
 	}
 	if byHost != nil && byHost.namespace != e.namespace {
 		// Do not name the host's namespace: the key's owner has no right
 		// to learn who else is served here.
-		writeKeyProblem(w, keyProblem{Problem: problem.Problem{Status: http.StatusForbidden, Title: "Wrong namespace",
+		writeProblem(ctx, fasthttp.StatusForbidden, keyProblem{Problem: problem.Problem{Title: "Wrong namespace",
 			Detail: fmt.Sprintf("API key %s is not valid for host %q; use it with its own namespace's hostname or any host no namespace owns", e.id, host)}, KeyID: e.id})
 		return nil, false
 	}
 
 	st := r.auth.state(e.id)
-	if e.rateLimit != "" && !r.allow(w, st, e, now) {
+	if e.rateLimit != "" && !r.allow(ctx, x, st, e, now) {
 		return nil, false
 	}
 	if last := st.used.Load(); now.UnixNano()-last >= int64(usedResolution) {
@@ -321,13 +342,26 @@ func (a *keyAuth) state(id string) *keyState {
 	return v.(*keyState)
 }
 
+// rateFields are the RateLimit header fields of one keyed request. They go
+// on its reply whatever answers it: the router, or the gateway.
+type rateFields struct {
+	limit, policy, remaining, reset string
+}
+
+func (f *rateFields) set(h *fasthttp.ResponseHeader) {
+	h.Set("Ratelimit-Limit", f.limit)
+	h.Set("Ratelimit-Policy", f.policy)
+	h.Set("Ratelimit-Remaining", f.remaining)
+	h.Set("Ratelimit-Reset", f.reset)
+}
+
 // allow takes a token from the key's bucket and sets the RateLimit header
 // fields of draft-ietf-httpapi-ratelimit-headers on every keyed response:
 // Limit is the bucket size, Remaining the whole tokens left, Reset the
 // seconds until the bucket is full again, and Policy the bucket as
 // "burst;w=seconds to refill it". Over the limit it answers 429 with
 // Retry-After and returns false.
-func (r *Router) allow(w http.ResponseWriter, st *keyState, e *keyEntry, now time.Time) bool {
+func (r *Router) allow(ctx *fasthttp.RequestCtx, x *exchange, st *keyState, e *keyEntry, now time.Time) bool {
 	lm := st.lim.Load()
 	if lm == nil || lm.spec != e.rateLimit {
 		fresh := newLimiter(e.rateLimit, e.rate)
@@ -345,17 +379,15 @@ func (r *Router) allow(w http.ResponseWriter, st *keyState, e *keyEntry, now tim
 	}
 	tokens := lm.lim.TokensAt(now)
 	perSec := float64(lm.lim.Limit())
-	h := w.Header()
-	// Canonical names set directly: Set would canonicalise on every request.
-	h["Ratelimit-Limit"] = []string{lm.limit}
-	h["Ratelimit-Policy"] = []string{lm.policy}
-	h["Ratelimit-Remaining"] = []string{strconv.Itoa(max(0, int(math.Floor(tokens))))}
-	h["Ratelimit-Reset"] = []string{strconv.Itoa(ceilSeconds(float64(lm.burst)-tokens, perSec))}
+	x.rate = &rateFields{limit: lm.limit, policy: lm.policy,
+		remaining: strconv.Itoa(max(0, int(math.Floor(tokens)))),
+		reset:     strconv.Itoa(ceilSeconds(float64(lm.burst)-tokens, perSec))}
 	if wait <= 0 {
 		return true
 	}
-	h.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-	writeKeyProblem(w, keyProblem{Problem: problem.Problem{Status: http.StatusTooManyRequests, Title: "Rate limit exceeded",
+	x.setRateHeaders(&ctx.Response.Header)
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	writeProblem(ctx, fasthttp.StatusTooManyRequests, keyProblem{Problem: problem.Problem{Title: "Rate limit exceeded",
 		Namespace: e.namespace,
 		Detail: fmt.Sprintf("API key %s is over its rate limit of %s; retry in %s", e.id, e.rateLimit,
 			wait.Round(time.Millisecond))}, KeyID: e.id, RateLimit: e.rateLimit})
@@ -378,20 +410,9 @@ type keyProblem struct {
 	RateLimit string `json:"rateLimit,omitempty"`
 }
 
-func unauthorized(w http.ResponseWriter, p keyProblem) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="clawd", error="invalid_token"`)
-	writeKeyProblem(w, p)
-}
-
-// writeKeyProblem is problem.Write for a problem with extra members.
-func writeKeyProblem(w http.ResponseWriter, p keyProblem) {
-	if p.Title == "" {
-		p.Title = http.StatusText(p.Status)
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	_ = json.NewEncoder(w).Encode(p)
+func unauthorized(ctx *fasthttp.RequestCtx, p keyProblem) {
+	writeProblem(ctx, fasthttp.StatusUnauthorized, p)
+	ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="clawd", error="invalid_token"`)
 }
 
 // flushUseLoop writes keys' last use to the store every touchInterval.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/clawd-dev/clawd/apikey"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/store"
@@ -46,11 +48,13 @@ func gateway(t *testing.T, ns string) string {
 // authFixture is a router with namespaces a and b and keys of every kind.
 type authFixture struct {
 	r     *Router
+	url   string // the router's http://host:port
 	w     *fakeWatcher
 	clock atomic.Int64
 	// secrets by purpose; records by the same names.
 	secret map[string]string
 	key    map[string]apikey.Key
+	t      testing.TB
 }
 
 func (f *authFixture) now() time.Time { return time.Unix(0, f.clock.Load()) }
@@ -104,18 +108,22 @@ func newAuthFixture(t *testing.T) *authFixture {
 	case <-time.After(10 * time.Second):
 		t.Fatal("router not ready")
 	}
+	f.t = t
+	f.url = serveRouter(t, f.r, Limits{})
 	return f
 }
 
 // do sends one request through the router; headers are name, value pairs.
 func (f *authFixture) do(host string, headers ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("GET", "http://"+host+"/v1/models", nil)
+	req, err := http.NewRequest("GET", f.url+"/v1/models", nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Host = host
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	rec := httptest.NewRecorder()
-	f.r.ServeHTTP(rec, req)
-	return rec
+	return record(f.t, req)
 }
 
 func TestAuthDecisions(t *testing.T) {
@@ -382,18 +390,32 @@ func TestFlushUse(t *testing.T) {
 }
 
 func TestStripKeys(t *testing.T) {
-	h := http.Header{}
-	h.Add("X-API-Key", "sk-a-x")
-	h.Add("Authorization", "Bearer sk-a-y")
-	h.Add("Authorization", "Basic Zm9vOmJhcg==")
-	stripKeys(h)
-	if h.Get("X-API-Key") != "" || strings.Join(h.Values("Authorization"), "|") != "Basic Zm9vOmJhcg==" {
-		t.Fatalf("after strip: %v", h)
+	tests := []struct {
+		name string
+		in   [][2]string
+		want []string // Authorization values left
+	}{
+		{"key header and bearer key go, basic stays",
+			[][2]string{{"X-API-Key", "sk-a-x"}, {"Authorization", "Bearer sk-a-y"}, {"Authorization", "Basic Zm9vOmJhcg=="}},
+			[]string{"Basic Zm9vOmJhcg=="}},
+		{"scheme in any case", [][2]string{{"Authorization", "BEARER sk-a-z"}}, nil},
+		{"other bearer tokens are not clawd's", [][2]string{{"Authorization", "Bearer gateway-token"}}, []string{"Bearer gateway-token"}},
 	}
-	h = http.Header{"Authorization": {"BEARER sk-a-z"}}
-	stripKeys(h)
-	if _, ok := h["Authorization"]; ok {
-		t.Fatalf("after strip: %v", h)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var h fasthttp.RequestHeader
+			for _, kv := range tc.in {
+				h.Add(kv[0], kv[1])
+			}
+			stripKeys(&h)
+			var got []string
+			for _, v := range h.PeekAll("Authorization") {
+				got = append(got, string(v))
+			}
+			if len(h.Peek("X-API-Key")) != 0 || strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Fatalf("after strip: X-API-Key %q, Authorization %q; want none and %q", h.Peek("X-API-Key"), got, tc.want)
+			}
+		})
 	}
 }
 
@@ -408,13 +430,17 @@ func BenchmarkAuthenticate(b *testing.B) {
 	r.auth.apply(store.APIKeyEvent{Type: store.EventReset, Snapshot: keys})
 	r.auth.rebuild(r.log)
 	t := &table{byName: map[string]*route{"a": {namespace: "a"}}}
-	req := httptest.NewRequest("GET", "http://10.0.0.1/", nil)
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.SetRequestURI("http://10.0.0.1/")
 	req.Header.Set("Authorization", "Bearer "+secret)
-	w := httptest.NewRecorder()
+	ctx.Init(&req, nil, nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, ok := r.authenticate(w, req, t, "10.0.0.1", nil); !ok {
+		x := r.begin(&ctx)
+		if _, ok := r.authenticate(&ctx, x, t, []byte("10.0.0.1"), nil); !ok {
 			b.Fatal("refused")
 		}
+		x.finish(200, 0)
 	}
 }

@@ -88,9 +88,7 @@ func newHostFixture(t *testing.T) *hostFixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx, f.w); close(done) }()
-	srv := httptest.NewServer(r)
 	t.Cleanup(func() {
-		srv.Close()
 		cancel()
 		close(f.w.ns)
 		<-done
@@ -100,7 +98,7 @@ func newHostFixture(t *testing.T) *hostFixture {
 	case <-time.After(10 * time.Second):
 		t.Fatal("router never became ready")
 	}
-	f.url = srv.URL
+	f.url = serveRouter(t, r, Limits{})
 	return f
 }
 
@@ -206,7 +204,7 @@ func TestAbsoluteFormRequestTarget(t *testing.T) {
 	}{
 		{"URL names b, Host names a", "http://b.example/x", "a.example", "b", "b.example"},
 		{"URL names a, Host names b", "http://a.example/x", "b.example", "a", "a.example"},
-		{"URL with port and uppercase", "http://B.EXAMPLE:80/x", "a.example", "b", "B.EXAMPLE:80"},
+		{"URL with port and uppercase", "http://B.EXAMPLE:80/x", "a.example", "b", "b.example:80"},
 		{"origin form keeps Host", "/x", "a.example", "a", "a.example"},
 	}
 	for _, tc := range tests {
@@ -311,4 +309,77 @@ func TestWatchUpdatesTakeEffect(t *testing.T) {
 	until("a reset replaces the table", func() bool {
 		return backendOf("a.example") == "a" && backendOf("c.example") == "404"
 	})
+}
+
+// rawRequest sends head (a request head without the final blank line) on
+// its own connection and returns the reply.
+func (f *hostFixture) rawRequest(t *testing.T, head string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, head+"Connection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// No header a client controls can make a request routed by one host reach
+// another namespace, or tell the gateway a host other than the one routed
+// by: the router routes by the target's authority (absolute form) or the
+// Host, and passes exactly that on.
+func TestHostSpoofing(t *testing.T) {
+	f := newHostFixture(t)
+	tests := []struct {
+		name        string
+		head        string
+		wantStatus  int
+		wantBackend string
+		wantHost    string
+	}{
+		{"X-Forwarded-Host names b", "GET /x HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-Host: b.example\r\n", 200, "a", "a.example"},
+		{"X-Original-Host and Forwarded name b", "GET /x HTTP/1.1\r\nHost: a.example\r\nX-Original-Host: b.example\r\nForwarded: host=b.example\r\n", 200, "a", "a.example"},
+		{"userinfo names b", "GET http://b.example@a.example/x HTTP/1.1\r\nHost: c.example\r\n", 200, "a", "a.example"},
+		{"https target names b", "GET https://b.example/x HTTP/1.1\r\nHost: a.example\r\n", 200, "b", "b.example"},
+		{"two Host fields", "GET /x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n", 400, "", ""},
+		{"Host with a path", "GET /x HTTP/1.1\r\nHost: b.example/evil\r\n", 400, "", ""},
+		{"Host with userinfo", "GET /x HTTP/1.1\r\nHost: a.example@b.example\r\n", 0, "", ""},
+		{"suffix of a hostname", "GET /x HTTP/1.1\r\nHost: xa.example\r\n", 404, "", ""},
+		{"CONNECT to b", "CONNECT b.example:80 HTTP/1.1\r\nHost: b.example:80\r\n", 405, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := f.rawRequest(t, tc.head)
+			if tc.wantStatus == 0 {
+				// Either refused, or routed to the host it names, with
+				// the gateway told that same host.
+				if resp.StatusCode == 200 {
+					s := decodeSeen(t, body)
+					if !strings.HasSuffix(s.Host, s.Backend+".example") || s.XForwardedHost != s.Host {
+						t.Fatalf("reached %s with Host %q, X-Forwarded-Host %q", s.Backend, s.Host, s.XForwardedHost)
+					}
+				}
+				return
+			}
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantStatus, body)
+			}
+			if tc.wantStatus != 200 {
+				return
+			}
+			s := decodeSeen(t, body)
+			if s.Backend != tc.wantBackend || s.Host != tc.wantHost || s.XForwardedHost != tc.wantHost {
+				t.Fatalf("reached %s with Host %q, X-Forwarded-Host %q; want %s with %q for both", s.Backend, s.Host, s.XForwardedHost, tc.wantBackend, tc.wantHost)
+			}
+		})
+	}
 }

@@ -1,14 +1,12 @@
 package router
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // RequestInfo describes one finished request. Observers must not keep the
@@ -65,102 +63,93 @@ type observers struct {
 	flights map[string]*wakeFlight // wakes in progress by namespace
 }
 
-// observed wraps a request's ResponseWriter to learn its status and size;
-// the router notes the namespace, key and wake wait on it as it learns them.
-type observed struct {
-	http.ResponseWriter
-	info    RequestInfo
-	body    countingBody
-	wrote   bool
-	obs     *observers
-	started time.Time
+// exchange is one request from its routing to its last byte, which for a
+// streamed reply or a WebSocket comes after the handler has returned. It
+// counts the namespace as active and tells the observers when it ends.
+type exchange struct {
+	r      *Router
+	ns     string // the namespace counted active; "" until routed
+	active bool
+	rate   *rateFields // RateLimit fields of a rate-limited key
+	info   *RequestInfo
+	gone   bool // the client left before an answer (499)
 }
 
-// Unwrap lets http.ResponseController reach Flush and Hijack, which
-// streaming and WebSocket upgrades need.
-func (o *observed) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+var (
+	exchanges = sync.Pool{New: func() any { return &exchange{} }}
+	infos     = sync.Pool{New: func() any { return &RequestInfo{} }}
+)
 
-func (o *observed) WriteHeader(code int) {
-	if !o.wrote && code >= 200 || code == http.StatusSwitchingProtocols {
-		o.info.Status, o.wrote = code, true
+// begin starts a request's exchange. Only with observers does it copy
+// what they will be told; the request path pays nothing otherwise.
+func (r *Router) begin(ctx *fasthttp.RequestCtx) *exchange {
+	x := exchanges.Get().(*exchange)
+	x.r = r
+	if len(r.obs.list) > 0 {
+		i := infos.Get().(*RequestInfo)
+		*i = RequestInfo{
+			Start:  time.Now(),
+			Method: string(ctx.Method()),
+			Host:   string(ctx.Host()),
+			Path:   string(ctx.Path()),
+			Remote: ctx.RemoteAddr().String(),
+		}
+		if n := ctx.Request.Header.ContentLength(); n > 0 {
+			i.BytesIn = int64(n)
+		}
+		x.info = i
 	}
-	o.ResponseWriter.WriteHeader(code)
+	return x
 }
 
-func (o *observed) Write(p []byte) (int, error) {
-	if !o.wrote {
-		o.info.Status, o.wrote = http.StatusOK, true
+// routed records the namespace the request goes to and counts it active
+// from here, before any wake, so a held request keeps the namespace awake
+// once it is up.
+func (x *exchange) routed(ns string) {
+	x.ns = ns
+	if x.info != nil {
+		x.info.Namespace = ns
 	}
-	n, err := o.ResponseWriter.Write(p)
-	o.info.BytesOut += int64(n)
-	return n, err
-}
-
-// Hijack is how the proxy takes over a connection for a WebSocket; the
-// 101 it then writes never passes through WriteHeader.
-func (o *observed) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(o.ResponseWriter).Hijack()
-	if err == nil && !o.wrote {
-		o.info.Status, o.wrote = http.StatusSwitchingProtocols, true
-	}
-	return c, rw, err
-}
-
-// Flush keeps the wrapper an http.Flusher for code that asserts it.
-func (o *observed) Flush() {
-	if !o.wrote {
-		o.info.Status, o.wrote = http.StatusOK, true
-	}
-	_ = http.NewResponseController(o.ResponseWriter).Flush()
-}
-
-type countingBody struct {
-	io.ReadCloser
-	n int64
-}
-
-func (b *countingBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
-	return n, err
-}
-
-// observe starts observing a request; the caller defers done.
-func (r *Router) observe(w http.ResponseWriter, req *http.Request) *observed {
-	o := &observed{ResponseWriter: w, obs: &r.obs, started: time.Now()}
-	o.info = RequestInfo{Start: o.started, Method: req.Method, Host: req.Host, Path: req.URL.Path, Remote: req.RemoteAddr}
-	if req.Body != nil && req.Body != http.NoBody {
-		o.body.ReadCloser = req.Body
-		req.Body = &o.body
-	}
-	return o
-}
-
-func (o *observed) done() {
-	o.info.Duration = time.Since(o.started)
-	o.info.BytesIn = o.body.n
-	if !o.wrote {
-		// The client left before an answer (a wake it gave up on) or a
-		// hijacked connection wrote none through us.
-		o.info.Status = 499
-	}
-	for _, ob := range o.obs.list {
-		ob.ObserveRequest(&o.info)
+	if x.r.activity != nil {
+		x.r.activity.Begin(ns)
+		x.active = true
 	}
 }
 
-// noteNamespace records the namespace a request was routed to.
-func noteNamespace(w http.ResponseWriter, ns string) {
-	if o, ok := w.(*observed); ok {
-		o.info.Namespace = ns
+// keyed records the API key the request presented, if the router knows it.
+func (x *exchange) keyed(e *keyEntry) {
+	if x.info != nil && e != nil {
+		x.info.KeyID = e.id
 	}
 }
 
-// noteKey records the API key a request presented, if the router knows it.
-func noteKey(w http.ResponseWriter, e *keyEntry) {
-	if o, ok := w.(*observed); ok && e != nil {
-		o.info.KeyID = e.id
+// setRateHeaders puts the request's RateLimit fields, if any, on h.
+func (x *exchange) setRateHeaders(h *fasthttp.ResponseHeader) {
+	if x.rate != nil {
+		x.rate.set(h)
 	}
+}
+
+// finish ends the exchange: status is what the client was answered
+// (101 for a WebSocket, 499 when it left before an answer) and bytesOut
+// the body bytes (or WebSocket bytes) sent to it. It is called once.
+func (x *exchange) finish(status int, bytesOut int64) {
+	if x.gone {
+		status = 499
+	}
+	if x.active {
+		x.r.activity.End(x.ns)
+	}
+	if i := x.info; i != nil {
+		i.Status, i.BytesOut = status, bytesOut
+		i.Duration = time.Since(i.Start)
+		for _, o := range x.r.obs.list {
+			o.ObserveRequest(i)
+		}
+		infos.Put(i)
+	}
+	*x = exchange{}
+	exchanges.Put(x)
 }
 
 // wakeFlight is one wake as the router sees it: it begins with the first
@@ -196,9 +185,9 @@ func (r *Router) wakeBegin(ns string) *wakeFlight {
 // wakeEnd records how one held request's wait ended: the first answer ends
 // the flight and is reported; a client leaving only ends it if it was the
 // last one waiting.
-func (r *Router) wakeEnd(w http.ResponseWriter, f *wakeFlight, waited time.Duration, err error, clientLeft bool) {
-	if o, ok := w.(*observed); ok {
-		o.info.WakeWaited = waited
+func (r *Router) wakeEnd(x *exchange, f *wakeFlight, waited time.Duration, err error, clientLeft bool) {
+	if x.info != nil {
+		x.info.WakeWaited = waited
 	}
 	if f == nil {
 		return

@@ -86,9 +86,7 @@ func observedRouter(t *testing.T, names ...namespace.Namespace) (*Router, *recor
 	t.Cleanup(cancel)
 	go r.Run(ctx, obsWatcher{names: names})
 	<-r.Ready()
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return r, rec, srv.URL
+	return r, rec, serveRouter(t, r, Limits{})
 }
 
 func send(t *testing.T, url, method, host, body string) int {

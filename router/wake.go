@@ -3,12 +3,13 @@ package router
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
+	"net"
+	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/clawd-dev/clawd/namespace"
-	"github.com/clawd-dev/clawd/problem"
 )
 
 // Waker brings a sleeping namespace back and returns its ready gateway's
@@ -26,38 +27,103 @@ type Activity interface {
 
 // Lifecycle connects the router to the supervisor (hold-and-wake) and the
 // idle tracker. Without it the router answers 503 for sleeping namespaces.
+// Call it before serving.
 func (r *Router) Lifecycle(w Waker, a Activity, wakeTimeout time.Duration) {
 	r.waker, r.activity, r.wakeTimeout = w, a, wakeTimeout
 }
 
 // hold waits for a namespace that is not Running to be woken, then returns
-// the route to use. On failure it has written the reply and returns nil.
-func (r *Router) hold(w http.ResponseWriter, req *http.Request, rt *route) *route {
+// the route to use. On failure it has written the reply and returns nil;
+// when the client left first it has written nothing.
+func (r *Router) hold(ctx *fasthttp.RequestCtx, x *exchange, rt *route) *route {
 	if r.waker == nil {
-		problem.RetryAfter(w, 5*time.Second)
-		problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Namespace: rt.namespace,
-			Detail: fmt.Sprintf("namespace %s is %s; retry shortly", rt.namespace, phaseOrPending(rt.phase))})
+		retryAfter(ctx, 5*time.Second)
+		writeProblem(ctx, fasthttp.StatusServiceUnavailable, problemf(rt.namespace, "namespace %s is %s; retry shortly", rt.namespace, phaseOrPending(rt.phase)))
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(req.Context(), r.wakeTimeout)
+	wctx, cancel := context.WithTimeout(ctx, r.wakeTimeout)
 	defer cancel()
+	w := watchClient(ctx, cancel)
 	start := time.Now()
 	flight := r.wakeBegin(rt.namespace)
-	addr, err := r.waker.Wake(ctx, rt.namespace)
-	r.wakeEnd(w, flight, time.Since(start), err, req.Context().Err() != nil)
+	addr, err := r.waker.Wake(wctx, rt.namespace)
+	if err == nil && addr == "" {
+		err = errors.New("the woken gateway has no address")
+	}
+	waited := time.Since(start)
+	left := w.stop(ctx)
+	r.wakeEnd(x, flight, waited, err, left)
+	if left {
+		x.gone = true
+		return nil
+	}
 	if err == nil {
-		r.log.Debug("held request until the namespace woke", "namespace", rt.namespace, "waited", time.Since(start))
-		return &route{namespace: rt.namespace, phase: namespace.PhaseRunning, address: addr}
+		r.log.Debug("held request until the namespace woke", "namespace", rt.namespace, "waited", waited)
+		return &route{namespace: rt.namespace, phase: namespace.PhaseRunning, address: addr, up: r.ups.get(addr)}
 	}
-	if req.Context().Err() != nil {
-		return nil // the client left
-	}
-	r.log.Warn("wake failed", "namespace", rt.namespace, "waited", time.Since(start), "error", err)
-	problem.RetryAfter(w, 5*time.Second)
-	detail := fmt.Sprintf("namespace %s is waking up and not ready yet; retry shortly", rt.namespace)
+	r.log.Warn("wake failed", "namespace", rt.namespace, "waited", waited, "error", err)
+	x.setRateHeaders(&ctx.Response.Header)
+	retryAfter(ctx, 5*time.Second)
+	p := problemf(rt.namespace, "namespace %s is waking up and not ready yet; retry shortly", rt.namespace)
 	if !errors.Is(err, context.DeadlineExceeded) {
-		detail = fmt.Sprintf("namespace %s cannot be woken: %v", rt.namespace, err)
+		p = problemf(rt.namespace, "namespace %s cannot be woken: %v", rt.namespace, err)
 	}
-	problem.Write(w, problem.Problem{Status: http.StatusServiceUnavailable, Namespace: rt.namespace, Detail: detail})
+	writeProblem(ctx, fasthttp.StatusServiceUnavailable, p)
 	return nil
+}
+
+// clientWatch notices a held client hanging up. fasthttp does not tell a
+// handler that its client left, but while a bodiless request waits for a
+// wake nothing else reads its connection: a read there ends with EOF when
+// the client goes. (A request with a body is not watched: those bytes are
+// the gateway's.)
+type clientWatch struct {
+	conn  net.Conn
+	done  chan struct{}
+	left  atomic.Bool
+	stole atomic.Bool // a pipelined request's first byte was read
+}
+
+// watchClient starts watching; gone is called if the client leaves.
+func watchClient(ctx *fasthttp.RequestCtx, gone func()) *clientWatch {
+	w := &clientWatch{conn: ctx.Conn(), done: make(chan struct{})}
+	if w.conn == nil || hasBody(&ctx.Request.Header) {
+		close(w.done)
+		return w
+	}
+	// The head's read deadline must not end the watch early.
+	_ = w.conn.SetReadDeadline(time.Time{})
+	go func() {
+		defer close(w.done)
+		var b [1]byte
+		n, err := w.conn.Read(b[:])
+		if n > 0 {
+			w.stole.Store(true)
+			return
+		}
+		var nerr net.Error
+		if err != nil && !(errors.As(err, &nerr) && nerr.Timeout()) {
+			w.left.Store(true)
+			gone()
+		}
+	}()
+	return w
+}
+
+// stop ends the watch and says whether the client left.
+func (w *clientWatch) stop(ctx *fasthttp.RequestCtx) bool {
+	select {
+	case <-w.done:
+	default:
+		_ = w.conn.SetReadDeadline(time.Now())
+		<-w.done
+		// The server sets its own deadline before it reads again.
+		_ = w.conn.SetReadDeadline(time.Time{})
+	}
+	if w.stole.Load() {
+		// The next request on this connection lost its first byte:
+		// end the connection after this answer (clients retry).
+		ctx.SetConnectionClose()
+	}
+	return w.left.Load()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/clawd-dev/clawd/certs"
 	"github.com/clawd-dev/clawd/config"
@@ -28,7 +31,7 @@ type edge struct {
 
 	certs  *certs.Manager // nil: TLS off
 	tlsLn  net.Listener
-	tlsSrv *http.Server
+	tlsSrv *fasthttp.Server
 	rtr    *router.Router // set by observe, before any handshake
 
 	reg    *prometheus.Registry
@@ -121,36 +124,53 @@ func (e *edge) forget(ctx context.Context, w interface {
 func (e *edge) metrics() http.Handler { return metrics.Handler(e.reg) }
 
 // plain wraps the plain listener's handler: ACME HTTP-01 challenges and the
-// optional redirect to HTTPS.
-func (e *edge) plain(h http.Handler) http.Handler {
+// optional redirect to HTTPS. Those are net/http handlers (autocert's);
+// only the requests they answer take the adaptor's slower path.
+func (e *edge) plain(h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	if e.certs == nil {
 		return h
 	}
 	_, port, _ := net.SplitHostPort(e.tlsLn.Addr().String())
-	return e.certs.HTTPHandler(h, e.cfg.Router.HTTPSRedirect, port)
+	redirect := e.cfg.Router.HTTPSRedirect
+	slow := fasthttpadaptor.NewFastHTTPHandler(e.certs.HTTPHandler(http.NotFoundHandler(), redirect, port))
+	acme := e.certs.ACME()
+	return func(ctx *fasthttp.RequestCtx) {
+		if acme && bytes.HasPrefix(ctx.Path(), []byte("/.well-known/acme-challenge/")) {
+			slow(ctx)
+			return
+		}
+		if redirect {
+			host := string(ctx.Host())
+			if hh, _, err := net.SplitHostPort(host); err == nil {
+				host = hh
+			}
+			if e.certs.CanServe(host) {
+				slow(ctx)
+				return
+			}
+		}
+		h(ctx)
+	}
 }
 
-// serve runs the HTTPS listener, if any, with the router's handler.
-func (e *edge) serve(h http.Handler, errc chan<- error) {
+// serve runs the HTTPS listener, if any, with the router's own server: one
+// for plain HTTP and one for TLS, so each listener keeps its handler.
+// HTTP/1.1 only, as on the plain listener: WebSocket upgrades and the
+// forwarding path behave the same on both.
+func (e *edge) serve(srv *fasthttp.Server, errc chan<- error) {
 	if e.certs == nil {
 		return
 	}
-	e.tlsSrv = &http.Server{
-		Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second,
-		// HTTP/1.1 only, as on the plain listener: WebSocket upgrades
-		// and the forwarding path behave the same on both.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:     e.log.Named("tls").StandardLogger(&hclog.StandardLoggerOptions{ForceLevel: hclog.Debug}),
-	}
+	e.tlsSrv = srv
 	e.log.Info("router HTTPS listener", "address", e.tlsLn.Addr().String(), "acme", e.certs.ACME(), "https_redirect", e.cfg.Router.HTTPSRedirect)
 	ln := tls.NewListener(e.tlsLn, e.certs.TLSConfig(false))
-	go func() { errc <- serve(e.tlsSrv, ln) }()
+	go func() { errc <- serveRouter(e.tlsSrv, ln) }()
 }
 
 // shutdown drains the HTTPS listener and writes out the access log.
 func (e *edge) shutdown(ctx context.Context) {
 	if e.tlsSrv != nil {
-		_ = e.tlsSrv.Shutdown(ctx)
+		_ = e.tlsSrv.ShutdownWithContext(ctx)
 	} else if e.tlsLn != nil {
 		_ = e.tlsLn.Close()
 	}
@@ -172,4 +192,6 @@ func (r routerMetrics) ObserveRequest(i *router.RequestInfo) {
 	r.m.Request(i.Namespace, i.Method, i.Status, i.BytesIn, i.BytesOut, i.Duration)
 }
 
-func (r routerMetrics) ObserveWake(ns string, d time.Duration, result string) { r.m.Wake(ns, d, result) }
+func (r routerMetrics) ObserveWake(ns string, d time.Duration, result string) {
+	r.m.Wake(ns, d, result)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"github.com/traefik/paerser/flag"
+	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/config"
@@ -197,12 +198,14 @@ func up(cfg *config.Static) error {
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
 
-	routerSrv := &http.Server{Handler: edge.plain(rtr), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10, IdleTimeout: 120 * time.Second}
+	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
+	routerSrv := rtr.Server(limits)
+	routerSrv.Handler = edge.plain(routerSrv.Handler)
 	adminSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 3)
-	go func() { errc <- serve(routerSrv, routerLn) }()
+	go func() { errc <- serveRouter(routerSrv, routerLn) }()
 	go func() { errc <- serve(adminSrv, apiLn) }()
-	edge.serve(rtr, errc)
+	edge.serve(rtr.Server(limits), errc)
 
 	select {
 	case <-rtr.Ready():
@@ -220,7 +223,7 @@ func up(cfg *config.Static) error {
 	stop()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = routerSrv.Shutdown(shutCtx)
+	_ = routerSrv.ShutdownWithContext(shutCtx)
 	_ = adminSrv.Shutdown(shutCtx)
 	edge.shutdown(shutCtx)
 	<-done
@@ -251,6 +254,14 @@ func ownersOrNil(p *warmpool.Pool) reaper.Owners {
 
 func serve(srv *http.Server, ln net.Listener) error {
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// serveRouter serves the router on ln until its server shuts down.
+func serveRouter(srv *fasthttp.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil
