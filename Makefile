@@ -63,3 +63,10 @@ OPENCLAW_VERSION ?= 2026.9.6
 .PHONY: gateway-image
 gateway-image: docker
 	@OPENCLAW_VERSION=$(OPENCLAW_VERSION) bash gateway/build-image.sh
+
+# Figures, not assertions: the router beside the same backend reached
+# directly and through nginx (Debian), by Host and by API key, then with
+# 10,000 namespaces and keys in its tables. See router/bench/bench.sh.
+.PHONY: bench-router
+bench-router: docker standin-image
+	@GO=$(GO) bash router/bench/bench.sh

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# make bench-router: the router's forwarding speed beside the same backend
+# reached directly and through nginx, in one run. It prints figures and
+# asserts nothing.
+#
+# Backend: the stand-in gateway of one namespace ("bench", --quota-cpu=1,
+# --min-instances=1), started by a real `clawd up` and its supervisor. Every
+# row hits that one container:
+#   (a) direct      wrk → container
+#   (b) host        wrk → clawd router (Host: bench.localhost) → container
+#   (c) key         wrk → clawd router (X-API-Key, no owned Host) → container
+#   (d) nginx       wrk → nginx (Debian, keep-alive upstream) → container
+# then (b) and (c) again once 10,000 more namespaces (one hostname each) and
+# 10,000 more keys are in the router's tables. Those are written straight
+# into the daemon's etcd by router/bench/seed and placed on another node
+# (Spec.Node), so this daemon's supervisor starts no container for them and
+# makes no Docker call; the router routes every node's namespaces alike.
+#
+# Knobs: BENCH_DURATION (8s), BENCH_CONNS ("64 256"), BENCH_PATH (/healthz),
+# BENCH_SEED (10000).
+set -euo pipefail
+START=$SECONDS
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+DURATION=${BENCH_DURATION:-8s}
+CONNS=${BENCH_CONNS:-"64 256"}
+URLPATH=${BENCH_PATH:-/healthz}
+SEED=${BENCH_SEED:-10000}
+IMAGE=clawd-standin:latest
+GO=${GO:-go}
+
+log() { echo "bench-router: $*" >&2; }
+
+# --- tools ------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    log "need ${missing[*]}: install them (Debian: apt-get install ${missing[*]}) and retry"
+    exit 1
+  fi
+  log "installing ${missing[*]} from Debian"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The package starts a system nginx on :80; the bench runs its own.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+bash scripts/ensure-docker.sh
+docker image inspect "$IMAGE" >/dev/null 2>&1 || bash integration/standin/build.sh
+
+WORK=$(mktemp -d /tmp/clawd-bench-router.XXXXXX)
+chmod 755 "$WORK"
+log "building clawd and the seeder"
+CGO_ENABLED=0 $GO build -trimpath -o "$WORK/clawd" ./cmd/clawd
+$GO build -o "$WORK/seed" ./router/bench/seed
+
+# --- ports ------------------------------------------------------------------
+# Below the ephemeral range, and not in use by any socket, listening or not.
+used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+next_port=$((12000 + RANDOM % 16000))
+# port NAME sets NAME to the next free port (no subshell: it keeps count).
+port() {
+  while grep -qx "$next_port" <<<"$used"; do next_port=$((next_port + 1)); done
+  printf -v "$1" %d "$next_port"
+  next_port=$((next_port + 1))
+}
+port RP; port AP; port EC; port EP; port NP
+
+# --- daemon -----------------------------------------------------------------
+DAEMON_PID=""; NGINX_STARTED=""
+export CLAWD_ADDR=http://127.0.0.1:$AP CLAWD_DATADIR=$WORK/data CLAWD_TOKEN=
+cleanup() {
+  set +e
+  if [ -n "$NGINX_STARTED" ]; then "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -s stop 2>/dev/null; fi
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    "$WORK/clawd" namespace delete bench --purge >/dev/null 2>&1
+    kill -INT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+  fi
+  if [ -n "${CLUSTER:-}" ]; then
+    f="label=io.clawd.cluster=$CLUSTER"
+    ids=$(docker ps -aq --filter "$f"); [ -n "$ids" ] && docker rm -f $ids >/dev/null
+    ids=$(docker network ls -q --filter "$f"); [ -n "$ids" ] && docker network rm $ids >/dev/null
+    ids=$(docker volume ls -q --filter "$f"); [ -n "$ids" ] && docker volume rm -f $ids >/dev/null
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log "starting clawd (router 127.0.0.1:$RP)"
+"$WORK/clawd" up --datadir="$WORK/data" --router.address=127.0.0.1:$RP --api.address=127.0.0.1:$AP \
+  --etcd.clienturl=http://127.0.0.1:$EC --etcd.peerurl=http://127.0.0.1:$EP \
+  --gateway.image=$IMAGE --node.name=bench-$$ --log.level=warn \
+  >"$WORK/clawd.out" 2>"$WORK/clawd.log" &
+DAEMON_PID=$!
+for _ in $(seq 1 180); do
+  grep -q '^clawd is up' "$WORK/clawd.out" 2>/dev/null && break
+  kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/clawd.log" >&2; exit 1; }
+  sleep 0.5
+done
+grep -q '^clawd is up' "$WORK/clawd.out" || { log "clawd did not come up"; cat "$WORK/clawd.log" >&2; exit 1; }
+CLUSTER=$(sed -n 's/.*cluster \([^)]*\)).*/\1/p' "$WORK/clawd.out")
+
+"$WORK/clawd" namespace create bench --hostname=bench.localhost --quota-cpu=1 --min-instances=1 >/dev/null
+BACKEND=$("$WORK/clawd" namespace get bench -o json | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p' | head -1)
+[ -n "$BACKEND" ] || { log "namespace bench has no address"; exit 1; }
+KEY=$("$WORK/clawd" apikey create --namespace=bench --name=bench --rate-limit=1000000000/second 2>/dev/null | sed -n 's/^API Key: //p')
+[ -n "$KEY" ] || { log "no API key"; exit 1; }
+
+# --- nginx ------------------------------------------------------------------
+mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
+chmod 777 "$WORK/nginx/tmp"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  # Like clawd's default access log: every request, buffered, flushed each second.
+  access_log $WORK/nginx/logs/access.log combined buffer=64k flush=1s;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  upstream gateway { server $BACKEND; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NP;
+    location / {
+      proxy_pass http://gateway;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$remote_addr;
+      proxy_set_header X-Forwarded-Host \$http_host;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      # Like clawd's router: stream replies (SSE) instead of buffering them.
+      proxy_buffering off;
+    }
+  }
+}
+EOF
+"$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/logs/error.log"
+NGINX_STARTED=1
+
+# --- measure ----------------------------------------------------------------
+status() { curl -s -o /dev/null -w '%{http_code}' "$@" || true; }
+for what in "direct http://$BACKEND$URLPATH" "router http://127.0.0.1:$RP$URLPATH -H Host:bench.localhost" \
+            "key http://127.0.0.1:$RP$URLPATH -H X-API-Key:$KEY" "nginx http://127.0.0.1:$NP$URLPATH"; do
+  set -- $what
+  code=$(status "${@:2}")
+  [ "$code" = 200 ] || { log "$1 answers $code, want 200"; cat "$WORK/clawd.log" >&2; exit 1; }
+done
+
+# ms converts wrk's 850.00us / 1.23ms / 1.02s to milliseconds.
+ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
+
+declare -A RPS P50 P99 ERR
+# run NAME CONNS URL [wrk args]: one wrk run, its figures kept under NAME/CONNS.
+run() {
+  local name=$1 c=$2 url=$3; shift 3
+  wrk -t2 -c"$c" -d1s "$@" "$url" >/dev/null 2>&1 || true # warm the pools
+  local out; out=$(wrk -t2 -c"$c" -d"$DURATION" --latency "$@" "$url")
+  RPS[$name/$c]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  P50[$name/$c]=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  P99[$name/$c]=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  local bad errs
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
+  errs=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
+  ERR[$name/$c]=$(( ${bad:-0} + ${errs:-0} ))
+  log "$name c=$c: ${RPS[$name/$c]} req/s, p50 ${P50[$name/$c]} ms, p99 ${P99[$name/$c]} ms, errors ${ERR[$name/$c]}"
+}
+
+for c in $CONNS; do
+  run direct "$c" "http://$BACKEND$URLPATH"
+  run host "$c" "http://127.0.0.1:$RP$URLPATH" -H "Host: bench.localhost"
+  run key "$c" "http://127.0.0.1:$RP$URLPATH" -H "X-API-Key: $KEY"
+  run nginx "$c" "http://127.0.0.1:$NP$URLPATH"
+done
+
+log "seeding $SEED namespaces and $SEED keys into the daemon's etcd"
+LASTKEY=$("$WORK/seed" -etcd "http://127.0.0.1:$EC" -namespaces "$SEED" -workers 128)
+# Each watch is ordered: once the router has the sentinel (written last),
+# it has everything. A foreign key on a known host is 403, on an unknown 200.
+for _ in $(seq 1 600); do
+  h=$(status -H "Host: seed-last.bench.localhost" -H "X-API-Key: $KEY" "http://127.0.0.1:$RP$URLPATH")
+  k=$(status -H "Host: bench.localhost" -H "X-API-Key: $LASTKEY" "http://127.0.0.1:$RP$URLPATH")
+  [ "$h" = 403 ] && [ "$k" = 403 ] && break
+  sleep 0.2
+done
+[ "$h" = 403 ] && [ "$k" = 403 ] || { log "the router never loaded the seeded table ($h, $k)"; exit 1; }
+log "router has $((SEED + 2)) namespaces and $((SEED + 2)) keys"
+
+for c in $CONNS; do
+  run host10k "$c" "http://127.0.0.1:$RP$URLPATH" -H "Host: bench.localhost"
+  run key10k "$c" "http://127.0.0.1:$RP$URLPATH" -H "X-API-Key: $KEY"
+done
+
+# --- report -----------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
+added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", a - b }'; }
+echo
+echo "clawd router vs nginx, same backend (stand-in gateway, 1 CPU, GET $URLPATH), wrk -t2 -d$DURATION, $(nproc) cores"
+echo "both log every request (clawd's default JSON access log, nginx's combined log), buffered and flushed each second"
+printf '%-26s %5s %9s %8s %8s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "errors"
+for c in $CONNS; do
+  for r in direct host key nginx host10k key10k; do
+    case $r in
+      direct) label="(a) direct" ;;
+      host) label="(b) clawd by Host" ;;
+      key) label="(c) clawd by API key" ;;
+      nginx) label="(d) nginx" ;;
+      host10k) label="(b) by Host, 10k table" ;;
+      key10k) label="(c) by key, 10k table" ;;
+    esac
+    vn="-"; vd="-"; ap="-"
+    if [ "$r" != direct ]; then
+      vd=$(ratio "${RPS[$r/$c]}" "${RPS[direct/$c]}")
+      ap=$(added "${P99[$r/$c]}" "${P99[direct/$c]}")
+    fi
+    [ "$r" != direct ] && [ "$r" != nginx ] && vn=$(ratio "${RPS[$r/$c]}" "${RPS[nginx/$c]}")
+    printf '%-26s %5s %9s %8s %8s %9s %9s %9s %6s\n' "$label" "$c" "${RPS[$r/$c]}" "${P50[$r/$c]}" "${P99[$r/$c]}" "$vn" "$vd" "$ap" "${ERR[$r/$c]}"
+  done
+done
+echo
+for c in $CONNS; do
+  echo "c=$c: 10k-entry table ÷ 1-entry: by Host $(ratio "${RPS[host10k/$c]}" "${RPS[host/$c]}"), by key $(ratio "${RPS[key10k/$c]}" "${RPS[key/$c]}")"
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - START))s in all"
