@@ -15,6 +15,7 @@ import (
 
 	"github.com/clawd-dev/clawd/apikey"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
 )
@@ -34,12 +35,15 @@ type echo struct {
 	Namespace     string   `json:"namespace"`
 	APIKey        []string `json:"apiKey"`
 	Authorization []string `json:"authorization"`
+	User          []string `json:"user"`
+	ForwardedFor  []string `json:"forwardedFor"`
 }
 
 func gateway(t *testing.T, ns string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(echo{Namespace: ns, APIKey: r.Header.Values("X-API-Key"), Authorization: r.Header.Values("Authorization")})
+		_ = json.NewEncoder(w).Encode(echo{Namespace: ns, APIKey: r.Header.Values("X-API-Key"), Authorization: r.Header.Values("Authorization"),
+			User: r.Header.Values(openclawcfg.UserHeader), ForwardedFor: r.Header.Values("X-Forwarded-For")})
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/problem"
 	"github.com/clawd-dev/clawd/store"
 )
@@ -256,8 +257,10 @@ func TestForwardedHeaders(t *testing.T) {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
 			s := decodeSeen(t, body)
-			if s.XForwardedFor != "127.0.0.1" {
-				t.Errorf("X-Forwarded-For %q, want 127.0.0.1", s.XForwardedFor)
+			// A client on this host is named by the host's address, which a
+			// trusted-proxy gateway accepts (see identify).
+			if want := openclawcfg.HostAddress(); s.XForwardedFor != want {
+				t.Errorf("X-Forwarded-For %q, want %s", s.XForwardedFor, want)
 			}
 			if s.XForwardedHost != "a.example:8080" || s.Host != "a.example:8080" {
 				t.Errorf("Host %q, X-Forwarded-Host %q; want a.example:8080", s.Host, s.XForwardedHost)

@@ -72,7 +72,8 @@ type exchange struct {
 	active bool
 	rate   *rateFields // RateLimit fields of a rate-limited key
 	info   *RequestInfo
-	gone   bool // the client left before an answer (499)
+	gone   bool   // the client left before an answer (499)
+	keyID  string // the API key the request presented; "" without one
 }
 
 var (
@@ -118,7 +119,11 @@ func (x *exchange) routed(ns string) {
 
 // keyed records the API key the request presented, if the router knows it.
 func (x *exchange) keyed(e *keyEntry) {
-	if x.info != nil && e != nil {
+	if e == nil {
+		return
+	}
+	x.keyID = e.id // forwarded only once the key is accepted; see identify
+	if x.info != nil {
 		x.info.KeyID = e.id
 	}
 }

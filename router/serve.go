@@ -143,6 +143,7 @@ var smallBodies = sync.Pool{New: func() any { b := make([]byte, maxBuffered+1); 
 // forward sends the request to the route's gateway and its reply back.
 func (r *Router) forward(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 	prepareRequest(ctx, false)
+	identify(ctx, x)
 	resp := fasthttp.AcquireResponse()
 	resp.Header.SetNoDefaultContentType(true)
 	if err := rt.up.hc.Do(&ctx.Request, resp); err != nil {

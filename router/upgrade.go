@@ -23,6 +23,7 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b 
 // any reply.
 func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 	prepareRequest(ctx, true)
+	identify(ctx, x)
 	req := &ctx.Request
 	uri := req.URI()
 	uri.DisablePathNormalizing = true // the gateway gets the path as sent

@@ -1,0 +1,204 @@
+// Package openclawcfg renders the openclaw.json clawd writes into each
+// namespace's gateway from the namespace's spec and the dynamic config.
+//
+// OpenClaw refuses a config with a key it does not know (the gateway exits
+// with code 78), so only keys checked against the pinned image are written;
+// the integration test renders specs and has the real gateway validate them.
+//
+// Auth is OpenClaw's trusted-proxy mode: clawd's router authenticates every
+// request (API key or namespace hostname) and tells the gateway who it is in
+// UserHeader; the gateway trusts that header only on connections from the
+// router's address on the namespace network. So no gateway token exists,
+// and browsers can use the Control UI and its WebSocket without pasting one.
+package openclawcfg
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/namespace"
+)
+
+// FileName is the config's name in the gateway's state dir
+// ($OPENCLAW_STATE_DIR/openclaw.json).
+const FileName = "openclaw.json"
+
+// UserHeader carries the identity the router authenticated: the API key's
+// id, or "host:<hostname>" for a request that came by the namespace's
+// hostname. The router sets it on every forwarded request and drops any a
+// client sent.
+const UserHeader = "X-Clawd-User"
+
+// noProxy is the proxy a spare trusts before a namespace adopts it: the
+// limited broadcast address, which no TCP connection can come from.
+// OpenClaw refuses trusted-proxy mode with no proxy at all, and a spare
+// serves no one: until clawd writes the adopting namespace's config, every
+// request that needs auth is refused, while the probes answer.
+const noProxy = "255.255.255.255"
+
+// Options is what rendering needs besides the namespace.
+type Options struct {
+	// Port is the gateway's port inside its container.
+	Port int
+	// TrustedProxy is the address the router's connections reach the
+	// gateway from: the host's address on the namespace network
+	// (runtime.Instance.NetworkGateway).
+	TrustedProxy string
+	// HTTPPort and HTTPSPort are the router's listening ports (0: that
+	// listener is off). Origins get ":port" variants when they are not
+	// 80 and 443.
+	HTTPPort, HTTPSPort int
+	// SkillsDir is where the namespace's skills volume is mounted; the
+	// gateway loads skills from it.
+	SkillsDir string
+}
+
+// file is the subset of OpenClaw's config clawd writes; field order is the
+// order in the file.
+type file struct {
+	Gateway gateway `json:"gateway"`
+	Agents  *agents `json:"agents,omitempty"`
+	Skills  *skills `json:"skills,omitempty"`
+}
+
+type gateway struct {
+	Mode           string     `json:"mode"`
+	Bind           string     `json:"bind"`
+	Port           int        `json:"port"`
+	TrustedProxies []string   `json:"trustedProxies"`
+	Auth           auth       `json:"auth"`
+	ControlUI      *controlUI `json:"controlUi,omitempty"`
+	HTTP           httpAPIs   `json:"http"`
+}
+
+type auth struct {
+	Mode         string       `json:"mode"`
+	TrustedProxy trustedProxy `json:"trustedProxy"`
+}
+
+type trustedProxy struct {
+	UserHeader string `json:"userHeader"`
+	// DeviceAutoApprove lets a device (a browser's Control UI) enroll
+	// without someone approving it on the gateway host, which no tenant
+	// can reach; it gets OpenClaw's default non-admin operator scopes. The
+	// router has already authenticated whoever connects.
+	DeviceAutoApprove enabled `json:"deviceAutoApprove"`
+}
+
+type controlUI struct {
+	AllowedOrigins []string `json:"allowedOrigins"`
+}
+
+type httpAPIs struct {
+	Endpoints struct {
+		ChatCompletions enabled `json:"chatCompletions"`
+	} `json:"endpoints"`
+}
+
+type enabled struct {
+	Enabled bool `json:"enabled"`
+}
+
+type agents struct {
+	Defaults struct {
+		Model model `json:"model"`
+	} `json:"defaults"`
+}
+
+type model struct {
+	Primary   string   `json:"primary,omitempty"`
+	Fallbacks []string `json:"fallbacks,omitempty"`
+}
+
+type skills struct {
+	Load struct {
+		ExtraDirs []string `json:"extraDirs"`
+	} `json:"load"`
+}
+
+// Render returns the openclaw.json of namespace spec: local mode on all
+// interfaces of its container, trusted-proxy auth for the router, Control
+// UI origins for its hostnames, the OpenAI-compatible HTTP API on, and its
+// models (namespaces.<ns>.models.primary|fallback) and skills volume.
+func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte, error) {
+	if _, err := netip.ParseAddr(opts.TrustedProxy); err != nil {
+		return nil, fmt.Errorf("rendering openclaw.json for %s: the router's address on the namespace network is unknown (%q)", spec.Name, opts.TrustedProxy)
+	}
+	f := base(opts, opts.TrustedProxy)
+	if origins := Origins(spec.Hostnames, opts.HTTPPort, opts.HTTPSPort); len(origins) > 0 {
+		f.Gateway.ControlUI = &controlUI{AllowedOrigins: origins}
+	}
+	primary, _ := config.Effective(values, spec.Name, "models.primary")
+	fallback, _ := config.Effective(values, spec.Name, "models.fallback")
+	if primary != "" || fallback != "" {
+		f.Agents = &agents{}
+		f.Agents.Defaults.Model.Primary = primary
+		if fallback != "" {
+			f.Agents.Defaults.Model.Fallbacks = []string{fallback}
+		}
+	}
+	return encode(f)
+}
+
+// Spare returns the openclaw.json of a warm-pool gateway: the same as a
+// namespace's without hostnames or models, trusting no reachable proxy
+// until the namespace that adopts it gets its own (see noProxy).
+// Everything a namespace's config changes later hot-reloads in OpenClaw,
+// so an adoption does not restart the gateway.
+func Spare(opts Options) ([]byte, error) {
+	return encode(base(opts, noProxy))
+}
+
+func base(opts Options, proxy string) file {
+	f := file{Gateway: gateway{
+		Mode:           "local",
+		Bind:           "lan",
+		Port:           opts.Port,
+		TrustedProxies: []string{proxy},
+		Auth: auth{Mode: "trusted-proxy", TrustedProxy: trustedProxy{
+			UserHeader:        strings.ToLower(UserHeader),
+			DeviceAutoApprove: enabled{Enabled: true},
+		}},
+	}}
+	f.Gateway.HTTP.Endpoints.ChatCompletions.Enabled = true
+	if opts.SkillsDir != "" {
+		f.Skills = &skills{}
+		f.Skills.Load.ExtraDirs = []string{opts.SkillsDir}
+	}
+	return f
+}
+
+func encode(f file) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("rendering openclaw.json: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Origins are the browser origins the Control UI is served under for
+// hostnames: http:// and https:// on the default ports, which is what a
+// browser sends behind the router on 80/443 or a load balancer in front of
+// it, plus the router's own ports when they are others.
+func Origins(hostnames []string, httpPort, httpsPort int) []string {
+	var out []string
+	for _, h := range hostnames {
+		out = append(out, "http://"+h, "https://"+h)
+		if httpPort > 0 && httpPort != 80 {
+			out = append(out, "http://"+net.JoinHostPort(h, strconv.Itoa(httpPort)))
+		}
+		if httpsPort > 0 && httpsPort != 443 {
+			out = append(out, "https://"+net.JoinHostPort(h, strconv.Itoa(httpsPort)))
+		}
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+package openclawcfg
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clawd-dev/clawd/namespace"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestRender(t *testing.T) {
+	opts := Options{Port: 18789, TrustedProxy: "10.213.0.1", HTTPPort: 80, HTTPSPort: 443, SkillsDir: "/home/node/skills"}
+	tests := []struct {
+		name   string
+		spec   namespace.Spec
+		values map[string]string
+		opts   func(o *Options)
+	}{
+		{name: "bare", spec: namespace.Spec{Name: "alpha"}},
+		{name: "hostnames-default-ports", spec: namespace.Spec{Name: "alpha", Hostnames: []string{"alpha.example.com", "chat.alpha.example"}}},
+		{name: "hostnames-other-ports", spec: namespace.Spec{Name: "alpha", Hostnames: []string{"alpha.example.com"}},
+			opts: func(o *Options) { o.HTTPPort, o.HTTPSPort = 8080, 8443 }},
+		{name: "no-tls-listener", spec: namespace.Spec{Name: "alpha", Hostnames: []string{"alpha.example.com"}},
+			opts: func(o *Options) { o.HTTPPort, o.HTTPSPort = 8080, 0 }},
+		{name: "models", spec: namespace.Spec{Name: "alpha"}, values: map[string]string{
+			"namespaces.alpha.models.primary":  "anthropic/claude-sonnet-4-5",
+			"namespaces.alpha.models.fallback": "anthropic/claude-haiku-4-5",
+			"namespaces.beta.models.primary":   "openai/gpt-5", // another namespace's
+		}},
+		{name: "models-default-for-all", spec: namespace.Spec{Name: "alpha"}, values: map[string]string{
+			"namespaces.*.models.primary":      "anthropic/claude-sonnet-4-5",
+			"namespaces.alpha.models.fallback": "anthropic/claude-haiku-4-5",
+		}},
+		{name: "fallback-only", spec: namespace.Spec{Name: "alpha"}, values: map[string]string{
+			"namespaces.alpha.models.fallback": "anthropic/claude-haiku-4-5",
+		}},
+		{name: "no-skills-dir", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.SkillsDir = "" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := opts
+			if tt.opts != nil {
+				tt.opts(&o)
+			}
+			got, err := Render(tt.spec, tt.values, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tt.name, got)
+		})
+	}
+	t.Run("spare", func(t *testing.T) {
+		got, err := Spare(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "spare", got)
+	})
+}
+
+func TestRenderNeedsTheRouterAddress(t *testing.T) {
+	for _, proxy := range []string{"", "router", "10.0.0.1:80"} {
+		if _, err := Render(namespace.Spec{Name: "alpha"}, nil, Options{Port: 18789, TrustedProxy: proxy}); err == nil {
+			t.Errorf("trusted proxy %q: rendered, want an error", proxy)
+		}
+	}
+}
+
+// TestRenderIsStable guards the supervisor's "rewrite only when the bytes
+// change": the same inputs must give the same bytes.
+func TestRenderIsStable(t *testing.T) {
+	spec := namespace.Spec{Name: "alpha", Hostnames: []string{"a.example", "b.example"}}
+	values := map[string]string{"namespaces.alpha.models.primary": "anthropic/x", "namespaces.*.models.fallback": "anthropic/y"}
+	opts := Options{Port: 18789, TrustedProxy: "10.0.0.1", HTTPPort: 8080}
+	first, _ := Render(spec, values, opts)
+	for range 20 {
+		if got, _ := Render(spec, values, opts); string(got) != string(first) {
+			t.Fatalf("render is not deterministic:\n%s\n%s", first, got)
+		}
+	}
+}
+
+func TestForwardedFor(t *testing.T) {
+	host := HostAddress()
+	if host == "" || strings.HasPrefix(host, "127.") {
+		t.Fatalf("HostAddress() = %q", host)
+	}
+	for in, want := range map[string]string{
+		"203.0.113.7":         "203.0.113.7",
+		"203.0.113.7:5555":    "203.0.113.7",
+		"[2001:db8::1]:443":   "2001:db8::1",
+		"::ffff:203.0.113.7":  "203.0.113.7",
+		"127.0.0.1:40000":     host,
+		"[::1]:40000":         host,
+		"0.0.0.0":             host,
+		"not an address":      host,
+		"172.17.0.1":          "172.17.0.1",
+		"10.213.0.1:1":        "10.213.0.1",
+		"127.0.0.53":          host,
+		"[::ffff:127.0.0.1]:1": host,
+	} {
+		if got := ForwardedFor(in); got != want {
+			t.Errorf("ForwardedFor(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(got, &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, got)
+	}
+	path := filepath.Join("testdata", name+".json")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./openclawcfg -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, path, got, want)
+	}
+}
