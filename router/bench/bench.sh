@@ -3,18 +3,21 @@
 # reached directly and through nginx, in one run. It prints figures and
 # asserts nothing.
 #
-# Backend: the stand-in gateway of one namespace ("bench", --quota-cpu=1,
-# --min-instances=1), started by a real `clawd up` and its supervisor. Every
-# row hits that one container:
+# Backend: the stand-in gateway of one namespace ("bench", --quota-cpu=1),
+# started by a real `clawd up` (daemon A) and its supervisor. Every row hits
+# that one container:
 #   (a) direct      wrk → container
-#   (b) host        wrk → clawd router (Host: bench.localhost) → container
-#   (c) key         wrk → clawd router (X-API-Key, no owned Host) → container
+#   (b) host        wrk → daemon A's router (Host: bench.localhost) → container
+#   (c) key         wrk → daemon A's router (X-API-Key, a Host no namespace owns)
 #   (d) nginx       wrk → nginx (Debian, keep-alive upstream) → container
-# then (b) and (c) again once 10,000 more namespaces (one hostname each) and
-# 10,000 more keys are in the router's tables. Those are written straight
-# into the daemon's etcd by router/bench/seed and placed on another node
-# (Spec.Node), so this daemon's supervisor starts no container for them and
-# makes no Docker call; the router routes every node's namespaces alike.
+#   (b) and (c) 10k the same through daemon B, whose tables hold 10,000 more
+#                   namespaces (one hostname each) and 10,000 more keys.
+# Daemon B is a second router node: router/bench/seed writes its namespaces
+# straight into B's etcd, all placed on daemon A's node (Spec.Node), so B's
+# supervisor starts no container and makes no Docker call, and B routes
+# "bench" to the gateway A runs, as a router in a cluster would. Two daemons
+# let the 1-entry and 10k-entry rows run back to back, so load from other
+# work on the host shifts both alike. Both daemons run without a warm pool.
 #
 # Knobs: BENCH_DURATION (8s), BENCH_CONNS ("64 256"), BENCH_PATH (/healthz),
 # BENCH_SEED (10000).
@@ -68,47 +71,79 @@ port() {
   printf -v "$1" %d "$next_port"
   next_port=$((next_port + 1))
 }
-port RP; port AP; port EC; port EP; port NP
+port NP
 
-# --- daemon -----------------------------------------------------------------
-DAEMON_PID=""; NGINX_STARTED=""
-export CLAWD_ADDR=http://127.0.0.1:$AP CLAWD_DATADIR=$WORK/data CLAWD_TOKEN=
+# --- daemons ----------------------------------------------------------------
+NGINX_STARTED=""
+declare -A PID CLUSTER RP AP EC
 cleanup() {
   set +e
   if [ -n "$NGINX_STARTED" ]; then "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -s stop 2>/dev/null; fi
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    "$WORK/clawd" namespace delete bench --purge >/dev/null 2>&1
-    kill -INT "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
-  fi
-  if [ -n "${CLUSTER:-}" ]; then
-    f="label=io.clawd.cluster=$CLUSTER"
+  for d in b a; do
+    if [ -n "${PID[$d]:-}" ] && kill -0 "${PID[$d]}" 2>/dev/null; then
+      [ $d = a ] && clawd_a namespace delete bench --purge >/dev/null 2>&1
+      kill -INT "${PID[$d]}"; wait "${PID[$d]}" 2>/dev/null
+    fi
+  done
+  for d in a b; do
+    [ -n "${CLUSTER[$d]:-}" ] || continue
+    f="label=io.clawd.cluster=${CLUSTER[$d]}"
     ids=$(docker ps -aq --filter "$f"); [ -n "$ids" ] && docker rm -f $ids >/dev/null
     ids=$(docker network ls -q --filter "$f"); [ -n "$ids" ] && docker network rm $ids >/dev/null
     ids=$(docker volume ls -q --filter "$f"); [ -n "$ids" ] && docker volume rm -f $ids >/dev/null
-  fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-log "starting clawd (router 127.0.0.1:$RP)"
-"$WORK/clawd" up --datadir="$WORK/data" --router.address=127.0.0.1:$RP --api.address=127.0.0.1:$AP \
-  --etcd.clienturl=http://127.0.0.1:$EC --etcd.peerurl=http://127.0.0.1:$EP \
-  --gateway.image=$IMAGE --node.name=bench-$$ --log.level=warn \
-  >"$WORK/clawd.out" 2>"$WORK/clawd.log" &
-DAEMON_PID=$!
-for _ in $(seq 1 180); do
-  grep -q '^clawd is up' "$WORK/clawd.out" 2>/dev/null && break
-  kill -0 "$DAEMON_PID" 2>/dev/null || { cat "$WORK/clawd.log" >&2; exit 1; }
-  sleep 0.5
-done
-grep -q '^clawd is up' "$WORK/clawd.out" || { log "clawd did not come up"; cat "$WORK/clawd.log" >&2; exit 1; }
-CLUSTER=$(sed -n 's/.*cluster \([^)]*\)).*/\1/p' "$WORK/clawd.out")
+NODE_A=bench-a-$$
+# start_daemon NAME: runs `clawd up` with its own ports, data dir and etcd.
+start_daemon() {
+  local d=$1 p
+  port p; RP[$d]=$p; port p; AP[$d]=$p; port p; EC[$d]=$p; port p
+  "$WORK/clawd" up --datadir="$WORK/$d" --router.address=127.0.0.1:${RP[$d]} --api.address=127.0.0.1:${AP[$d]} \
+    --etcd.clienturl=http://127.0.0.1:${EC[$d]} --etcd.peerurl=http://127.0.0.1:$p \
+    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --log.level=warn \
+    >"$WORK/$d.out" 2>"$WORK/$d.log" &
+  PID[$d]=$!
+}
+# wait_daemon NAME: until it prints that it is up.
+wait_daemon() {
+  local d=$1
+  for _ in $(seq 1 180); do
+    grep -q '^clawd is up' "$WORK/$d.out" 2>/dev/null && break
+    kill -0 "${PID[$d]}" 2>/dev/null || { cat "$WORK/$d.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  grep -q '^clawd is up' "$WORK/$d.out" || { log "daemon $d did not come up"; cat "$WORK/$d.log" >&2; exit 1; }
+  CLUSTER[$d]=$(sed -n 's/^clawd is up.*cluster \([^)]*\)).*/\1/p' "$WORK/$d.out")
+}
+clawd_a() { CLAWD_ADDR=http://127.0.0.1:${AP[a]} CLAWD_DATADIR=$WORK/a CLAWD_TOKEN= "$WORK/clawd" "$@"; }
 
-"$WORK/clawd" namespace create bench --hostname=bench.localhost --quota-cpu=1 --min-instances=1 >/dev/null
-BACKEND=$("$WORK/clawd" namespace get bench -o json | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p' | head -1)
+log "starting daemons A and B"
+start_daemon a
+start_daemon b
+wait_daemon a
+wait_daemon b
+
+clawd_a namespace create bench --hostname=bench.localhost --quota-cpu=1 --min-instances=1 --warmup-on-create=false >/dev/null
+BACKEND=$(clawd_a namespace get bench -o json | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p' | head -1)
 [ -n "$BACKEND" ] || { log "namespace bench has no address"; exit 1; }
-KEY=$("$WORK/clawd" apikey create --namespace=bench --name=bench --rate-limit=1000000000/second 2>/dev/null | sed -n 's/^API Key: //p')
+KEY=$(clawd_a apikey create --namespace=bench --name=bench --rate-limit=1000000000/second 2>/dev/null | sed -n 's/^API Key: //p')
 [ -n "$KEY" ] || { log "no API key"; exit 1; }
+
+log "seeding $SEED namespaces and $SEED keys into daemon B's etcd"
+KEY10K=$("$WORK/seed" -etcd "http://127.0.0.1:${EC[b]}" -namespaces "$SEED" -node "$NODE_A" -backend "$BACKEND" -workers 128)
+
+status() { curl -s -o /dev/null -w '%{http_code}' "$@" || true; }
+# The bench namespace and its key are written last: once B serves that key
+# on that host, both of its tables are complete (each watch is ordered).
+for _ in $(seq 1 600); do
+  code=$(status -H "Host: bench.localhost" -H "X-API-Key: $KEY10K" "http://127.0.0.1:${RP[b]}$URLPATH")
+  [ "$code" = 200 ] && break
+  sleep 0.2
+done
+[ "$code" = 200 ] || { log "daemon B never served the seeded tables ($code)"; cat "$WORK/b.log" >&2; exit 1; }
 
 # --- nginx ------------------------------------------------------------------
 mkdir -p "$WORK/nginx/logs" "$WORK/nginx/tmp"
@@ -147,12 +182,14 @@ EOF
 NGINX_STARTED=1
 
 # --- measure ----------------------------------------------------------------
-status() { curl -s -o /dev/null -w '%{http_code}' "$@" || true; }
-for what in "direct http://$BACKEND$URLPATH" "router http://127.0.0.1:$RP$URLPATH -H Host:bench.localhost" \
-            "key http://127.0.0.1:$RP$URLPATH -H X-API-Key:$KEY" "nginx http://127.0.0.1:$NP$URLPATH"; do
-  set -- $what
-  code=$(status "${@:2}")
-  [ "$code" = 200 ] || { log "$1 answers $code, want 200"; cat "$WORK/clawd.log" >&2; exit 1; }
+URL_DIRECT=http://$BACKEND$URLPATH
+URL_A=http://127.0.0.1:${RP[a]}$URLPATH
+URL_B=http://127.0.0.1:${RP[b]}$URLPATH
+URL_NGINX=http://127.0.0.1:$NP$URLPATH
+for check in "$URL_DIRECT" "$URL_A -H Host:bench.localhost" "$URL_A -H X-API-Key:$KEY" \
+             "$URL_B -H Host:bench.localhost" "$URL_B -H X-API-Key:$KEY10K" "$URL_NGINX"; do
+  code=$(status $check)
+  [ "$code" = 200 ] || { log "$check answers $code, want 200"; exit 1; }
 done
 
 # ms converts wrk's 850.00us / 1.23ms / 1.02s to milliseconds.
@@ -175,28 +212,12 @@ run() {
 }
 
 for c in $CONNS; do
-  run direct "$c" "http://$BACKEND$URLPATH"
-  run host "$c" "http://127.0.0.1:$RP$URLPATH" -H "Host: bench.localhost"
-  run key "$c" "http://127.0.0.1:$RP$URLPATH" -H "X-API-Key: $KEY"
-  run nginx "$c" "http://127.0.0.1:$NP$URLPATH"
-done
-
-log "seeding $SEED namespaces and $SEED keys into the daemon's etcd"
-LASTKEY=$("$WORK/seed" -etcd "http://127.0.0.1:$EC" -namespaces "$SEED" -workers 128)
-# Each watch is ordered: once the router has the sentinel (written last),
-# it has everything. A foreign key on a known host is 403, on an unknown 200.
-for _ in $(seq 1 600); do
-  h=$(status -H "Host: seed-last.bench.localhost" -H "X-API-Key: $KEY" "http://127.0.0.1:$RP$URLPATH")
-  k=$(status -H "Host: bench.localhost" -H "X-API-Key: $LASTKEY" "http://127.0.0.1:$RP$URLPATH")
-  [ "$h" = 403 ] && [ "$k" = 403 ] && break
-  sleep 0.2
-done
-[ "$h" = 403 ] && [ "$k" = 403 ] || { log "the router never loaded the seeded table ($h, $k)"; exit 1; }
-log "router has $((SEED + 2)) namespaces and $((SEED + 2)) keys"
-
-for c in $CONNS; do
-  run host10k "$c" "http://127.0.0.1:$RP$URLPATH" -H "Host: bench.localhost"
-  run key10k "$c" "http://127.0.0.1:$RP$URLPATH" -H "X-API-Key: $KEY"
+  run direct "$c" "$URL_DIRECT"
+  run host "$c" "$URL_A" -H "Host: bench.localhost"
+  run host10k "$c" "$URL_B" -H "Host: bench.localhost"
+  run nginx "$c" "$URL_NGINX"
+  run key "$c" "$URL_A" -H "X-API-Key: $KEY"
+  run key10k "$c" "$URL_B" -H "X-API-Key: $KEY10K"
 done
 
 # --- report -----------------------------------------------------------------
