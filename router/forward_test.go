@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/store"
@@ -422,5 +423,26 @@ func TestHeldClientLeaves(t *testing.T) {
 	reqs, wakes := rec.snapshot()
 	if reqs[0].Status != 499 || len(wakes) != 1 || wakes[0] != "sleepy:abandoned" {
 		t.Fatalf("observed %+v and wakes %v, want 499 and sleepy:abandoned", reqs[0], wakes)
+	}
+}
+
+func TestRetryIfErr(t *testing.T) {
+	for _, tc := range []struct {
+		head  string
+		retry bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", true},
+		{"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", true},
+		{"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", false},
+		{"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n", false},
+		{"POST / HTTP/1.1\r\nHost: a\r\n\r\n", false},
+	} {
+		var req fasthttp.Request
+		if err := req.Header.Read(bufio.NewReader(strings.NewReader(tc.head))); err != nil {
+			t.Fatal(err)
+		}
+		if _, retry := retryIfErr(&req, 1, io.EOF); retry != tc.retry {
+			t.Errorf("%q: retry %v, want %v", tc.head, retry, tc.retry)
+		}
 	}
 }

@@ -45,9 +45,18 @@ func newUpstream(addr string) *upstream {
 		// the gateway writes them, and big bodies are never held whole.
 		StreamResponseBody: true,
 		// No read timeout: a gateway may stream for as long as the client
-		// listens. Retries stay fasthttp's default: idempotent requests
-		// whose connection failed before an answer.
+		// listens.
+		RetryIfErr: retryIfErr,
 	}}
+}
+
+// retryIfErr retries a request whose pooled connection failed (the gateway
+// closed it, say) only if it is safe to send again and can be: a GET, HEAD
+// or OPTIONS without a body. fasthttp would also retry a PUT, whose
+// streamed body is gone once sent.
+func retryIfErr(req *fasthttp.Request, _ int, _ error) (resetTimeout, retry bool) {
+	h := &req.Header
+	return false, !hasBody(h) && (h.IsGet() || h.IsHead() || h.IsOptions())
 }
 
 func dialUpstream(addr string, timeout time.Duration) (net.Conn, error) {
