@@ -45,6 +45,11 @@ type GatewaySpec struct {
 	// that gateway's volumes for life. Empty: the deterministic names.
 	DataVolume   string
 	SkillsVolume string
+	// StateFiles are written into the state dir (names relative to it,
+	// owned by the gateway user) before the container first starts: what a
+	// gateway needs to boot when no one else writes it first (a warm-pool
+	// spare's config). Ignored for a container that has run.
+	StateFiles map[string][]byte
 }
 
 // State is the coarse state of a container as the runtime sees it.
@@ -87,6 +92,11 @@ type Instance struct {
 	// skills dirs.
 	DataVolume   string
 	SkillsVolume string
+	// NetworkGateway is the host's address on the container's network:
+	// connections from this host (the router, the probes) reach the
+	// gateway from it, so it is the proxy address the gateway must trust.
+	// Set once the container exists, before its first start.
+	NetworkGateway string
 }
 
 // Stats are read straight from the container's cgroup.

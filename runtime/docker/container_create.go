@@ -48,11 +48,14 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
-	inst, err := r.inspectInstance(ctx, id)
+	c, err := r.inspectContainer(ctx, id)
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
-	return inst, nil
+	if err := r.writeStateFiles(ctx, c, spec.StateFiles); err != nil {
+		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
+	}
+	return r.withNetworkGateway(ctx, c, r.instance(c)), nil
 }
 
 // create ensures the gateway's network, volumes and container and returns

@@ -12,6 +12,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/clawd-dev/clawd/runtime"
@@ -23,11 +24,11 @@ func (r *Runtime) Inspect(ctx context.Context, ns string) (runtime.Instance, err
 	if err := checkNamespace(ns); err != nil {
 		return runtime.Instance{}, err
 	}
-	inst, err := r.inspectInstance(ctx, r.containerName(ns))
+	c, err := r.inspectContainer(ctx, r.containerName(ns))
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("inspecting gateway %s: %w", ns, err)
 	}
-	return inst, nil
+	return r.withNetworkGateway(ctx, c, r.instance(c)), nil
 }
 
 func (r *Runtime) inspectInstance(ctx context.Context, nameOrID string) (runtime.Instance, error) {
@@ -85,9 +86,10 @@ func (r *Runtime) instance(c container.InspectResponse) runtime.Instance {
 	} else {
 		inst.Spare = true
 	}
-	inst.Address = ""
+	inst.Address, inst.NetworkGateway = "", ""
 	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
 		inst.Address = address(networkIPNamed(c.NetworkSettings, net), inst.Labels[LabelPort])
+		inst.NetworkGateway = endpointGateway(c.NetworkSettings, net)
 	}
 	return inst
 }
@@ -180,7 +182,12 @@ func instanceFromInspect(c container.InspectResponse) runtime.Instance {
 		inst.Error = s.Error
 	}
 	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
-		inst.Address = address(networkIP(c.NetworkSettings, c.HostConfig), inst.Labels[LabelPort])
+		if ep := namespaceEndpoint(c.NetworkSettings, c.HostConfig); ep != nil {
+			inst.Address = address(ep.IPAddress.String(), inst.Labels[LabelPort])
+			if ep.Gateway.Is4() {
+				inst.NetworkGateway = ep.Gateway.String()
+			}
+		}
 	}
 	inst.DataVolume, inst.SkillsVolume = mountedVolumes(c)
 	return inst
@@ -206,8 +213,17 @@ func mapState(s container.ContainerState) runtime.State {
 // networkIP is the container's address on its namespace network: the
 // network named in HostConfig.NetworkMode (an id), else the only one.
 func networkIP(ns *container.NetworkSettings, hc *container.HostConfig) string {
+	if ep := namespaceEndpoint(ns, hc); ep != nil {
+		return ep.IPAddress.String()
+	}
+	return ""
+}
+
+// namespaceEndpoint is the container's live endpoint on its namespace
+// network (see networkIP), nil when it has no address there.
+func namespaceEndpoint(ns *container.NetworkSettings, hc *container.HostConfig) *network.EndpointSettings {
 	if ns == nil || len(ns.Networks) == 0 {
-		return ""
+		return nil
 	}
 	var mode string
 	if hc != nil {
@@ -218,17 +234,17 @@ func networkIP(ns *container.NetworkSettings, hc *container.HostConfig) string {
 			continue
 		}
 		if mode == "" || mode == name || mode == ep.NetworkID || (len(mode) >= 12 && strings.HasPrefix(ep.NetworkID, mode)) {
-			return ep.IPAddress.String()
+			return ep
 		}
 	}
 	if len(ns.Networks) == 1 {
 		for _, ep := range ns.Networks {
 			if ep != nil && ep.IPAddress.IsValid() {
-				return ep.IPAddress.String()
+				return ep
 			}
 		}
 	}
-	return ""
+	return nil
 }
 
 func address(ip, port string) string {

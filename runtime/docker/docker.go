@@ -53,8 +53,8 @@ type Config struct {
 }
 
 // Runtime runs gateway containers on one Docker Engine. It is safe for
-// concurrent use and keeps no state besides the client and the spares being
-// claimed right now.
+// concurrent use and keeps no state besides the client, the spares being
+// claimed right now and the networks' gateway addresses.
 type Runtime struct {
 	api         client.APIClient
 	log         hclog.Logger
@@ -63,6 +63,7 @@ type Runtime struct {
 	callTimeout time.Duration
 	subnets     subnetPool
 	claims      sync.Map // spare id → namespace, while a rename claims it
+	netGateways sync.Map // network id → its IPv4 gateway; see networkGateway
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.

@@ -31,6 +31,9 @@ func (r *Runtime) CreateSpare(ctx context.Context, id string, spec runtime.Gatew
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("creating spare %s: %w", id, err)
 	}
+	if err := r.writeStateFiles(ctx, c, spec.StateFiles); err != nil {
+		return runtime.Instance{}, fmt.Errorf("creating spare %s: %w", id, err)
+	}
 	if err := r.start(ctx, r.logger(g), c); err != nil {
 		return runtime.Instance{}, fmt.Errorf("starting spare %s: %w", id, err)
 	}
