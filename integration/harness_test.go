@@ -300,8 +300,10 @@ func (d *daemon) waitPhase(name, phase string, timeout time.Duration) nsView {
 }
 
 type standinInfo struct {
-	Namespace string `json:"namespace"`
-	BootCount int    `json:"bootCount"`
+	Namespace    string `json:"namespace"`
+	BootCount    int    `json:"bootCount"`
+	ModelPrimary string `json:"modelPrimary"`
+	PID          int    `json:"pid"`
 }
 
 // viaRouter GETs path through the router with the given Host header.

@@ -12,12 +12,22 @@ import (
 // {"ready":true}. The body must be checked: OpenClaw's Control UI answers
 // unknown paths with 200 HTML.
 func Ready(ctx context.Context, c *http.Client, addr, path string) bool {
+	return ReadyWith(ctx, c, addr, path, nil)
+}
+
+// ReadyWith is Ready with extra request header fields: a gateway that
+// trusts the prober as its proxy (OpenClaw's trusted-proxy auth) refuses
+// even its probes unless they name a client in X-Forwarded-For.
+func ReadyWith(ctx context.Context, c *http.Client, addr, path string, h http.Header) bool {
 	if addr == "" {
 		return false
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return false
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	resp, err := c.Do(req)
 	if err != nil {

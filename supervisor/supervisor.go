@@ -5,11 +5,13 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/probe"
 	"github.com/clawd-dev/clawd/runtime"
 	"github.com/clawd-dev/clawd/store"
@@ -29,6 +32,13 @@ type Store interface {
 	PutStatus(ctx context.Context, name string, st namespace.Status) error
 	DeleteNamespace(ctx context.Context, name string) error
 	UpdateSpec(ctx context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error)
+}
+
+// ConfigWatcher feeds the dynamic config (`clawd config set`). A Store
+// that has it gets each gateway's config rewritten when a value it reads
+// changes; without it gateways get the defaults.
+type ConfigWatcher interface {
+	WatchConfig(ctx context.Context) <-chan map[string]string
 }
 
 // Pool hands out ready warm-pool gateways.
@@ -45,6 +55,9 @@ type Gateway struct {
 	StateDir  string
 	SkillsDir string
 	PidsLimit int64
+	// RouterHTTPPort and RouterHTTPSPort are the router's listening ports
+	// (0: off), for the Control UI origins in each gateway's config.
+	RouterHTTPPort, RouterHTTPSPort int
 }
 
 // Config tunes the supervisor.
@@ -78,9 +91,12 @@ type Supervisor struct {
 	log    hclog.Logger
 	q      *queue
 	client *http.Client
+	// probeHeader goes on every ready probe; see probe.ReadyWith.
+	probeHeader http.Header
 
 	mu     sync.Mutex
 	known  map[string]namespace.Namespace // latest from the store watch
+	values map[string]string              // latest dynamic config
 	tracks map[string]*track
 	synced chan struct{}
 	// running has one channel per namespace someone waits on; it is closed
@@ -96,6 +112,9 @@ type track struct {
 	lastReason  string
 	lastStarted time.Time // StartedAt of the container we last counted
 	readySince  time.Time
+	// config is the gateway config last written into container configIn.
+	config   []byte
+	configIn string
 }
 
 // New makes a supervisor; Run starts it.
@@ -116,16 +135,17 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Supervisor{
-		cfg:     cfg,
-		rt:      rt,
-		st:      st,
-		log:     cfg.Logger,
-		q:       newQueue(),
-		client:  &http.Client{Timeout: 2 * time.Second},
-		known:   map[string]namespace.Namespace{},
-		tracks:  map[string]*track{},
-		synced:  make(chan struct{}),
-		running: map[string]chan struct{}{},
+		cfg:         cfg,
+		rt:          rt,
+		st:          st,
+		log:         cfg.Logger,
+		q:           newQueue(),
+		client:      &http.Client{Timeout: 2 * time.Second},
+		probeHeader: http.Header{"X-Forwarded-For": {openclawcfg.HostAddress()}},
+		known:       map[string]namespace.Namespace{},
+		tracks:      map[string]*track{},
+		synced:      make(chan struct{}),
+		running:     map[string]chan struct{}{},
 	}
 }
 
@@ -135,6 +155,18 @@ func (s *Supervisor) Synced() <-chan struct{} { return s.synced }
 // Run reconciles until ctx ends. It never stops or removes containers on
 // the way out: tenants keep running while clawd restarts.
 func (s *Supervisor) Run(ctx context.Context) {
+	if cw, ok := s.st.(ConfigWatcher); ok {
+		// The first gateways started should get their models right away,
+		// not a config without them rewritten a moment later.
+		first := make(chan struct{})
+		go s.watchConfig(ctx, cw, first)
+		select {
+		case <-first:
+		case <-time.After(10 * time.Second):
+			s.log.Warn("no dynamic config from the store yet; gateways start with defaults until it comes")
+		case <-ctx.Done():
+		}
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < s.cfg.Workers; i++ {
 		wg.Add(1)
@@ -188,6 +220,20 @@ func (s *Supervisor) watchStore(ctx context.Context) {
 			delete(s.tracks, ev.Name)
 			s.mu.Unlock()
 		}
+	}
+}
+
+// watchConfig keeps the latest dynamic config and has every namespace
+// reconciled when it changes: each pass re-renders its gateway's config
+// and rewrites it only if the bytes differ, and OpenClaw hot-reloads it.
+func (s *Supervisor) watchConfig(ctx context.Context, cw ConfigWatcher, first chan<- struct{}) {
+	once := sync.Once{}
+	for m := range cw.WatchConfig(ctx) {
+		s.mu.Lock()
+		s.values = m
+		s.mu.Unlock()
+		once.Do(func() { close(first) })
+		s.enqueueAll()
 	}
 }
 
@@ -378,6 +424,16 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.writeIdentity(cctx, name, log)
 	}
 	s.recordVolumes(cctx, ns, inst, log)
+	if err := s.writeConfig(cctx, ns, inst, t, log); err != nil {
+		if inst.State == runtime.StateCreated || inst.State == runtime.StateExited {
+			// Never start a gateway without its config: it would not boot,
+			// or boot with a stale one.
+			s.retry(ctx, ns, t, err.Error(), log)
+			return
+		}
+		log.Warn("updating the gateway's config failed; will retry", "error", err)
+		s.q.addAfter(name, 5*time.Second)
+	}
 
 	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason}
 	switch inst.State {
@@ -724,7 +780,44 @@ func (s *Supervisor) gatewaySpec(spec namespace.Spec) runtime.GatewaySpec {
 }
 
 func (s *Supervisor) ready(ctx context.Context, addr string) bool {
-	return probe.Ready(ctx, s.client, addr, s.cfg.Gateway.ReadyPath)
+	return probe.ReadyWith(ctx, s.client, addr, s.cfg.Gateway.ReadyPath, s.probeHeader)
+}
+
+// writeConfig renders the namespace's gateway config (openclaw.json) and
+// writes it into the gateway's state dir when it differs from what this
+// container last got: before a first start, after an adoption, and when
+// the spec's hostnames or the dynamic config change. A gateway that is not
+// running reads it when it starts; a running one hot-reloads it. Runtimes
+// that cannot write state get nothing.
+func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, t *track, log hclog.Logger) error {
+	w, ok := s.rt.(runtime.StateWriter)
+	if !ok {
+		return nil
+	}
+	s.mu.Lock()
+	values := s.values
+	s.mu.Unlock()
+	g := s.cfg.Gateway
+	data, err := openclawcfg.Render(ns.Spec, values, openclawcfg.Options{
+		Port: g.Port, TrustedProxy: inst.NetworkGateway,
+		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.SkillsDir,
+	})
+	if err != nil {
+		return err
+	}
+	if t.configIn == inst.ContainerID && bytes.Equal(t.config, data) {
+		return nil
+	}
+	if err := w.WriteState(ctx, ns.Spec.Name, path.Join(g.StateDir, openclawcfg.FileName), data); err != nil {
+		return fmt.Errorf("writing the gateway's config: %w", err)
+	}
+	if t.configIn == inst.ContainerID {
+		log.Info("gateway config updated; the gateway reloads it", "bytes", len(data))
+	} else {
+		log.Debug("gateway config written", "container", short(inst.ContainerID), "bytes", len(data))
+	}
+	t.config, t.configIn = data, inst.ContainerID
+	return nil
 }
 
 func exitReason(inst runtime.Instance, spec namespace.Spec) string {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
 	"github.com/clawd-dev/clawd/runtime"
@@ -154,12 +155,20 @@ func up(cfg *config.Static) error {
 	}
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
+	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
 	var pool *warmpool.Pool
 	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
 		spare := gw
 		cpu, _ := units.ParseCPU(cfg.Warmpool.CPU)
 		spare.NanoCPUs = cpu * 1_000_000
 		spare.MemoryBytes, _ = units.ParseBytes(cfg.Warmpool.Memory)
+		// A spare boots with a config of its own; the namespace that
+		// adopts it gets its own written (supervisor).
+		spareConfig, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir})
+		if err != nil {
+			return err
+		}
+		spare.StateFiles = map[string][]byte{openclawcfg.FileName: spareConfig}
 		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
 	sup := supervisor.New(supervisor.Config{
@@ -167,6 +176,7 @@ func up(cfg *config.Static) error {
 		Gateway: supervisor.Gateway{
 			Image: cfg.Gateway.Image, Port: cfg.Gateway.Port, ReadyPath: cfg.Gateway.ReadyPath,
 			StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir, PidsLimit: cfg.Gateway.PidsLimit,
+			RouterHTTPPort: httpPort, RouterHTTPSPort: httpsPort,
 		},
 		ResyncInterval: time.Duration(cfg.Supervisor.ResyncInterval),
 		StartTimeout:   time.Duration(cfg.Supervisor.StartTimeout),
@@ -228,6 +238,17 @@ func up(cfg *config.Static) error {
 	edge.shutdown(shutCtx)
 	<-done
 	return err
+}
+
+// listenerPort is ln's TCP port, 0 for no listener.
+func listenerPort(ln net.Listener) int {
+	if ln == nil {
+		return 0
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
 }
 
 // poolOrNil keeps a nil *Pool from becoming a non-nil interface.

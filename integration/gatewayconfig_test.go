@@ -1,0 +1,102 @@
+package integration
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gatewayFile reads a file out of a namespace's gateway container.
+func gatewayFile(t *testing.T, id, path string) []byte {
+	t.Helper()
+	out, err := exec.Command("docker", "cp", id+":"+path, "-").Output()
+	if err != nil {
+		t.Fatalf("docker cp %s: %v", path, err)
+	}
+	// docker cp to stdout writes a tar: header block, then the data.
+	if len(out) < 512 {
+		t.Fatalf("docker cp %s: short archive", path)
+	}
+	data := out[512:]
+	if i := strings.IndexByte(string(data), 0); i >= 0 {
+		data = data[:i]
+	}
+	return data
+}
+
+func (d *daemon) standin(host string) standinInfo {
+	d.t.Helper()
+	code, body := d.viaRouter(host, "/__standin")
+	var info standinInfo
+	if code != 200 || json.Unmarshal(body, &info) != nil {
+		d.t.Fatalf("GET /__standin via %s: %d %s", host, code, body)
+	}
+	return info
+}
+
+// clawd writes each gateway's openclaw.json before its first start and
+// rewrites it when `clawd config set` changes what it holds: the running
+// gateway picks the change up (OpenClaw hot-reloads the file) and is not
+// restarted. Warm-pool gateways get their namespace's config on adoption.
+func TestConfigSetReachesTheRunningGateway(t *testing.T) {
+	d := startDaemon(t, "--warmpool.size=1")
+	d.mustClawd("config", "set", "namespaces.*.models.primary", "anthropic/claude-sonnet-4-5")
+	d.mustClawd("namespace", "create", "cold", "--hostname=cold.localhost", "--warmup-on-create=false")
+
+	first := d.standin("cold.localhost")
+	if first.ModelPrimary != "anthropic/claude-sonnet-4-5" {
+		t.Fatalf("first boot saw model %q, want the every-namespace default", first.ModelPrimary)
+	}
+	v := d.get("cold")
+	var cfg struct {
+		Gateway struct {
+			TrustedProxies []string `json:"trustedProxies"`
+			Auth           struct {
+				Mode         string `json:"mode"`
+				TrustedProxy struct {
+					UserHeader string `json:"userHeader"`
+				} `json:"trustedProxy"`
+			} `json:"auth"`
+			ControlUI struct {
+				AllowedOrigins []string `json:"allowedOrigins"`
+			} `json:"controlUi"`
+		} `json:"gateway"`
+	}
+	raw := gatewayFile(t, v.Status.ContainerID, "/home/node/.openclaw/openclaw.json")
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("openclaw.json: %v\n%s", err, raw)
+	}
+	netGateway := dockerInspect(t, "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", v.Status.ContainerID)
+	if len(cfg.Gateway.TrustedProxies) != 1 || cfg.Gateway.TrustedProxies[0] != netGateway || cfg.Gateway.Auth.Mode != "trusted-proxy" ||
+		cfg.Gateway.Auth.TrustedProxy.UserHeader != "x-clawd-user" {
+		t.Errorf("openclaw.json trusts %v in mode %s (user header %q), want the network gateway %s", cfg.Gateway.TrustedProxies,
+			cfg.Gateway.Auth.Mode, cfg.Gateway.Auth.TrustedProxy.UserHeader, netGateway)
+	}
+	if o := strings.Join(cfg.Gateway.ControlUI.AllowedOrigins, " "); !strings.Contains(o, "http://cold.localhost:") || !strings.Contains(o, "https://cold.localhost") {
+		t.Errorf("allowed origins %q lack the namespace's hostname", o)
+	}
+	if env := dockerInspect(t, "{{json .Config.Env}}", v.Status.ContainerID); strings.Contains(env, "OPENCLAW_GATEWAY_TOKEN") {
+		t.Errorf("a gateway token is set (%s): trusted-proxy mode refuses to start with one", env)
+	}
+
+	d.mustClawd("config", "set", "namespaces.cold.models.primary", "anthropic/claude-haiku-4-5")
+	var now standinInfo
+	eventually(t, 30*time.Second, "the running gateway sees the new model", func() bool {
+		now = d.standin("cold.localhost")
+		return now.ModelPrimary == "anthropic/claude-haiku-4-5"
+	})
+	if now.BootCount != first.BootCount || now.PID != first.PID || d.get("cold").Status.ContainerID != v.Status.ContainerID {
+		t.Errorf("the gateway was restarted for a config change: boot %d → %d, pid %d → %d", first.BootCount, now.BootCount, first.PID, now.PID)
+	}
+	// An adopted spare booted with a spare's config; its namespace's replaces it.
+	eventually(t, time.Minute, "a ready spare", func() bool { return d.poolReady() == 1 })
+	d.mustClawd("namespace", "create", "warm", "--hostname=warm.localhost")
+	eventually(t, 30*time.Second, "the adopted gateway sees its namespace's model", func() bool {
+		return d.standin("warm.localhost").ModelPrimary == "anthropic/claude-sonnet-4-5"
+	})
+	if spare := dockerInspect(t, `{{index .Config.Labels "io.clawd.spare"}}`, d.get("warm").Status.ContainerID); spare == "" {
+		t.Error("namespace warm did not adopt a spare")
+	}
+}
