@@ -20,7 +20,7 @@
 # work on the host shifts both alike. Both daemons run without a warm pool.
 #
 # Knobs: BENCH_DURATION (8s), BENCH_CONNS ("64 256"), BENCH_PATH (/healthz),
-# BENCH_SEED (10000).
+# BENCH_SEED (10000), BENCH_ROUNDS (2).
 set -euo pipefail
 START=$SECONDS
 
@@ -30,6 +30,7 @@ DURATION=${BENCH_DURATION:-8s}
 CONNS=${BENCH_CONNS:-"64 256"}
 URLPATH=${BENCH_PATH:-/healthz}
 SEED=${BENCH_SEED:-10000}
+ROUNDS=${BENCH_ROUNDS:-2}
 IMAGE=clawd-standin:latest
 GO=${GO:-go}
 
@@ -196,35 +197,56 @@ done
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
 declare -A RPS P50 P99 ERR
-# run NAME CONNS URL [wrk args]: one wrk run, its figures kept under NAME/CONNS.
+# run NAME CONNS URL [wrk args]: one wrk run, its figures added to NAME/CONNS.
 run() {
   local name=$1 c=$2 url=$3; shift 3
   wrk -t2 -c"$c" -d1s "$@" "$url" >/dev/null 2>&1 || true # warm the pools
   local out; out=$(wrk -t2 -c"$c" -d"$DURATION" --latency "$@" "$url")
-  RPS[$name/$c]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
-  P50[$name/$c]=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
-  P99[$name/$c]=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
-  local bad errs
+  local rps p50 p99 bad errs k=$name/$c
+  rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+  p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' <<<"$out")
   errs=$(awk '/Socket errors:/ {gsub(/,/, ""); print $4 + $6 + $8 + $10}' <<<"$out")
-  ERR[$name/$c]=$(( ${bad:-0} + ${errs:-0} ))
-  log "$name c=$c: ${RPS[$name/$c]} req/s, p50 ${P50[$name/$c]} ms, p99 ${P99[$name/$c]} ms, errors ${ERR[$name/$c]}"
+  RPS[$k]="${RPS[$k]:-} $rps"; P50[$k]="${P50[$k]:-} $p50"; P99[$k]="${P99[$k]:-} $p99"
+  ERR[$k]=$(( ${ERR[$k]:-0} + ${bad:-0} + ${errs:-0} ))
+  log "$name c=$c: $rps req/s, p50 $p50 ms, p99 $p99 ms"
 }
+# mean of a list of numbers.
+mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf (NF ? "%.2f" : "-"), (NF ? s / NF : 0) }' <<<"$1"; }
 
+# Rounds alternate the order (ABBA), so a drift in the host's load during
+# the run weighs on every row alike; each figure is the mean of the rounds.
+PLAN=()
 for c in $CONNS; do
-  run direct "$c" "$URL_DIRECT"
-  run host "$c" "$URL_A" -H "Host: bench.localhost"
-  run host10k "$c" "$URL_B" -H "Host: bench.localhost"
-  run nginx "$c" "$URL_NGINX"
-  run key "$c" "$URL_A" -H "X-API-Key: $KEY"
-  run key10k "$c" "$URL_B" -H "X-API-Key: $KEY10K"
+  for r in direct host host10k nginx key key10k; do PLAN+=("$r/$c"); done
+done
+for round in $(seq 1 "$ROUNDS"); do
+  for step in "${PLAN[@]}"; do
+    r=${step%/*} c=${step#*/}
+    case $r in
+      direct) run direct "$c" "$URL_DIRECT" ;;
+      host) run host "$c" "$URL_A" -H "Host: bench.localhost" ;;
+      host10k) run host10k "$c" "$URL_B" -H "Host: bench.localhost" ;;
+      nginx) run nginx "$c" "$URL_NGINX" ;;
+      key) run key "$c" "$URL_A" -H "X-API-Key: $KEY" ;;
+      key10k) run key10k "$c" "$URL_B" -H "X-API-Key: $KEY10K" ;;
+    esac
+  done
+  # The next round goes the other way.
+  for ((i = 0, j = ${#PLAN[@]} - 1; i < j; i++, j--)); do
+    t=${PLAN[i]}; PLAN[i]=${PLAN[j]}; PLAN[j]=$t
+  done
+done
+for k in "${!RPS[@]}"; do
+  RPS[$k]=$(mean "${RPS[$k]}" | sed 's/\..*//'); P50[$k]=$(mean "${P50[$k]}"); P99[$k]=$(mean "${P99[$k]}")
 done
 
 # --- report -----------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", a - b }'; }
 echo
-echo "clawd router vs nginx, same backend (stand-in gateway, 1 CPU, GET $URLPATH), wrk -t2 -d$DURATION, $(nproc) cores"
+echo "clawd router vs nginx, same backend (stand-in gateway, 1 CPU, GET $URLPATH), wrk -t2 -d$DURATION, $(nproc) cores, mean of $ROUNDS rounds"
 echo "both log every request (clawd's default JSON access log, nginx's combined log), buffered and flushed each second"
 printf '%-26s %5s %9s %8s %8s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "errors"
 for c in $CONNS; do
