@@ -9,7 +9,7 @@ API_ADDR     ?= 127.0.0.1:7070
 GATEWAY_IMAGE ?= clawd-standin:latest
 GOTESTFLAGS  ?=
 
-.PHONY: all build up test unit integration docker standin-image vet fuzz clean bench-create
+.PHONY: all build up test unit integration docker standin-image vet fuzz clean bench-create bench-wake
 
 all: build
 
@@ -64,9 +64,25 @@ OPENCLAW_VERSION ?= 2026.9.6
 gateway-image: docker
 	@OPENCLAW_VERSION=$(OPENCLAW_VERSION) bash gateway/build-image.sh
 
+# The real OpenClaw gateway end to end (issue 5), on the image above: two
+# namespaces through the router by hostname and by API key (HTTP, the
+# WebSocket protocol to hello-ok, a key refused on the other namespace),
+# config set reaching a running gateway, wakes from Paused and Stopped, a
+# warm-pool adoption; logs the figures (FIGURE lines). Minutes, not seconds.
+# A gateway image that cannot be built fails it.
+.PHONY: e2e-openclaw
+e2e-openclaw: docker gateway-image
+	CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
+		-run '^(TestE2EOpenClaw|TestGoldenFilesValidate)$$' ./openclawcfg ./integration
+
 # Figures, not assertions: the router beside the same backend reached
 # directly and through nginx (Debian), by Host and by API key, then with
 # 10,000 namespaces and keys in its tables. See router/bench/bench.sh.
 .PHONY: bench-router
 bench-router: docker standin-image
 	@GO=$(GO) bash router/bench/bench.sh
+
+# Figures, not assertions: request → first byte for a namespace in each
+# phase, beside docker pause/start/run by hand; 100 concurrent wakes.
+bench-wake: docker standin-image
+	CLAWD_BENCH=1 $(GO) test -count=1 -v -timeout 40m -run '^TestBenchWake$$' ./integration | grep -v '^=== RUN'
