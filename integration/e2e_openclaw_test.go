@@ -1,0 +1,465 @@
+package integration
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// The real OpenClaw gateway, end to end (make e2e-openclaw): namespaces on
+// the image from Dockerfile.gateway, reached through clawd's router by
+// hostname and by API key over HTTP and the gateway's WebSocket protocol,
+// with no gateway token anywhere (trusted-proxy auth). Slow: a cold
+// gateway takes up to a minute to be ready on a busy 2-core host, so every
+// wait is generous. The figures the issue asks for are logged.
+
+// e2eGatewayFlags run the real image with room for its slow starts.
+func e2eGatewayFlags(image string) []string {
+	return []string{"--gateway.image=" + image, "--supervisor.starttimeout=5m", "--router.waketimeout=5m"}
+}
+
+// e2eImage returns the gateway image, failing (never skipping) when it is
+// not there: make e2e-openclaw builds it first, and a build that failed
+// must not look like a pass.
+func e2eImage(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("CLAWD_E2E_OPENCLAW") != "1" {
+		t.Skip("end to end on the real OpenClaw image: run make e2e-openclaw")
+	}
+	if !dockerOK {
+		t.Fatal(dockerWhy)
+	}
+	image := os.Getenv("CLAWD_GATEWAY_IMAGE")
+	if image == "" {
+		image = "clawd-gateway:2026.9.6"
+	}
+	if out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", image).CombinedOutput(); err != nil {
+		t.Fatalf("the gateway image %s is not on the engine (%v: %s): make gateway-image must build it", image, err, strings.TrimSpace(string(out)))
+	}
+	return image
+}
+
+func TestE2EOpenClaw(t *testing.T) {
+	image := e2eImage(t)
+
+	t.Run("two namespaces", func(t *testing.T) {
+		d := startDaemon(t, e2eGatewayFlags(image)...)
+		// Set before the create, so the first boot already has it.
+		d.mustClawd("config", "set", "namespaces.*.models.primary", "anthropic/claude-sonnet-4-5")
+
+		start := time.Now()
+		d.mustClawd("namespace", "create", "alpha", "--hostname=alpha.localhost")
+		hello := ocDialRetry(t, d, "alpha.localhost", nil, 8*time.Minute)
+		t.Logf("FIGURE cold create → first hello-ok: %s", time.Since(start).Round(100*time.Millisecond))
+		hello.close()
+
+		keyA, keyAID := createKey(t, d, "--namespace=alpha")
+
+		t.Run("healthz by hostname and by key", func(t *testing.T) {
+			for _, c := range []struct {
+				name string
+				host string
+				h    []string
+			}{
+				{"hostname", "alpha.localhost", nil},
+				{"key", d.routerAddr, []string{"X-API-Key", keyA}},
+				{"bearer key", "", []string{"Authorization", "Bearer " + keyA}},
+			} {
+				code, _, body := get(t, d, c.host, "/healthz", c.h...)
+				var h struct {
+					OK     bool   `json:"ok"`
+					Status string `json:"status"`
+				}
+				if code != 200 || json.Unmarshal(body, &h) != nil || !h.OK || h.Status != "live" {
+					t.Errorf("%s: GET /healthz = %d %s, want 200 {\"ok\":true,\"status\":\"live\"}", c.name, code, body)
+				}
+			}
+		})
+
+		t.Run("HTTP API and Control UI", func(t *testing.T) {
+			// The OpenAI-compatible API authenticates the router's user.
+			code, _, body := get(t, d, "", "/v1/models", "X-API-Key", keyA)
+			if code != 200 || !strings.Contains(string(body), `"openclaw/default"`) {
+				t.Errorf("GET /v1/models by key = %d %s", code, body)
+			}
+			code, hdr, body := get(t, d, "alpha.localhost", "/", "Accept", "text/html")
+			if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "openclaw-control-ui") {
+				t.Errorf("GET / (Control UI) = %d %s %.200s", code, hdr.Get("Content-Type"), body)
+			}
+		})
+
+		t.Run("WebSocket by hostname and by key", func(t *testing.T) {
+			// A browser on the hostname sends its Origin; a script with a key
+			// sends none.
+			byHost := ocDial(t, d, "alpha.localhost", nil)
+			defer byHost.close()
+			byKey := ocDial(t, d, d.routerAddr, http.Header{"X-API-Key": {keyA}})
+			defer byKey.close()
+			for name, c := range map[string]*ocClient{"hostname": byHost, "key": byKey} {
+				if !strings.Contains(strings.Join(c.origins(t), " "), "alpha.localhost") {
+					t.Errorf("%s: the gateway is not alpha's (its origins are %v)", name, c.origins(t))
+				}
+			}
+			if u := byKey.hello.Auth; u.Method != "trusted-proxy" || len(u.Scopes) == 0 {
+				t.Errorf("key connection auth = %+v, want trusted-proxy with scopes", u)
+			}
+			t.Logf("key %s connected as %+v", keyAID, byKey.hello.Auth)
+			// The Control UI's origins are the namespace's hostnames only.
+			if _, err := ocConnect(d, "alpha.localhost", http.Header{"Origin": {"http://evil.example"}}); err == nil || !strings.Contains(err.Error(), "origin not allowed") {
+				t.Errorf("a page on another origin connected: %v", err)
+			}
+		})
+
+		d.mustClawd("namespace", "create", "beta", "--hostname=beta.localhost")
+		keyB, _ := createKey(t, d, "--namespace=beta")
+		ocDialRetry(t, d, "", http.Header{"X-API-Key": {keyB}}, 8*time.Minute).close()
+
+		t.Run("a key is refused on another namespace", func(t *testing.T) {
+			if code, _, body := get(t, d, "beta.localhost", "/healthz", "X-API-Key", keyA); code != 403 {
+				t.Errorf("alpha's key on beta's hostname: %d %s, want 403", code, body)
+			}
+			_, resp, err := wsDial(d, "beta.localhost", http.Header{"X-API-Key": {keyA}})
+			if err == nil || resp == nil || resp.StatusCode != 403 {
+				t.Errorf("alpha's key on beta's WebSocket: %v (%v), want 403", err, resp)
+			}
+			// And beta's key reaches beta.
+			c := ocDial(t, d, "beta.localhost", http.Header{"X-API-Key": {keyB}})
+			defer c.close()
+			if !strings.Contains(strings.Join(c.origins(t), " "), "beta.localhost") {
+				t.Errorf("beta's key reached %v", c.origins(t))
+			}
+		})
+
+		t.Run("config set reaches the gateway", func(t *testing.T) {
+			c := ocDial(t, d, "alpha.localhost", nil)
+			defer c.close()
+			if m := c.model(t); m != "anthropic/claude-sonnet-4-5" {
+				t.Fatalf("model at boot %q, want the default set before the create", m)
+			}
+			boot := d.get("alpha").Status.ContainerID
+			set := time.Now()
+			d.mustClawd("config", "set", "namespaces.alpha.models.primary", "anthropic/claude-haiku-4-5")
+			eventually(t, 2*time.Minute, "the gateway runs with the new model", func() bool {
+				return c.model(t) == "anthropic/claude-haiku-4-5"
+			})
+			t.Logf("FIGURE config set → visible in config.get: %s", time.Since(set).Round(100*time.Millisecond))
+			if v := d.get("alpha"); v.Status.ContainerID != boot || v.Status.Restarts != 0 {
+				t.Errorf("the gateway was replaced or restarted: %+v", v.Status)
+			}
+			other := ocDial(t, d, "beta.localhost", nil)
+			defer other.close()
+			if m := other.model(t); m != "anthropic/claude-sonnet-4-5" {
+				t.Errorf("beta's model %q changed with alpha's", m)
+			}
+		})
+
+		t.Run("memory of an idle gateway", func(t *testing.T) {
+			time.Sleep(20 * time.Second) // let the start-up work settle
+			for _, ns := range []string{"alpha", "beta"} {
+				var v struct {
+					Usage *struct {
+						MemoryWorkingSet uint64 `json:"MemoryWorkingSet"`
+					} `json:"usage"`
+				}
+				if err := json.Unmarshal([]byte(d.mustClawd("namespace", "get", ns, "-o", "json")), &v); err != nil || v.Usage == nil {
+					t.Fatalf("namespace get %s: no usage (%v)", ns, err)
+				}
+				t.Logf("FIGURE memory of idle gateway %s: %d MiB", ns, v.Usage.MemoryWorkingSet>>20)
+			}
+		})
+
+		for _, tier := range []string{"paused", "stopped"} {
+			t.Run(tier+" → hello-ok", func(t *testing.T) {
+				d.mustClawd("namespace", "sleep", "alpha", "--to="+tier)
+				d.waitPhase("alpha", strings.ToUpper(tier[:1])+tier[1:], 2*time.Minute)
+				start := time.Now()
+				c := ocDialRetry(t, d, "alpha.localhost", nil, 8*time.Minute)
+				t.Logf("FIGURE %s → hello-ok: %s", tier, time.Since(start).Round(10*time.Millisecond))
+				c.close()
+			})
+		}
+	})
+
+	t.Run("warm pool", func(t *testing.T) {
+		d := startDaemon(t, append(e2eGatewayFlags(image), "--warmpool.size=1")...)
+		eventually(t, 8*time.Minute, "a ready spare of the real gateway", func() bool { return d.poolReady() == 1 })
+		start := time.Now()
+		d.mustClawd("namespace", "create", "warm", "--hostname=warm.localhost")
+		c := ocDialRetry(t, d, "warm.localhost", nil, 5*time.Minute)
+		t.Logf("FIGURE pool adoption → first hello-ok: %s", time.Since(start).Round(10*time.Millisecond))
+		defer c.close()
+		if spare := dockerInspect(t, `{{index .Config.Labels "io.clawd.spare"}}`, d.get("warm").Status.ContainerID); spare == "" {
+			t.Error("namespace warm did not adopt the spare")
+		}
+		if !strings.Contains(strings.Join(c.origins(t), " "), "warm.localhost") {
+			t.Errorf("the adopted gateway still runs the spare's config: origins %v", c.origins(t))
+		}
+	})
+}
+
+func routerPort(d *daemon) string {
+	_, port, _ := strings.Cut(d.routerAddr, ":")
+	return port
+}
+
+// get sends GET path through the router; host "" means the router's own
+// address (no namespace's hostname).
+func get(t *testing.T, d *daemon, host, path string, headers ...string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+d.routerAddr+path, nil)
+	if host != "" {
+		req.Host = host
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := (&http.Client{Timeout: 6 * time.Minute}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s (Host %q): %v", path, host, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body
+}
+
+// ocClient speaks OpenClaw's gateway protocol through clawd: no token (the
+// router vouches for the user), and a device identity of its own, which a
+// trusted-proxy gateway set up by clawd approves without a human. Without
+// an API key it is the Control UI in a browser on the namespace's hostname
+// (OpenClaw checks a browser client's Origin against the allowed ones);
+// with a key, which a browser cannot send on a WebSocket, a native app.
+type ocClient struct {
+	conn  *websocket.Conn
+	seq   int
+	hello ocHello
+}
+
+type ocHello struct {
+	Type   string `json:"type"`
+	Server struct {
+		Version string `json:"version"`
+	} `json:"server"`
+	Auth struct {
+		Method string   `json:"method"`
+		Role   string   `json:"role"`
+		Scopes []string `json:"scopes"`
+	} `json:"auth"`
+}
+
+type ocFrame struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id,omitempty"`
+	Event   string          `json:"event,omitempty"`
+	Method  string          `json:"method,omitempty"`
+	Params  any             `json:"params,omitempty"`
+	OK      bool            `json:"ok,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Error   *ocError        `json:"error,omitempty"`
+}
+
+type ocError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *ocError) Error() string { return e.Code + ": " + e.Message }
+
+func wsDial(d *daemon, host string, h http.Header) (*websocket.Conn, *http.Response, error) {
+	hdr := http.Header{}
+	for k, v := range h {
+		hdr[k] = v
+	}
+	if host != "" {
+		hdr.Set("Host", host)
+	}
+	// A sleeping namespace is woken while the upgrade is held.
+	dialer := websocket.Dialer{HandshakeTimeout: 6 * time.Minute}
+	return dialer.Dial("ws://"+d.routerAddr+"/", hdr)
+}
+
+// ocConnect opens a WebSocket through the router and completes the
+// handshake: connect.challenge, a signed connect, hello-ok.
+func ocConnect(d *daemon, host string, h http.Header) (*ocClient, error) {
+	hh := http.Header{}
+	for k, v := range h {
+		hh[http.CanonicalHeaderKey(k)] = v
+	}
+	h = hh
+	clientID, mode := "openclaw-control-ui", "webchat"
+	if h.Get("X-API-Key") != "" || h.Get("Authorization") != "" {
+		clientID, mode = "openclaw-linux", "ui"
+	} else if h.Get("Origin") == "" {
+		h.Set("Origin", "http://"+host+":"+routerPort(d))
+	}
+	conn, resp, err := wsDial(d, host, h)
+	if err != nil {
+		if resp != nil {
+			body, _ := io.ReadAll(resp.Body)
+			return nil, fmt.Errorf("upgrade refused: %s %s: %w", resp.Status, body, err)
+		}
+		return nil, err
+	}
+	c := &ocClient{conn: conn}
+	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+	var challenge ocFrame
+	if err := conn.ReadJSON(&challenge); err != nil || challenge.Event != "connect.challenge" {
+		conn.Close()
+		return nil, fmt.Errorf("first frame %+v, %v; want connect.challenge", challenge, err)
+	}
+	var ch struct {
+		Nonce string `json:"nonce"`
+		Ts    int64  `json:"ts"`
+	}
+	if err := json.Unmarshal(challenge.Payload, &ch); err != nil || ch.Nonce == "" {
+		conn.Close()
+		return nil, fmt.Errorf("challenge payload %s: %v", challenge.Payload, err)
+	}
+
+	// Device identity: an Ed25519 key; the id is the SHA-256 of the raw
+	// public key; the signature covers OpenClaw's v3 device-auth payload.
+	const role, platform = "operator", "linux"
+	scopes := []string{"operator.read", "operator.write"}
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	sum := sha256.Sum256(pub)
+	deviceID := hex.EncodeToString(sum[:])
+	payload := strings.Join([]string{"v3", deviceID, clientID, mode, role, strings.Join(scopes, ","),
+		fmt.Sprint(ch.Ts), "", ch.Nonce, platform, ""}, "|")
+	params := map[string]any{
+		"minProtocol": 4, "maxProtocol": 4,
+		"client": map[string]any{"id": clientID, "version": "clawd-e2e", "platform": platform, "mode": mode},
+		"role":   role, "scopes": scopes,
+		"device": map[string]any{
+			"id":        deviceID,
+			"publicKey": base64.RawURLEncoding.EncodeToString(pub),
+			"signature": base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv, []byte(payload))),
+			"signedAt":  ch.Ts,
+			"nonce":     ch.Nonce,
+		},
+	}
+	raw, err := c.call("connect", params)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := json.Unmarshal(raw, &c.hello); err != nil || c.hello.Type != "hello-ok" {
+		conn.Close()
+		return nil, fmt.Errorf("connect answered %.300s, want hello-ok", raw)
+	}
+	return c, nil
+}
+
+// ocDial connects or fails the test.
+func ocDial(t *testing.T, d *daemon, host string, h http.Header) *ocClient {
+	t.Helper()
+	c, err := ocConnect(d, host, h)
+	if err != nil {
+		t.Fatalf("WebSocket to %s through the router: %v", host, err)
+	}
+	return c
+}
+
+// ocDialRetry connects until hello-ok: a gateway still starting answers
+// connect with UNAVAILABLE, and a wake may outlast one held request.
+func ocDialRetry(t *testing.T, d *daemon, host string, h http.Header, timeout time.Duration) *ocClient {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := ocConnect(d, host, h)
+		if err == nil {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no hello-ok from %s within %s: %v", host, timeout, err)
+		}
+		var oe *ocError
+		if !errors.As(err, &oe) || oe.Code != "UNAVAILABLE" {
+			t.Logf("connect to %s: %v; retrying", host, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// call sends one request and returns its payload, skipping events.
+func (c *ocClient) call(method string, params any) (json.RawMessage, error) {
+	c.seq++
+	id := fmt.Sprint(c.seq)
+	if err := c.conn.WriteJSON(ocFrame{Type: "req", ID: id, Method: method, Params: params}); err != nil {
+		return nil, err
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	for {
+		var f ocFrame
+		if err := c.conn.ReadJSON(&f); err != nil {
+			return nil, err
+		}
+		if f.Type != "res" || f.ID != id {
+			continue
+		}
+		if !f.OK {
+			if f.Error == nil {
+				f.Error = &ocError{Code: "?", Message: "not ok"}
+			}
+			return nil, f.Error
+		}
+		return f.Payload, nil
+	}
+}
+
+// runtimeConfig is what the gateway runs with, from its config.get.
+func (c *ocClient) runtimeConfig(t *testing.T) map[string]any {
+	t.Helper()
+	raw, err := c.call("config.get", map[string]any{})
+	if err != nil {
+		t.Fatalf("config.get: %v", err)
+	}
+	var p struct {
+		RuntimeConfig map[string]any `json:"runtimeConfig"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		t.Fatalf("config.get payload: %v", err)
+	}
+	return p.RuntimeConfig
+}
+
+func (c *ocClient) model(t *testing.T) string {
+	t.Helper()
+	v, _ := dig(c.runtimeConfig(t), "agents", "defaults", "model", "primary").(string)
+	return v
+}
+
+func (c *ocClient) origins(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	list, _ := dig(c.runtimeConfig(t), "gateway", "controlUi", "allowedOrigins").([]any)
+	for _, o := range list {
+		out = append(out, fmt.Sprint(o))
+	}
+	return out
+}
+
+func (c *ocClient) close() { c.conn.Close() }
+
+func dig(v any, path ...string) any {
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
