@@ -84,6 +84,7 @@ func newLogger(cfg *config.Static) hclog.Logger {
 // running after it returns; the next `clawd up` adopts them.
 func up(cfg *config.Static) error {
 	log := newLogger(cfg)
+	smallHostProcs(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -196,13 +196,25 @@ done
 # ms converts wrk's 850.00us / 1.23ms / 1.02s to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-declare -A RPS P50 P99 ERR
+declare -A RPS P50 P99 ERR CPU
+# The proxy processes each row runs through, for its CPU time per request:
+# on a shared host that is steadier than requests per second.
+declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]}
+  [nginx]="$(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')")
+# ticks PID...: their user+system CPU time, in clock ticks.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+HZ=$(getconf CLK_TCK)
 # run NAME CONNS URL [wrk args]: one wrk run, its figures added to NAME/CONNS.
 run() {
   local name=$1 c=$2 url=$3; shift 3
   wrk -t2 -c"$c" -d1s "$@" "$url" >/dev/null 2>&1 || true # warm the pools
+  local t0=0 t1=0 procs=${PROCS[$name]:-}
+  [ -n "$procs" ] && t0=$(ticks $procs)
   local out; out=$(wrk -t2 -c"$c" -d"$DURATION" --latency "$@" "$url")
-  local rps p50 p99 bad errs k=$name/$c
+  [ -n "$procs" ] && t1=$(ticks $procs)
+  local rps p50 p99 bad errs k=$name/$c n
+  n=$(awk '/requests in/ {print $1}' <<<"$out")
+  [ -n "$procs" ] && CPU[$k]="${CPU[$k]:-} $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
   p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
@@ -240,6 +252,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 for k in "${!RPS[@]}"; do
   RPS[$k]=$(mean "${RPS[$k]}" | sed 's/\..*//'); P50[$k]=$(mean "${P50[$k]}"); P99[$k]=$(mean "${P99[$k]}")
+  CPU[$k]=$(mean "${CPU[$k]:-}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
 done
 
 # --- report -----------------------------------------------------------------
@@ -247,8 +260,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f", a - b }'; }
 echo
 echo "clawd router vs nginx, same backend (stand-in gateway, 1 CPU, GET $URLPATH), wrk -t2 -d$DURATION, $(nproc) cores, mean of $ROUNDS rounds"
-echo "both log every request (clawd's default JSON access log, nginx's combined log), buffered and flushed each second"
-printf '%-26s %5s %9s %8s %8s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "errors"
+echo "both log every request (clawd's default JSON access log, nginx's combined log), buffered and flushed each second;"
+echo "CPU µs/req: the proxy's own CPU time (clawd daemon, or nginx master and workers) per request;"
+echo "clawd GOMAXPROCS: ${GOMAXPROCS:-its default ($(nproc) CPUs: $([ "$(nproc)" -le 2 ] && echo 1 || nproc))}, nginx: worker_processes auto ($(nproc))"
+printf '%-26s %5s %9s %8s %8s %9s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "CPU µs/req" "errors"
 for c in $CONNS; do
   for r in direct host key nginx host10k key10k; do
     case $r in
@@ -265,7 +280,7 @@ for c in $CONNS; do
       ap=$(added "${P99[$r/$c]}" "${P99[direct/$c]}")
     fi
     [ "$r" != direct ] && [ "$r" != nginx ] && vn=$(ratio "${RPS[$r/$c]}" "${RPS[nginx/$c]}")
-    printf '%-26s %5s %9s %8s %8s %9s %9s %9s %6s\n' "$label" "$c" "${RPS[$r/$c]}" "${P50[$r/$c]}" "${P99[$r/$c]}" "$vn" "$vd" "$ap" "${ERR[$r/$c]}"
+    printf '%-26s %5s %9s %8s %8s %9s %9s %9s %9s %6s\n' "$label" "$c" "${RPS[$r/$c]}" "${P50[$r/$c]}" "${P99[$r/$c]}" "$vn" "$vd" "$ap" "${CPU[$r/$c]:--}" "${ERR[$r/$c]}"
   done
 done
 echo
