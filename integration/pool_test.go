@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -26,9 +27,12 @@ func (d *daemon) poolReady() int {
 	return s.Pool.Ready
 }
 
-// mounts returns the volumes a container mounts.
+// mounts returns the volumes a container mounts, sorted: Docker lists
+// them in no fixed order.
 func mounts(t *testing.T, id string) []string {
-	return strings.Fields(dockerInspect(t, "{{range .Mounts}}{{.Name}} {{end}}", id))
+	m := strings.Fields(dockerInspect(t, "{{range .Mounts}}{{.Name}} {{end}}", id))
+	sort.Strings(m)
+	return m
 }
 
 func TestNewNamespaceAdoptsAWarmGateway(t *testing.T) {
