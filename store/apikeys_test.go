@@ -239,20 +239,6 @@ func TestCreateAPIKeyRacesNamespaceDelete(t *testing.T) {
 	}
 }
 
-func nextKeyEvent(t *testing.T, ch <-chan APIKeyEvent) APIKeyEvent {
-	t.Helper()
-	select {
-	case ev, ok := <-ch:
-		if !ok {
-			t.Fatal("event channel closed")
-		}
-		return ev
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5s")
-	}
-	return APIKeyEvent{}
-}
-
 func TestWatchAPIKeys(t *testing.T) {
 	t.Parallel()
 	s := newTestStore(t)
@@ -263,20 +249,20 @@ func TestWatchAPIKeys(t *testing.T) {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	ch := s.WatchAPIKeys(wctx)
-	ev := nextKeyEvent(t, ch)
+	ev := next(t, ch)
 	if ev.Type != EventReset || len(ev.Snapshot) != 1 || ev.Snapshot[0].ID != before.ID {
 		t.Fatalf("first event = %+v, want Reset with %s", ev, before.ID)
 	}
 
 	k, _ := mustCreateKey(t, s, "a")
 	// The hash index is under another prefix: one Put, not two.
-	if ev = nextKeyEvent(t, ch); ev.Type != EventPut || ev.ID != k.ID || ev.Key.Hash != k.Hash {
+	if ev = next(t, ch); ev.Type != EventPut || ev.ID != k.ID || ev.Key.Hash != k.Hash {
 		t.Fatalf("after create: %+v", ev)
 	}
 	if _, err := s.RevokeAPIKey(ctx, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	if ev = nextKeyEvent(t, ch); ev.Type != EventPut || ev.ID != k.ID || ev.Key.RevokedAt.IsZero() {
+	if ev = next(t, ch); ev.Type != EventPut || ev.ID != k.ID || ev.Key.RevokedAt.IsZero() {
 		t.Fatalf("after revoke: %+v", ev)
 	}
 	if err := s.DeleteNamespace(ctx, "a"); err != nil {
@@ -284,7 +270,7 @@ func TestWatchAPIKeys(t *testing.T) {
 	}
 	gone := map[string]bool{}
 	for len(gone) < 2 {
-		ev = nextKeyEvent(t, ch)
+		ev = next(t, ch)
 		if ev.Type != EventDelete {
 			t.Fatalf("after namespace delete: %+v", ev)
 		}

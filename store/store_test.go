@@ -356,8 +356,9 @@ func TestDeleteNamespace(t *testing.T) {
 	}
 }
 
-// next reads one event or fails the test after a timeout.
-func next(t *testing.T, ch <-chan Event) Event {
+// next reads one event (of namespaces or API keys) or fails the test after
+// a timeout.
+func next[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
 	select {
 	case ev, ok := <-ch:
@@ -368,7 +369,8 @@ func next(t *testing.T, ch <-chan Event) Event {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event within 5s")
 	}
-	return Event{}
+	var zero T
+	return zero
 }
 
 func TestWatchNamespaces(t *testing.T) {
