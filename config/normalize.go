@@ -69,14 +69,39 @@ func normalize(k Key, v string) (string, string) {
 		}
 		return "", "one of " + strings.Join(k.Enum, ", ")
 	case Path:
+		want := "an absolute path, e.g. /var/lib/openclaw/tenants/tenant-a/skills"
 		if !filepath.IsAbs(v) || strings.ContainsFunc(v, unicode.IsControl) || !utf8.ValidString(v) {
-			return "", "an absolute path, e.g. /var/lib/openclaw/tenants/tenant-a/skills"
+			return "", want
 		}
-		return filepath.Clean(v), ""
+		v = filepath.Clean(v)
+		if sys := systemDir(v); sys != "" {
+			return "", want + ", outside " + sys + " (a tenant's gateway mounts it)"
+		}
+		return v, ""
 	case List:
 		return normalizeList(k, v)
 	}
 	return "", "nothing: key " + k.Pattern + " has no valid kind" // a registry bug; a test prevents it
+}
+
+// systemDirs are the host trees no Path value may name or lie in: a Path
+// is mounted into a tenant's gateway (skills.path), and these hold the
+// host's programs, secrets and container engines.
+var systemDirs = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/root",
+	"/run", "/sbin", "/sys", "/usr", "/var/lib/clawd", "/var/lib/containerd", "/var/lib/docker", "/var/run"}
+
+// systemDir returns the system tree p is or lies in ("/" for the root
+// itself), or "".
+func systemDir(p string) string {
+	if p == "/" {
+		return "/"
+	}
+	for _, d := range systemDirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return d
+		}
+	}
+	return ""
 }
 
 // normalizeList returns the items in Enum order without duplicates, so equal

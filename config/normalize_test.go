@@ -55,6 +55,11 @@ func TestNormalize(t *testing.T) {
 		{key: ns + "skills.path", value: "skills", wantErr: "want an absolute path"},
 		{key: ns + "skills.path", value: "", wantErr: "want an absolute path"},
 		{key: ns + "skills.path", value: "/a\nb", wantErr: "want an absolute path"},
+		{key: ns + "skills.path", value: "/", wantErr: "outside / (a tenant's gateway mounts it)"},
+		{key: ns + "skills.path", value: "/etc", wantErr: "outside /etc"},
+		{key: ns + "skills.path", value: "/srv/../etc/ssh", wantErr: "outside /etc"},
+		{key: ns + "skills.path", value: "/var/lib/docker/volumes/x", wantErr: "outside /var/lib/docker"},
+		{key: ns + "skills.path", value: "/etcetera/skills", want: "/etcetera/skills"},
 		// List
 		{key: ns + "audit.events", value: "all", want: "all"},
 		{key: ns + "audit.events", value: "ALL", want: "all"},

@@ -124,9 +124,36 @@ func TestE2EOpenClaw(t *testing.T) {
 			}
 		})
 
-		d.mustClawd("namespace", "create", "beta", "--hostname=beta.localhost")
+		// beta loads a skill from a host directory (skills.path), set
+		// before its gateway is up: the first container may be made
+		// without the mount and is then re-made with it.
+		skills := skillDir(t, "clawd-e2e-skill")
+		d.mustClawd("namespace", "create", "beta", "--hostname=beta.localhost", "--wait=false")
+		d.mustClawd("config", "set", "namespaces.beta.skills.path", skills)
 		keyB, _ := createKey(t, d, "--namespace=beta")
 		ocDialRetry(t, d, "", http.Header{"X-API-Key": {keyB}}, 8*time.Minute).close()
+
+		t.Run("skills from the host directory", func(t *testing.T) {
+			c := ocDial(t, d, "beta.localhost", nil)
+			defer c.close()
+			var raw json.RawMessage
+			eventually(t, 2*time.Minute, "skills.status lists the host directory's skill", func() bool {
+				var err error
+				raw, err = c.call("skills.status", map[string]any{})
+				if err != nil {
+					t.Fatalf("skills.status: %v", err)
+				}
+				return strings.Contains(string(raw), `"clawd-e2e-skill"`)
+			})
+			if !strings.Contains(string(raw), "/clawd/skills/clawd-e2e-skill") {
+				t.Errorf("the skill is not loaded from the mounted directory: %.2000s", raw)
+			}
+			a := ocDial(t, d, "alpha.localhost", nil)
+			defer a.close()
+			if other, err := a.call("skills.status", map[string]any{}); err != nil || strings.Contains(string(other), "clawd-e2e-skill") {
+				t.Errorf("alpha sees beta's skill or cannot list skills: %v %.300s", err, other)
+			}
+		})
 
 		t.Run("a key is refused on another namespace", func(t *testing.T) {
 			if code, _, body := get(t, d, "beta.localhost", "/healthz", "X-API-Key", keyA); code != 403 {

@@ -2,7 +2,10 @@ package integration
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +101,68 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	})
 	if spare := dockerInspect(t, `{{index .Config.Labels "io.clawd.spare"}}`, d.get("warm").Status.ContainerID); spare == "" {
 		t.Error("namespace warm did not adopt a spare")
+	}
+}
+
+// skillDir makes a host directory holding one skill, readable by the
+// gateway's user like an operator's skills directory must be.
+func skillDir(t *testing.T, skill string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "clawd-skills-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.MkdirAll(filepath.Join(dir, skill), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, skill, "SKILL.md"), []byte("---\nname: "+skill+"\ndescription: test skill\n---\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// namespaces.<ns>.skills.path mounts a host directory read-only into the
+// namespace's gateway, which loads the skills in it; a new path re-creates
+// the gateway on the same volumes; system directories are refused.
+func TestSkillsPathReachesTheGateway(t *testing.T) {
+	d := startDaemon(t)
+	d.mustClawd("namespace", "create", "skilled", "--hostname=skilled.localhost")
+	before := d.waitPhase("skilled", "Running", time.Minute)
+	volumes := func(id string) string {
+		f := strings.Fields(dockerInspect(t, `{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}`, id))
+		slices.Sort(f)
+		return strings.Join(f, " ")
+	}
+	was := volumes(before.Status.ContainerID)
+
+	first := skillDir(t, "weather")
+	d.mustClawd("config", "set", "namespaces.skilled.skills.path", first)
+	eventually(t, time.Minute, "the gateway loads the skill from the host directory", func() bool {
+		return strings.Join(d.standin("skilled.localhost").Skills, ",") == "weather"
+	})
+	v := d.get("skilled")
+	if v.Status.ContainerID == before.Status.ContainerID {
+		t.Fatal("the container was not re-created: a mount cannot be added to it")
+	}
+	if m := dockerInspect(t, `{{range .Mounts}}{{if eq .Type "bind"}}{{.Source}} rw={{.RW}}{{end}}{{end}}`, v.Status.ContainerID); m != first+" rw=false" {
+		t.Errorf("bind mounts %q, want %s read-only", m, first)
+	}
+	if now := volumes(v.Status.ContainerID); now != was {
+		t.Errorf("volumes %q, want the namespace's own kept (%q)", now, was)
+	}
+
+	second := skillDir(t, "news")
+	d.mustClawd("config", "set", "namespaces.skilled.skills.path", second)
+	eventually(t, time.Minute, "the gateway loads the skill from the new directory", func() bool {
+		return strings.Join(d.standin("skilled.localhost").Skills, ",") == "news"
+	})
+
+	_, stderr, err := d.clawd("config", "set", "namespaces.skilled.skills.path", "/etc")
+	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "outside /etc") {
+		t.Errorf("skills.path /etc: err %v, stderr %q; want one line refusing it", err, stderr)
 	}
 }

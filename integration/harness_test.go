@@ -300,10 +300,11 @@ func (d *daemon) waitPhase(name, phase string, timeout time.Duration) nsView {
 }
 
 type standinInfo struct {
-	Namespace    string `json:"namespace"`
-	BootCount    int    `json:"bootCount"`
-	ModelPrimary string `json:"modelPrimary"`
-	PID          int    `json:"pid"`
+	Namespace    string   `json:"namespace"`
+	BootCount    int      `json:"bootCount"`
+	ModelPrimary string   `json:"modelPrimary"`
+	PID          int      `json:"pid"`
+	Skills       []string `json:"skills"`
 }
 
 // viaRouter GETs path through the router with the given Host header.

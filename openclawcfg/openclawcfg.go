@@ -57,6 +57,9 @@ type Options struct {
 	// SkillsDir is where the namespace's skills volume is mounted; the
 	// gateway loads skills from it.
 	SkillsDir string
+	// HostSkillsDir is where the gateway has the namespace's skills.path
+	// (a host directory) mounted, "" when it has none.
+	HostSkillsDir string
 }
 
 // file is the subset of OpenClaw's config clawd writes; field order is the
@@ -125,7 +128,8 @@ type skills struct {
 // Render returns the openclaw.json of namespace spec: local mode on all
 // interfaces of its container, trusted-proxy auth for the router, Control
 // UI origins for its hostnames, the OpenAI-compatible HTTP API on, and its
-// models (namespaces.<ns>.models.primary|fallback) and skills volume.
+// models (namespaces.<ns>.models.primary|fallback), skills volume and
+// skills directory from the host.
 func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte, error) {
 	if _, err := netip.ParseAddr(opts.TrustedProxy); err != nil {
 		return nil, fmt.Errorf("rendering openclaw.json for %s: the router's address on the namespace network is unknown (%q)", spec.Name, opts.TrustedProxy)
@@ -142,6 +146,12 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 		if fallback != "" {
 			f.Agents.Defaults.Model.Fallbacks = []string{fallback}
 		}
+	}
+	if opts.HostSkillsDir != "" {
+		if f.Skills == nil {
+			f.Skills = &skills{}
+		}
+		f.Skills.Load.ExtraDirs = append(f.Skills.Load.ExtraDirs, opts.HostSkillsDir)
 	}
 	return encode(f)
 }

@@ -40,6 +40,8 @@ func TestRender(t *testing.T) {
 			"namespaces.alpha.models.fallback": "anthropic/claude-haiku-4-5",
 		}},
 		{name: "no-skills-dir", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.SkillsDir = "" }},
+		{name: "skills-path", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.HostSkillsDir = "/clawd/skills" }},
+		{name: "skills-path-only", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.SkillsDir, o.HostSkillsDir = "", "/clawd/skills" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

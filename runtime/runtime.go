@@ -45,6 +45,11 @@ type GatewaySpec struct {
 	// that gateway's volumes for life. Empty: the deterministic names.
 	DataVolume   string
 	SkillsVolume string
+	// HostSkills is a host directory mounted read-only at HostSkillsDir
+	// (namespaces.<ns>.skills.path); "" mounts none. Mounts are fixed when
+	// a container is made: another directory needs another container.
+	HostSkills    string
+	HostSkillsDir string
 	// StateFiles are written into the state dir (names relative to it,
 	// owned by the gateway user) before the container first starts: what a
 	// gateway needs to boot when no one else writes it first (a warm-pool
@@ -92,6 +97,9 @@ type Instance struct {
 	// skills dirs.
 	DataVolume   string
 	SkillsVolume string
+	// HostSkills is the host directory of skills the container was made
+	// with (GatewaySpec.HostSkills).
+	HostSkills string
 	// NetworkGateway is the host's address on the container's network:
 	// connections from this host (the router, the probes) reach the
 	// gateway from it, so it is the proxy address the gateway must trust.

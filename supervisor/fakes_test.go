@@ -168,6 +168,7 @@ func (f *fakeRuntime) Create(_ context.Context, spec runtime.GatewaySpec) (runti
 		Name:        "clawd-test-" + spec.Namespace,
 		Image:       spec.Image,
 		State:       runtime.StateCreated,
+		HostSkills:  spec.HostSkills,
 	}
 	f.containers[spec.Namespace] = c
 	return *c, nil

@@ -11,13 +11,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/probe"
@@ -402,6 +407,34 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.sleep(cctx, ns, inst, missing, log)
 		return
 	}
+	skills, err := s.hostSkills(name)
+	switch {
+	case err != nil && missing:
+		log.Warn("cannot create the gateway", "error", err)
+		s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, Reason: err.Error()})
+		s.q.addAfter(name, 30*time.Second) // a config change re-queues it sooner
+		return
+	case err != nil:
+		log.Warn("skills.path not applied; the gateway keeps the skills it has", "error", err)
+		skills = inst.HostSkills
+	case !missing && !inst.Spare && inst.HostSkills != skills:
+		// A container's mounts are fixed when it is made.
+		log.Info("skills.path changed; re-creating the gateway", "from", inst.HostSkills, "to", skills)
+		// Starting without an address: the router holds requests until
+		// the new container is ready instead of sending them to the old.
+		s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhaseStarting, Restarts: t.failures, Reason: "re-creating the gateway for a new skills.path"})
+		if err := s.rt.Stop(cctx, name, s.cfg.StopTimeout); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			log.Warn("stopping the gateway to re-create it failed; will retry", "error", err)
+			s.q.addAfter(name, 2*time.Second)
+			return
+		}
+		if err := s.rt.Remove(cctx, name, runtime.RemoveOptions{}); err != nil {
+			log.Warn("removing the gateway to re-create it failed; will retry", "error", err)
+			s.q.addAfter(name, 2*time.Second)
+			return
+		}
+		inst, missing = runtime.Instance{}, true
+	}
 	if missing {
 		if err := s.makeRoom(cctx, name, ns.Spec); err != nil {
 			log.Warn("no memory for the gateway; will retry", "error", err)
@@ -409,7 +442,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			s.q.addAfter(name, 5*time.Second)
 			return
 		}
-		inst, err = s.createOrAdopt(cctx, ns, log)
+		inst, err = s.createOrAdopt(cctx, ns, skills, log)
 		if err != nil {
 			s.retry(ctx, ns, t, fmt.Sprintf("creating gateway: %v", err), log)
 			return
@@ -417,7 +450,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 	} else if pr, ok := s.rt.(runtime.Pool); ok && inst.Spare {
 		// clawd died halfway through an adoption: the name is already the
 		// namespace's, so finish moving the gateway over.
-		if inst, err = pr.Adopt(cctx, "", s.gatewaySpec(ns.Spec)); err != nil {
+		if inst, err = pr.Adopt(cctx, "", s.gatewaySpec(ns.Spec, skills)); err != nil {
 			s.retry(ctx, ns, t, fmt.Sprintf("completing adoption of a warm gateway: %v", err), log)
 			return
 		}
@@ -662,11 +695,12 @@ func (s *Supervisor) Snapshot() []namespace.Namespace {
 }
 
 // createOrAdopt gives a namespace that never had a container a warm-pool
-// gateway when one is ready, else creates one.
-func (s *Supervisor) createOrAdopt(ctx context.Context, ns namespace.Namespace, log hclog.Logger) (runtime.Instance, error) {
-	spec := s.gatewaySpec(ns.Spec)
+// gateway when one is ready, else creates one. A namespace with a skills
+// directory from the host gets no spare: a spare cannot gain a mount.
+func (s *Supervisor) createOrAdopt(ctx context.Context, ns namespace.Namespace, hostSkills string, log hclog.Logger) (runtime.Instance, error) {
+	spec := s.gatewaySpec(ns.Spec, hostSkills)
 	pr, canAdopt := s.rt.(runtime.Pool)
-	if canAdopt && s.cfg.Pool != nil && ns.Spec.Warmup && ns.Spec.DataVolume == "" {
+	if canAdopt && s.cfg.Pool != nil && ns.Spec.Warmup && ns.Spec.DataVolume == "" && hostSkills == "" {
 		if spare, ok := s.cfg.Pool.Take(); ok {
 			inst, err := pr.Adopt(ctx, spare.SpareID, spec)
 			if err == nil {
@@ -762,21 +796,87 @@ func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hcl
 	log.Info("namespace deleted", "purge", ns.Spec.Purge)
 }
 
-func (s *Supervisor) gatewaySpec(spec namespace.Spec) runtime.GatewaySpec {
+func (s *Supervisor) gatewaySpec(spec namespace.Spec, hostSkills string) runtime.GatewaySpec {
 	g := s.cfg.Gateway
 	return runtime.GatewaySpec{
-		Namespace:    spec.Name,
-		Image:        g.Image,
-		Port:         g.Port,
-		NanoCPUs:     spec.CPUMillis * 1_000_000,
-		MemoryBytes:  spec.MemoryBytes,
-		PidsLimit:    g.PidsLimit,
-		StateDir:     g.StateDir,
-		SkillsDir:    g.SkillsDir,
-		Env:          map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
-		DataVolume:   spec.DataVolume,
-		SkillsVolume: spec.SkillsVolume,
+		HostSkills:    hostSkills,
+		HostSkillsDir: hostSkillsDir,
+		Namespace:     spec.Name,
+		Image:         g.Image,
+		Port:          g.Port,
+		NanoCPUs:      spec.CPUMillis * 1_000_000,
+		MemoryBytes:   spec.MemoryBytes,
+		PidsLimit:     g.PidsLimit,
+		StateDir:      g.StateDir,
+		SkillsDir:     g.SkillsDir,
+		Env:           map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
+		DataVolume:    spec.DataVolume,
+		SkillsVolume:  spec.SkillsVolume,
 	}
+}
+
+// hostSkillsDir is where a gateway has its namespace's skills.path mounted.
+const hostSkillsDir = "/clawd/skills"
+
+// hostSkillsDirOf is where inst has a skills directory from the host, if
+// it has one: the config names only the skill dirs the container has.
+func hostSkillsDirOf(inst runtime.Instance) string {
+	if inst.HostSkills == "" {
+		return ""
+	}
+	return hostSkillsDir
+}
+
+// hostSkills returns the host directory of skills namespace name's gateway
+// mounts (namespaces.<ns>.skills.path, symlinks resolved), "" for none, or
+// why it cannot: the directory is missing, resolves into a system tree, or
+// overlaps another namespace's while either one's skills.isolation is
+// strict (the default), since then one tenant would read another's skills.
+func (s *Supervisor) hostSkills(name string) (string, error) {
+	s.mu.Lock()
+	values := s.values
+	others := make([]string, 0, len(s.known))
+	for n := range s.known {
+		if n != name {
+			others = append(others, n)
+		}
+	}
+	s.mu.Unlock()
+	p, _ := config.Effective(values, name, "skills.path")
+	if p == "" {
+		return "", nil
+	}
+	key := "namespaces." + name + ".skills.path"
+	real, err := filepath.EvalSymlinks(p)
+	if err == nil {
+		real, err = config.Normalize(key, real)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w; create the directory or set another one", key, p, err)
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%s %s is not a directory", key, p)
+	}
+	strict := func(ns string) bool { v, _ := config.Effective(values, ns, "skills.isolation"); return v != "shared" }
+	slices.Sort(others)
+	for _, o := range others {
+		q, _ := config.Effective(values, o, "skills.path")
+		if q == "" || !(strict(name) || strict(o)) {
+			continue
+		}
+		if rq, err := filepath.EvalSymlinks(q); err == nil {
+			q = rq
+		}
+		if within(real, q) || within(q, real) {
+			return "", fmt.Errorf("%s %s overlaps namespace %s's skills directory %s and skills.isolation is strict: give each namespace its own directory, or set namespaces.<ns>.skills.isolation shared on both", key, p, o, q)
+		}
+	}
+	return real, nil
+}
+
+// within reports whether path p is dir or lies in it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 func (s *Supervisor) ready(ctx context.Context, addr string) bool {
@@ -801,6 +901,7 @@ func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, in
 	data, err := openclawcfg.Render(ns.Spec, values, openclawcfg.Options{
 		Port: g.Port, TrustedProxy: inst.NetworkGateway,
 		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.SkillsDir,
+		HostSkillsDir: hostSkillsDirOf(inst),
 	})
 	if err != nil {
 		return err

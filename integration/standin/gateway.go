@@ -122,16 +122,17 @@ func (g *gateway) identity() string {
 
 // standinInfo is the body of GET /__standin, which only the stand-in has.
 type standinInfo struct {
-	Namespace    string `json:"namespace"`
-	BootCount    int    `json:"bootCount"`
-	StartedAt    string `json:"startedAt"`
-	ModelPrimary string `json:"modelPrimary"`
-	PID          int    `json:"pid"`
-	Hostname     string `json:"hostname"`
-	UID          int    `json:"uid"`
-	GID          int    `json:"gid"`
-	Ready        bool   `json:"ready"`
-	ConfigError  string `json:"configError,omitempty"`
+	Namespace    string   `json:"namespace"`
+	BootCount    int      `json:"bootCount"`
+	StartedAt    string   `json:"startedAt"`
+	ModelPrimary string   `json:"modelPrimary"`
+	PID          int      `json:"pid"`
+	Hostname     string   `json:"hostname"`
+	UID          int      `json:"uid"`
+	GID          int      `json:"gid"`
+	Ready        bool     `json:"ready"`
+	Skills       []string `json:"skills"`
+	ConfigError  string   `json:"configError,omitempty"`
 }
 
 func (g *gateway) info(w http.ResponseWriter, _ *http.Request) {
@@ -147,6 +148,7 @@ func (g *gateway) info(w http.ResponseWriter, _ *http.Request) {
 		UID:          os.Getuid(),
 		GID:          os.Getgid(),
 		Ready:        g.ready(),
+		Skills:       cfg.skills(),
 	}
 	if err != nil {
 		info.ConfigError = err.Error()

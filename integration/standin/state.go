@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -58,6 +59,27 @@ type openclawConfig struct {
 			Token string `json:"token"`
 		} `json:"auth"`
 	} `json:"gateway"`
+	Skills struct {
+		Load struct {
+			ExtraDirs []string `json:"extraDirs"`
+		} `json:"load"`
+	} `json:"skills"`
+}
+
+// skills lists the skills OpenClaw would load from the config's extra
+// dirs: the names of their subdirectories holding a SKILL.md, sorted.
+func (c openclawConfig) skills() []string {
+	var out []string
+	for _, dir := range c.Skills.Load.ExtraDirs {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if _, err := os.Stat(filepath.Join(dir, e.Name(), "SKILL.md")); err == nil {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // readConfig loads the config file; a missing file is an empty config, as

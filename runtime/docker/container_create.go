@@ -206,6 +206,15 @@ func onNetwork(c container.InspectResponse, netID, netName string) bool {
 func (r *Runtime) createOptions(spec runtime.GatewaySpec, g gateway, netID string) client.ContainerCreateOptions {
 	labels := r.gatewayLabels(g, g.role())
 	labels[LabelPort] = portLabel(spec.Port)
+	mounts := []mount.Mount{
+		{Type: mount.TypeVolume, Source: g.data, Target: spec.StateDir},
+		{Type: mount.TypeVolume, Source: g.skills, Target: spec.SkillsDir},
+	}
+	if spec.HostSkills != "" {
+		labels[LabelSkillsPath] = spec.HostSkills
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.HostSkills, Target: spec.HostSkillsDir,
+			ReadOnly: true, BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate}})
+	}
 
 	var env []string
 	if g.ns != "" {
@@ -266,10 +275,7 @@ func (r *Runtime) createOptions(spec runtime.GatewaySpec, g gateway, netID strin
 				Type:   "json-file",
 				Config: map[string]string{"max-size": "10m", "max-file": "3"},
 			},
-			Mounts: []mount.Mount{
-				{Type: mount.TypeVolume, Source: g.data, Target: spec.StateDir},
-				{Type: mount.TypeVolume, Source: g.skills, Target: spec.SkillsDir},
-			},
+			Mounts:         mounts,
 			CapDrop:        []string{"ALL"},
 			SecurityOpt:    []string{"no-new-privileges"},
 			ReadonlyRootfs: false, // the gateway writes caches outside its state dir
@@ -307,6 +313,15 @@ func checkGatewaySpec(spec runtime.GatewaySpec, who string) error {
 	}
 	if spec.StateDir != "" && path.Clean(spec.StateDir) == path.Clean(spec.SkillsDir) {
 		problems = append(problems, "state dir and skills dir are the same")
+	}
+	if spec.HostSkills != "" {
+		if !path.IsAbs(spec.HostSkills) || path.Clean(spec.HostSkills) == "/" {
+			problems = append(problems, fmt.Sprintf("host skills dir %q is not an absolute path below /", spec.HostSkills))
+		}
+		if d := path.Clean(spec.HostSkillsDir); !path.IsAbs(spec.HostSkillsDir) || d == "/" ||
+			d == path.Clean(spec.StateDir) || d == path.Clean(spec.SkillsDir) {
+			problems = append(problems, fmt.Sprintf("host skills mount point %q is not an absolute path of its own", spec.HostSkillsDir))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("gateway spec for %s: %s: %w", who, strings.Join(problems, "; "), cerrdefs.ErrInvalidArgument)

@@ -61,6 +61,20 @@ func TestCreateOptions(t *testing.T) {
 	if hc.Memory != 0 || hc.MemorySwap != 0 || *hc.PidsLimit != 100 {
 		t.Errorf("uncapped memory / explicit pids: %+v", hc.Resources)
 	}
+
+	withSkills := validSpec()
+	withSkills.HostSkills, withSkills.HostSkillsDir = "/srv/skills/acme", "/clawd/skills"
+	opts = r.createOptions(withSkills, g, "n")
+	if l := opts.Config.Labels[LabelSkillsPath]; l != "/srv/skills/acme" {
+		t.Errorf("skills path label = %q", l)
+	}
+	if m := opts.HostConfig.Mounts; len(m) != 3 || m[2].Type != mount.TypeBind || m[2].Source != "/srv/skills/acme" ||
+		m[2].Target != "/clawd/skills" || !m[2].ReadOnly {
+		t.Errorf("mounts with a host skills dir = %+v, want it bound read-only last", m)
+	}
+	if _, ok := r.createOptions(validSpec(), g, "n").Config.Labels[LabelSkillsPath]; ok {
+		t.Error("skills path label without a host skills dir")
+	}
 }
 
 func TestCheckSpec(t *testing.T) {
@@ -78,6 +92,10 @@ func TestCheckSpec(t *testing.T) {
 		{"relative state dir", func(s *runtime.GatewaySpec) { s.StateDir = "state" }, false},
 		{"root skills dir", func(s *runtime.GatewaySpec) { s.SkillsDir = "/" }, false},
 		{"same dirs", func(s *runtime.GatewaySpec) { s.SkillsDir = s.StateDir + "/" }, false},
+		{"host skills", func(s *runtime.GatewaySpec) { s.HostSkills, s.HostSkillsDir = "/srv/skills", "/clawd/skills" }, true},
+		{"relative host skills", func(s *runtime.GatewaySpec) { s.HostSkills, s.HostSkillsDir = "skills", "/clawd/skills" }, false},
+		{"host skills without a mount point", func(s *runtime.GatewaySpec) { s.HostSkills = "/srv/skills" }, false},
+		{"host skills over the state dir", func(s *runtime.GatewaySpec) { s.HostSkills, s.HostSkillsDir = "/srv/skills", s.StateDir }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -171,6 +171,7 @@ func instanceFromInspect(c container.InspectResponse) runtime.Instance {
 		inst.Image = c.Config.Image
 		inst.Labels = c.Config.Labels
 		inst.Namespace = c.Config.Labels[runtime.LabelNamespace]
+		inst.HostSkills = c.Config.Labels[LabelSkillsPath]
 	}
 	if s := c.State; s != nil {
 		inst.State = mapState(s.Status)

@@ -16,6 +16,11 @@ import (
 // can build the address without the spec.
 const LabelPort = "io.clawd.port"
 
+// LabelSkillsPath records the host directory of skills mounted into a
+// gateway (GatewaySpec.HostSkills), so Inspect reports what the container
+// was made with and the supervisor can tell when it must be re-made.
+const LabelSkillsPath = "io.clawd.skills-path"
+
 // LabelSpare carries the warm-pool member id on a spare's container, network
 // and volumes. Docker cannot change labels, so an adopted gateway keeps it,
 // with role=spare and an empty namespace label: from then on its name says

@@ -21,7 +21,7 @@ func (r *Runtime) CreateSpare(ctx context.Context, id string, spec runtime.Gatew
 	if err := checkGatewaySpec(spec, g.container); err != nil {
 		return runtime.Instance{}, err
 	}
-	spec.Namespace, spec.DataVolume, spec.SkillsVolume = "", "", ""
+	spec.Namespace, spec.DataVolume, spec.SkillsVolume, spec.HostSkills = "", "", "", ""
 
 	cid, err := r.create(ctx, spec, g)
 	if err != nil {
