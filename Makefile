@@ -5,8 +5,11 @@ BIN          := bin/clawd
 DATADIR      ?= /var/lib/clawd
 ROUTER_ADDR  ?= :8080
 API_ADDR     ?= 127.0.0.1:7070
-# Until Dockerfile.gateway lands (issue 5), `make up` runs the stand-in gateway.
-GATEWAY_IMAGE ?= clawd-standin:latest
+# The OpenClaw version of the gateway image (Dockerfile.gateway).
+OPENCLAW_VERSION ?= 2026.9.6
+# `make up` runs the real gateway; GATEWAY_IMAGE=clawd-standin:latest runs
+# the stand-in, which starts in milliseconds.
+GATEWAY_IMAGE ?= clawd-gateway:$(OPENCLAW_VERSION)
 GOTESTFLAGS  ?=
 
 .PHONY: all build up test unit integration docker standin-image vet fuzz clean bench-create bench-wake
@@ -27,16 +30,19 @@ standin-image: docker
 tools:
 	@bash scripts/ensure-tools.sh
 
-up: build docker standin-image
+up: build docker standin-image gateway-image
 	@echo "starting clawd (data dir $(DATADIR), router $(ROUTER_ADDR), admin API $(API_ADDR)); Ctrl-C stops it, tenants keep running"
 	./$(BIN) up --datadir=$(DATADIR) --router.address=$(ROUTER_ADDR) --api.address=$(API_ADDR) --gateway.image=$(GATEWAY_IMAGE)
 
 vet:
 	$(GO) vet ./...
 
-# Unit and integration tests, against the real Docker engine.
-test: docker standin-image tools vet
+# Unit and integration tests against the real Docker engine, then the real
+# OpenClaw gateway end to end (its image is built first, so the golden
+# configs are validated by it too; a failed build fails the target).
+test: docker standin-image tools vet gateway-image
 	$(GO) test -count=1 -timeout 40m $(GOTESTFLAGS) ./...
+	@$(MAKE) --no-print-directory e2e-openclaw
 
 unit:
 	$(GO) test -count=1 -short ./...
@@ -59,7 +65,6 @@ bench-create: docker standin-image
 # The real OpenClaw gateway image (issue 5): clawd-gateway:$(OPENCLAW_VERSION)
 # from Dockerfile.gateway; builds its Debian + Node base locally when no
 # registry is reachable. Cached: a rerun with unchanged inputs takes seconds.
-OPENCLAW_VERSION ?= 2026.9.6
 .PHONY: gateway-image
 gateway-image: docker
 	@OPENCLAW_VERSION=$(OPENCLAW_VERSION) bash gateway/build-image.sh

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -178,5 +180,49 @@ func TestLeakReaperRemovesOnlyThisClustersOrphans(t *testing.T) {
 	}
 	if !strings.Contains(dry.log(), "would remove orphaned object") {
 		t.Errorf("dry run did not log what it would remove")
+	}
+}
+
+// A request sent right after `namespace sleep` is answered, and one open
+// while the sleep begins finishes: the gateway is never frozen under a
+// request the router has sent it (the router's gate shuts before a pause,
+// and a pause waits for open requests to end).
+func TestRequestsAroundASleepAreAnswered(t *testing.T) {
+	d := startDaemon(t)
+	d.mustClawd("namespace", "create", "drowsy", "--hostname=drowsy.localhost")
+	client := &http.Client{Timeout: 30 * time.Second}
+	get := func(path string) error {
+		req, _ := http.NewRequest("GET", "http://"+d.routerAddr+path, nil)
+		req.Host = "drowsy.localhost"
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return nil
+	}
+
+	for round := range 5 {
+		d.mustClawd("namespace", "wake", "drowsy")
+		d.waitPhase("drowsy", "Running", time.Minute)
+		slow := make(chan error, 1)
+		go func() { slow <- get("/__standin/sleep?ms=1500") }()
+		time.Sleep(300 * time.Millisecond)
+		d.mustClawd("namespace", "sleep", "drowsy", "--to=paused")
+		if err := get("/healthz"); err != nil {
+			t.Fatalf("round %d: the request right after the sleep: %v", round, err)
+		}
+		if err := <-slow; err != nil {
+			t.Fatalf("round %d: the request open when the sleep began: %v", round, err)
+		}
+		// And with nothing open: paused at once, the next request wakes it.
+		d.mustClawd("namespace", "sleep", "drowsy", "--to=paused")
+		if err := get("/healthz"); err != nil {
+			t.Fatalf("round %d: the request right after a sleep with nothing open: %v", round, err)
+		}
 	}
 }

@@ -20,6 +20,7 @@ type Activity struct {
 type entry struct {
 	last   atomic.Int64 // unix nanoseconds
 	active atomic.Int64
+	closed atomic.Bool // see Close
 }
 
 // NewActivity makes an empty tracker.
@@ -65,6 +66,32 @@ func (a *Activity) Last(ns string) (time.Time, int64) {
 		return time.Time{}, en.active.Load()
 	}
 	return time.Unix(0, last), en.active.Load()
+}
+
+// Close shuts the namespace's gate while its gateway is put to sleep: the
+// router then holds new requests and wakes the namespace instead of
+// sending them to a gateway being frozen or stopped. It returns how many
+// requests, WebSockets and streams are open. Begin counts a request before
+// the router asks Closed, and Close shuts before it counts, so a request
+// either sees the gate shut or is counted here (Go's atomics are
+// sequentially consistent).
+func (a *Activity) Close(ns string) int64 {
+	e := a.entry(ns)
+	e.closed.Store(true)
+	return e.active.Load()
+}
+
+// Open reopens the gate, once the namespace runs again.
+func (a *Activity) Open(ns string) {
+	if e, ok := a.entries.Load(ns); ok {
+		e.(*entry).closed.Store(false)
+	}
+}
+
+// Closed reports whether the namespace's gate is shut.
+func (a *Activity) Closed(ns string) bool {
+	e, ok := a.entries.Load(ns)
+	return ok && e.(*entry).closed.Load()
 }
 
 // Forget drops a deleted namespace's entry.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,5 +222,35 @@ func obsNS(name string, phase namespace.Phase, addr string, hosts ...string) nam
 	return namespace.Namespace{
 		Spec:   namespace.Spec{Name: name, Hostnames: hosts},
 		Status: namespace.Status{Phase: phase, Address: addr},
+	}
+}
+
+// shutGate is a Gate shut for the namespaces in it.
+type shutGate map[string]bool
+
+func (g shutGate) Closed(ns string) bool { return g[ns] }
+
+// A Running namespace whose gate is shut (its gateway is being put to
+// sleep) gets its requests held and woken, not sent to the gateway.
+func TestShutGateHoldsRequestsOfARunningNamespace(t *testing.T) {
+	var direct, woken atomic.Int64
+	old := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { direct.Add(1) }))
+	t.Cleanup(old.Close)
+	fresh := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { woken.Add(1) }))
+	t.Cleanup(fresh.Close)
+	r, _, url := observedRouter(t,
+		obsNS("dozing", namespace.PhaseRunning, strings.TrimPrefix(old.URL, "http://"), "dozing.test"),
+		obsNS("awake", namespace.PhaseRunning, strings.TrimPrefix(old.URL, "http://"), "awake.test"))
+	wk := &gatedWaker{addr: strings.TrimPrefix(fresh.URL, "http://"), open: make(chan struct{})}
+	close(wk.open)
+	wk.calls.Add(1)
+	r.Lifecycle(wk, nil, 10*time.Second)
+	r.SetGate(shutGate{"dozing": true})
+
+	if code := send(t, url, "GET", "dozing.test", ""); code != 200 || woken.Load() != 1 || direct.Load() != 0 {
+		t.Fatalf("shut gate: %d, %d woken, %d sent to the old address; want the request woken", code, woken.Load(), direct.Load())
+	}
+	if code := send(t, url, "GET", "awake.test", ""); code != 200 || direct.Load() != 1 {
+		t.Fatalf("open gate: %d, %d sent straight; want it forwarded", code, direct.Load())
 	}
 }

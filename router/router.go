@@ -52,6 +52,7 @@ type Router struct {
 
 	waker       Waker
 	activity    Activity
+	gate        Gate
 	wakeTimeout time.Duration
 
 	obs observers // access log and metrics; see observe.go

@@ -120,8 +120,8 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		writeProblem(ctx, fasthttp.StatusNotFound, p)
 		return false
 	}
-	x.routed(rt.namespace)
-	if !rt.running() {
+	x.routed(rt.namespace) // counts the request before the gate is asked
+	if !rt.running() || (r.gate != nil && r.gate.Closed(rt.namespace)) {
 		if rt = r.hold(ctx, x, rt); rt == nil {
 			return false
 		}

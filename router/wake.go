@@ -25,6 +25,16 @@ type Activity interface {
 	End(ns string)
 }
 
+// Gate says whether a namespace's gateway is being put to sleep (see
+// reaper.Activity.Close); the router then holds its requests and wakes it.
+type Gate interface {
+	Closed(ns string) bool
+}
+
+// SetGate makes the router ask g before it sends a request of a Running
+// namespace straight to its gateway. Call it before serving.
+func (r *Router) SetGate(g Gate) { r.gate = g }
+
 // Lifecycle connects the router to the supervisor (hold-and-wake) and the
 // idle tracker. Without it the router answers 503 for sleeping namespaces.
 // Call it before serving.

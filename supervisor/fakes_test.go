@@ -211,6 +211,30 @@ func (f *fakeRuntime) Stop(_ context.Context, ns string, _ time.Duration) error 
 	return nil
 }
 
+func (f *fakeRuntime) Pause(_ context.Context, ns string) error {
+	return f.setState("pause", ns, runtime.StateRunning, runtime.StatePaused)
+}
+
+func (f *fakeRuntime) Unpause(_ context.Context, ns string) error {
+	return f.setState("unpause", ns, runtime.StatePaused, runtime.StateRunning)
+}
+
+// setState moves ns's container from one state to another, as op.
+func (f *fakeRuntime) setState(op, ns string, from, to runtime.State) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record(op, ns)
+	c, ok := f.containers[ns]
+	if !ok {
+		return fmt.Errorf("%s %s: %w", op, ns, runtime.ErrNotFound)
+	}
+	if c.State != from {
+		return fmt.Errorf("%s %s: container is %s", op, ns, c.State)
+	}
+	c.State = to
+	return nil
+}
+
 func (f *fakeRuntime) Inspect(_ context.Context, ns string) (runtime.Instance, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -340,18 +364,27 @@ func (f *fakeStore) DeleteNamespace(_ context.Context, name string) error {
 	return nil
 }
 
-// updateSpec edits a namespace's spec as the API would.
-func (f *fakeStore) updateSpec(t *testing.T, name string, fn func(*namespace.Spec)) {
-	t.Helper()
+func (f *fakeStore) UpdateSpec(_ context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ns, ok := f.ns[name]
 	if !ok {
-		t.Fatalf("updateSpec: no namespace %s", name)
+		return namespace.Spec{}, fmt.Errorf("updating namespace %s: namespace %w", name, store.ErrNotFound)
 	}
-	fn(&ns.Spec)
+	if err := fn(&ns.Spec); err != nil {
+		return namespace.Spec{}, err
+	}
 	f.ns[name] = ns
 	f.push(store.Event{Type: store.EventPut, Name: name, Namespace: ns})
+	return ns.Spec, nil
+}
+
+// updateSpec edits a namespace's spec as the API would.
+func (f *fakeStore) updateSpec(t *testing.T, name string, fn func(*namespace.Spec)) {
+	t.Helper()
+	if _, err := f.UpdateSpec(context.Background(), name, func(sp *namespace.Spec) error { fn(sp); return nil }); err != nil {
+		t.Fatalf("updateSpec: %v", err)
+	}
 }
 
 // history is every status written for name, oldest first.

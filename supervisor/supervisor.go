@@ -52,6 +52,15 @@ type Pool interface {
 	Release(id string)
 }
 
+// Gate is the router's door to a namespace's gateway (reaper.Activity).
+type Gate interface {
+	// Close shuts it and returns how many requests, WebSockets and
+	// streams are open.
+	Close(ns string) int64
+	// Open reopens it.
+	Open(ns string)
+}
+
 // Gateway is the template every namespace's container is made from.
 type Gateway struct {
 	Image     string
@@ -84,8 +93,11 @@ type Config struct {
 	MemoryEstimate int64
 	// Activity feeds the least-recently-used choice under memory pressure.
 	Activity Activity
-	Workers  int
-	Logger   hclog.Logger
+	// Gate, when set, is shut before a gateway is paused or stopped, so
+	// the router holds new requests and wakes the namespace instead.
+	Gate    Gate
+	Workers int
+	Logger  hclog.Logger
 }
 
 // Supervisor reconciles namespaces owned by this node.
@@ -117,6 +129,8 @@ type track struct {
 	lastReason  string
 	lastStarted time.Time // StartedAt of the container we last counted
 	readySince  time.Time
+	// drainSince is when a pause began waiting for open requests.
+	drainSince time.Time
 	// config is the gateway config last written into container configIn.
 	config   []byte
 	configIn string
@@ -334,6 +348,10 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 	if old.Phase == st.Phase && old.Reason == st.Reason && old.ContainerID == st.ContainerID &&
 		old.Address == st.Address && old.Restarts == st.Restarts && old.Node == st.Node &&
 		old.WakeGeneration == st.WakeGeneration {
+		if st.Phase == namespace.PhaseRunning {
+			// A wake that cancelled a sleep before it happened.
+			s.runs(name)
+		}
 		return
 	}
 	st.Since = old.Since
@@ -349,12 +367,7 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 		return
 	}
 	if st.Phase == namespace.PhaseRunning {
-		s.mu.Lock()
-		if ch, ok := s.running[name]; ok {
-			close(ch)
-			delete(s.running, name)
-		}
-		s.mu.Unlock()
+		s.runs(name)
 	}
 	if old.Phase != st.Phase {
 		s.log.Info("phase changed", "namespace", name, "from", old.Phase, "to", st.Phase, "reason", st.Reason)
@@ -363,6 +376,20 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 	if ns, ok := s.known[name]; ok {
 		ns.Status = st
 		s.known[name] = ns
+	}
+	s.mu.Unlock()
+}
+
+// runs opens the router's gate to a namespace that runs and releases the
+// wakes waiting for it.
+func (s *Supervisor) runs(name string) {
+	if s.cfg.Gate != nil {
+		s.cfg.Gate.Open(name)
+	}
+	s.mu.Lock()
+	if ch, ok := s.running[name]; ok {
+		close(ch)
+		delete(s.running, name)
 	}
 	s.mu.Unlock()
 }
@@ -404,9 +431,10 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		return
 	}
 	if ns.Spec.Target != "" {
-		s.sleep(cctx, ns, inst, missing, log)
+		s.sleep(cctx, ns, t, inst, missing, log)
 		return
 	}
+	t.drainSince = time.Time{}
 	skills, err := s.hostSkills(name)
 	switch {
 	case err != nil && missing:
@@ -545,9 +573,29 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 // memory kept), Stopped (SIGTERM, drain, kill; container kept) or Evicted
 // (container and network removed, volumes kept). It never moves one up: a
 // Stopped container stays stopped when the target is only Paused.
-func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, missing bool, log hclog.Logger) {
+//
+// The router's gate is shut first, so requests that come meanwhile wake
+// the namespace instead of reaching a gateway on its way down. A stop
+// drains open requests itself (SIGTERM, StopTimeout); a pause would freeze
+// them, so it waits up to StopTimeout for them to end.
+func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, t *track, inst runtime.Instance, missing bool, log hclog.Logger) {
 	name, target := ns.Spec.Name, ns.Spec.Target
 	st := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: ns.Status.Restarts}
+	live := !missing && (inst.State == runtime.StateRunning || inst.State == runtime.StatePaused)
+	if live && s.cfg.Gate != nil {
+		open := s.cfg.Gate.Close(name)
+		if target == namespace.PhasePaused && inst.State == runtime.StateRunning && open > 0 {
+			if t.drainSince.IsZero() {
+				t.drainSince = time.Now()
+			}
+			if time.Since(t.drainSince) < s.cfg.StopTimeout {
+				s.q.addAfter(name, 100*time.Millisecond)
+				return
+			}
+			log.Warn("pausing with requests still open; they resume when the namespace wakes", "open", open)
+		}
+	}
+	t.drainSince = time.Time{}
 	var err error
 	switch {
 	case missing:

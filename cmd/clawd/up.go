@@ -188,6 +188,7 @@ func up(cfg *config.Static) error {
 		MemoryBudget:   budget,
 		MemoryEstimate: estimate,
 		Activity:       activity,
+		Gate:           activity,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
@@ -195,6 +196,7 @@ func up(cfg *config.Static) error {
 	}
 	rtr := router.New(log.Named("router"))
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
+	rtr.SetGate(activity)
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool)}, st, rt)
