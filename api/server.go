@@ -225,6 +225,14 @@ func (s *Server) createNamespace(r *http.Request) (int, any, error) {
 	}
 	if req.WarmupOnCreate != nil {
 		spec.Warmup = *req.WarmupOnCreate
+	} else {
+		values, err := s.st.ListConfig(r.Context())
+		if err != nil {
+			return 0, nil, err
+		}
+		if v, ok := config.Effective(values, spec.Name, "warmupOnCreate"); ok {
+			spec.Warmup = v == "true"
+		}
 	}
 	if len(spec.DisplayName) > 200 {
 		return 0, nil, invalid("--display-name is longer than 200 characters")

@@ -748,3 +748,20 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		})
 	}
 }
+
+// namespaces.*.warmupOnCreate is the default of a create's warmupOnCreate.
+func TestCreateWarmupDefaultsFromConfig(t *testing.T) {
+	st := newMemStore()
+	if err := st.SetConfig(context.Background(), "namespaces.*.warmupOnCreate", "false"); err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Config{Token: adminToken, Node: "node-1"}, st, nil)
+	for body, want := range map[string]bool{`{"name":"lazy"}`: false, `{"name":"eager","warmupOnCreate":true}`: true} {
+		rec := admin(t, srv, http.MethodPost, "/api/v1/namespaces", body)
+		var ns namespace.Namespace
+		decodeInto(t, rec, &ns)
+		if rec.Code != http.StatusCreated || ns.Spec.Warmup != want {
+			t.Errorf("%s: %d, warmup %v; want %v", body, rec.Code, ns.Spec.Warmup, want)
+		}
+	}
+}

@@ -82,7 +82,7 @@ func nsCreateCmd() *cobra.Command {
 	f.IntVar(&req.Skills, "quota-skills", 0, "how many skills may be installed")
 	f.StringSliceVar(&req.Hostnames, "hostname", nil, "hostname routed to this namespace (repeatable; unique across namespaces)")
 	f.IntVar(&minInstances, "min-instances", 0, "1 keeps the gateway running even when idle")
-	f.BoolVar(&warmup, "warmup-on-create", true, "adopt a pre-started gateway from the warm pool when one is free")
+	f.BoolVar(&warmup, "warmup-on-create", true, "adopt a pre-started gateway from the warm pool when one is free (default: config namespaces.*.warmupOnCreate, true)")
 	f.BoolVar(&wait, "wait", true, "wait until the gateway is ready, showing progress")
 	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long --wait waits")
 	return cmd

@@ -115,8 +115,8 @@ var registry = []Key{
 		Description: "strict: no other namespace's skills.path may overlap this one's; shared: namespaces that are all shared may use one directory"},
 	{Pattern: "namespaces.*.skills.path", Kind: Path, Implemented: true,
 		Description: "host directory of skills mounted read-only into the namespace's gateway (a change re-creates the gateway)"},
-	{Pattern: "namespaces.*.warmupOnCreate", Kind: Bool, Default: "true",
-		Description: "start the gateway as soon as the namespace is created"},
+	{Pattern: "namespaces.*.warmupOnCreate", Kind: Bool, Default: "true", Implemented: true,
+		Description: "a new namespace adopts a pre-started warm-pool gateway when one is free (the default of namespace create --warmup-on-create)"},
 	{Pattern: "security.crossNamespaceAccess", Kind: Bool, Default: "false",
 		Description: "allow one namespace to reach another's data"},
 }
