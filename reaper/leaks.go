@@ -75,12 +75,14 @@ func (l *Leaks) Pass(ctx context.Context, now time.Time) error {
 		return err
 	}
 	known := map[string]bool{}
+	volumes := map[string]bool{} // recorded in specs: an adopted spare's
 	for _, ns := range nss {
 		known[ns.Spec.Name] = true
+		volumes[ns.Spec.DataVolume], volumes[ns.Spec.SkillsVolume] = true, true
 	}
 	orphaned := map[string]bool{}
 	for _, o := range objs {
-		if known[o.Namespace] || (l.owners != nil && l.owners.Owns(o)) {
+		if known[o.Namespace] || (o.Kind == "volume" && volumes[o.Name]) || (l.owners != nil && l.owners.Owns(o)) {
 			continue
 		}
 		orphaned[o.ID] = true

@@ -218,5 +218,8 @@ type Object struct {
 	ID        string
 	Name      string
 	Namespace string
-	Created   time.Time
+	// Spare is the warm-pool member the object was made for, if any (an
+	// adopted spare's volumes keep it for life).
+	Spare   string
+	Created time.Time
 }

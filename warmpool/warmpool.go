@@ -46,6 +46,9 @@ type Pool struct {
 	ready map[string]runtime.Instance // spare id → ready spare
 	taken map[string]bool             // handed out, maybe not renamed yet
 	total int                         // spares alive at the last pass
+	// members are the spares listed at the last pass and those being
+	// created: the leak reaper leaves their objects alone.
+	members map[string]bool
 }
 
 // New makes a pool; Run keeps it filled.
@@ -57,7 +60,8 @@ func New(cfg Config, rt runtime.Pool) *Pool {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Pool{cfg: cfg, rt: rt, log: cfg.Logger, client: &http.Client{Timeout: time.Second},
-		kick: make(chan struct{}, 1), ready: map[string]runtime.Instance{}, taken: map[string]bool{}}
+		kick: make(chan struct{}, 1), ready: map[string]runtime.Instance{}, taken: map[string]bool{},
+		members: map[string]bool{}}
 }
 
 // Take returns a ready spare for a namespace to adopt, or false when none
@@ -167,6 +171,7 @@ func (p *Pool) pass(ctx context.Context) {
 			delete(p.taken, id)
 		}
 	}
+	p.members = listed
 	missing := p.cfg.Size - len(alive)
 	p.mu.Unlock()
 
@@ -181,6 +186,9 @@ func (p *Pool) pass(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			id := newID()
+			p.mu.Lock()
+			p.members[id] = true
+			p.mu.Unlock()
 			spec := p.cfg.Spec
 			spec.Namespace = ""
 			if _, err := p.rt.CreateSpare(cctx, id, spec); err != nil {
@@ -244,8 +252,14 @@ func (p *Pool) Shed(ctx context.Context, n int) int {
 	return shed
 }
 
-// Owns reports whether a runtime object is a pool member's.
-func (p *Pool) Owns(o runtime.Object) bool { return o.Namespace == "" }
+// Owns reports whether a runtime object is a pool member's: made for a
+// spare the pool lists or is creating. A spare's network or container the
+// pool no longer knows (a create or removal cut short) is a leak.
+func (p *Pool) Owns(o runtime.Object) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return o.Namespace == "" && o.Spare != "" && p.members[o.Spare]
+}
 
 func (p *Pool) remove(ctx context.Context, id string) {
 	if err := p.rt.RemoveSpare(ctx, id); err != nil {

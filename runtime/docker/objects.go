@@ -39,7 +39,7 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 			ns = r.namespaceOf(name)
 		}
 		objs = append(objs, runtime.Object{
-			Kind: "container", ID: c.ID, Name: name, Namespace: ns, Created: time.Unix(c.Created, 0),
+			Kind: "container", ID: c.ID, Name: name, Namespace: ns, Spare: c.Labels[LabelSpare], Created: time.Unix(c.Created, 0),
 		})
 	}
 
@@ -55,7 +55,7 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 	for _, n := range ns.Items {
 		objs = append(objs, runtime.Object{
 			Kind: "network", ID: n.ID, Name: n.Name,
-			Namespace: n.Labels[runtime.LabelNamespace], Created: n.Created,
+			Namespace: n.Labels[runtime.LabelNamespace], Spare: n.Labels[LabelSpare], Created: n.Created,
 		})
 	}
 
@@ -71,7 +71,7 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 	for _, v := range vs.Items {
 		objs = append(objs, runtime.Object{
 			Kind: "volume", ID: v.Name, Name: v.Name,
-			Namespace: v.Labels[runtime.LabelNamespace], Created: parseDockerTime(v.CreatedAt),
+			Namespace: v.Labels[runtime.LabelNamespace], Spare: v.Labels[LabelSpare], Created: parseDockerTime(v.CreatedAt),
 		})
 	}
 	return objs, nil
