@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -241,5 +242,54 @@ func TestAPIKeys(t *testing.T) {
 		if _, errOut, err := d.clawd("apikey", "list", "--namespace=alpha"); err == nil || !strings.Contains(errOut, "not found") {
 			t.Errorf("apikey list of a deleted namespace: %v %s", err, errOut)
 		}
+	})
+}
+
+// namespaces.<ns>.auth.requireKey closes a namespace's hostname to anyone
+// without one of its keys; a browser logs in once and keeps the key in a
+// cookie. Set and unset while the daemon runs.
+func TestRequireKeyThroughTheHostname(t *testing.T) {
+	d := startDaemon(t)
+	d.mustClawd("namespace", "create", "locked", "--hostname=locked.localhost")
+	secret, _ := createKey(t, d, "--namespace=locked")
+	if code, _, _ := keyedGet(t, d, "locked.localhost", "/healthz", nil); code != 200 {
+		t.Fatalf("before requireKey: %d", code)
+	}
+	d.mustClawd("config", "set", "namespaces.locked.auth.requireKey", "true")
+	eventually(t, 10*time.Second, "the hostname refuses requests without a key", func() bool {
+		code, _, _ := keyedGet(t, d, "locked.localhost", "/healthz", nil)
+		return code == 401
+	})
+	if code, _, body := keyedGet(t, d, "locked.localhost", "/healthz", map[string]string{"X-API-Key": secret}); code != 200 {
+		t.Fatalf("with its key: %d %s", code, body)
+	}
+
+	form := strings.NewReader("key=" + url.QueryEscape(secret))
+	req, _ := http.NewRequest("POST", "http://"+d.routerAddr+"/__clawd/login", form)
+	req.Host = "locked.localhost"
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var cookie string
+	for _, c := range resp.Cookies() {
+		if c.Name == "clawd_key" && c.HttpOnly {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	if resp.StatusCode != 303 || cookie == "" {
+		t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if code, _, body := keyedGet(t, d, "locked.localhost", "/healthz", map[string]string{"Cookie": cookie}); code != 200 {
+		t.Fatalf("with the login cookie: %d %s", code, body)
+	}
+
+	d.mustClawd("config", "set", "namespaces.locked.auth.requireKey", "false")
+	eventually(t, 10*time.Second, "the hostname is open again", func() bool {
+		code, _, _ := keyedGet(t, d, "locked.localhost", "/healthz", nil)
+		return code == 200
 	})
 }

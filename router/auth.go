@@ -226,6 +226,12 @@ func presentedKey(h *fasthttp.RequestHeader) (key string, found bool, err error)
 			found = true
 		}
 	}
+	if !found {
+		// A browser logged in at /__clawd/login; an explicit key wins.
+		if c := h.Cookie(keyCookie); len(c) > 0 {
+			return string(c), true, nil
+		}
+	}
 	return key, found, nil
 }
 
@@ -252,6 +258,9 @@ func bearerKey(v []byte) ([]byte, bool) {
 func stripKeys(h *fasthttp.RequestHeader) {
 	if len(h.Peek(apiKeyHeader)) > 0 {
 		h.Del(apiKeyHeader)
+	}
+	if len(h.Cookie(keyCookie)) > 0 {
+		h.DelCookie(keyCookie)
 	}
 	auth := h.PeekAll(fasthttp.HeaderAuthorization)
 	if len(auth) == 0 {
@@ -282,6 +291,10 @@ func stripKeys(h *fasthttp.RequestHeader) {
 func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, host []byte, byHost *route) (*route, bool) {
 	secret, keyed, err := presentedKey(&ctx.Request.Header)
 	if !keyed {
+		if byHost != nil && byHost.requireKey {
+			keyRequired(ctx)
+			return nil, false
+		}
 		return byHost, true
 	}
 	if err != nil {
@@ -289,22 +302,10 @@ func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, h
 		return nil, false
 	}
 	now := r.auth.now()
-	// The hash is the lookup key, so no secret is ever compared byte by
-	// byte and a timing side channel has nothing to leak.
-	e := r.auth.table.Load().byHash[sha256.Sum256([]byte(secret))]
+	e, bad := r.auth.lookup(secret, now)
 	x.keyed(e)
-	switch {
-	case e == nil:
-		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
-			Detail: "unknown API key: check the key, or create one with 'clawd apikey create'"}})
-		return nil, false
-	case e.revoked:
-		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
-			Detail: fmt.Sprintf("API key %s has been revoked", e.id)}, KeyID: e.id})
-		return nil, false
-	case !e.expiresAt.IsZero() && !now.Before(e.expiresAt):
-		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
-			Detail: fmt.Sprintf("API key %s expired at %s", e.id, e.expiresAt.UTC().Format(time.RFC3339))}, KeyID: e.id})
+	if bad != nil {
+		unauthorized(ctx, *bad)
 		return nil, false
 	}
 	own := t.byName[e.namespace]
@@ -331,6 +332,26 @@ func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, h
 		st.used.Store(now.UnixNano())
 	}
 	return own, true
+}
+
+// lookup finds the key with this secret and checks it can be used now;
+// when it cannot, the problem says why (e may still be set).
+func (a *keyAuth) lookup(secret string, now time.Time) (*keyEntry, *keyProblem) {
+	// The hash is the lookup key, so no secret is ever compared byte by
+	// byte and a timing side channel has nothing to leak.
+	e := a.table.Load().byHash[sha256.Sum256([]byte(secret))]
+	switch {
+	case e == nil:
+		return nil, &keyProblem{Problem: problem.Problem{Title: "Invalid API key",
+			Detail: "unknown API key: check the key, or create one with 'clawd apikey create'"}}
+	case e.revoked:
+		return e, &keyProblem{Problem: problem.Problem{Title: "Invalid API key",
+			Detail: fmt.Sprintf("API key %s has been revoked", e.id)}, KeyID: e.id}
+	case !e.expiresAt.IsZero() && !now.Before(e.expiresAt):
+		return e, &keyProblem{Problem: problem.Problem{Title: "Invalid API key",
+			Detail: fmt.Sprintf("API key %s expired at %s", e.id, e.expiresAt.UTC().Format(time.RFC3339))}, KeyID: e.id}
+	}
+	return e, nil
 }
 
 // state returns a key's state, creating it on first use.

@@ -37,13 +37,14 @@ type echo struct {
 	Authorization []string `json:"authorization"`
 	User          []string `json:"user"`
 	ForwardedFor  []string `json:"forwardedFor"`
+	Cookie        []string `json:"cookie"`
 }
 
 func gateway(t *testing.T, ns string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(echo{Namespace: ns, APIKey: r.Header.Values("X-API-Key"), Authorization: r.Header.Values("Authorization"),
-			User: r.Header.Values(openclawcfg.UserHeader), ForwardedFor: r.Header.Values("X-Forwarded-For")})
+			User: r.Header.Values(openclawcfg.UserHeader), ForwardedFor: r.Header.Values("X-Forwarded-For"), Cookie: r.Header.Values("Cookie")})
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
@@ -65,7 +66,22 @@ func (f *authFixture) now() time.Time { return time.Unix(0, f.clock.Load()) }
 
 func (f *authFixture) advance(d time.Duration) { f.clock.Add(int64(d)) }
 
+// configWatcher is a fakeWatcher that also feeds the dynamic config.
+type configWatcher struct {
+	*fakeWatcher
+	values chan map[string]string
+}
+
+func (c *configWatcher) WatchConfig(context.Context) <-chan map[string]string { return c.values }
+
 func newAuthFixture(t *testing.T) *authFixture {
+	t.Helper()
+	return newAuthFixtureWith(t, nil)
+}
+
+// newAuthFixtureWith is newAuthFixture with a dynamic config, when values
+// is not nil.
+func newAuthFixtureWith(t *testing.T, values map[string]string) *authFixture {
 	t.Helper()
 	f := &authFixture{w: &fakeWatcher{ns: make(chan store.Event, 16), keys: make(chan store.APIKeyEvent, 16)},
 		secret: map[string]string{}, key: map[string]apikey.Key{}}
@@ -106,7 +122,13 @@ func newAuthFixture(t *testing.T) *authFixture {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go f.r.Run(ctx, f.w)
+	var w Watcher = f.w
+	if values != nil {
+		cw := &configWatcher{fakeWatcher: f.w, values: make(chan map[string]string, 1)}
+		cw.values <- values
+		w = cw
+	}
+	go f.r.Run(ctx, w)
 	select {
 	case <-f.r.Ready():
 	case <-time.After(10 * time.Second):

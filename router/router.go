@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/store"
 )
@@ -30,6 +31,9 @@ type route struct {
 	namespace string
 	phase     namespace.Phase
 	address   string
+	// requireKey refuses requests without one of the namespace's API keys
+	// (namespaces.<ns>.auth.requireKey), even through its hostnames.
+	requireKey bool
 	// up is the connection pool to address, shared by every route and
 	// wake that names the same address.
 	up *upstream
@@ -48,7 +52,9 @@ type Router struct {
 	auth  keyAuth
 	ups   upstreams
 	names map[string]namespace.Namespace // owned by the watch goroutine
-	ready chan struct{}
+	// values is the latest dynamic config, also the watch goroutine's.
+	values map[string]string
+	ready  chan struct{}
 
 	waker       Waker
 	activity    Activity
@@ -73,27 +79,57 @@ func New(log hclog.Logger) *Router {
 // Ready is closed once the first snapshots of the store are in the tables.
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
-// Run keeps the table in step with the store until ctx ends.
+// ConfigWatcher feeds the dynamic config (namespaces.<ns>.auth.requireKey).
+// The router finds it on its Watcher by type assertion; without it no
+// namespace requires a key.
+type ConfigWatcher interface {
+	WatchConfig(ctx context.Context) <-chan map[string]string
+}
+
+// Run keeps the table in step with the store until ctx ends. It is Ready
+// once it has the namespaces, the keys and, with a ConfigWatcher, the
+// dynamic config: a namespace that requires a key is never served without.
 func (r *Router) Run(ctx context.Context, w Watcher) {
 	go r.runKeys(ctx, w)
-	first := true
+	var values <-chan map[string]string
+	haveValues := true
+	if cw, ok := w.(ConfigWatcher); ok {
+		values, haveValues = cw.WatchConfig(ctx), false
+	}
+	haveNames, announced := false, false
 	events := w.WatchNamespaces(ctx)
-	for ev := range events {
-		r.apply(ev)
-		// A burst of changes (a restore, a bulk create) costs one
-		// rebuild, not one per event: only the newest table matters.
-		for more := true; more; {
-			select {
-			case ev, ok := <-events:
-				if more = ok; ok {
-					r.apply(ev)
-				}
-			default:
-				more = false
+	for {
+		select {
+		case v, ok := <-values:
+			if !ok {
+				values, haveValues = nil, true
+				continue
 			}
+			r.values, haveValues = v, true
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			r.apply(ev)
+			// A burst of changes (a restore, a bulk create) costs one
+			// rebuild, not one per event: only the newest table matters.
+			for more := true; more; {
+				select {
+				case ev, ok := <-events:
+					if more = ok; ok {
+						r.apply(ev)
+					}
+				default:
+					more = false
+				}
+			}
+			haveNames = true
+		case <-ctx.Done():
+			return
 		}
 		r.rebuild()
-		if first {
+		if haveNames && haveValues && !announced {
+			announced = true
 			go func() {
 				select {
 				case <-r.auth.ready:
@@ -101,7 +137,6 @@ func (r *Router) Run(ctx context.Context, w Watcher) {
 				case <-ctx.Done():
 				}
 			}()
-			first = false
 		}
 	}
 }
@@ -127,6 +162,9 @@ func (r *Router) rebuild() {
 	addrs := make(map[string]bool)
 	for _, ns := range r.names {
 		rt := &route{namespace: ns.Spec.Name, phase: ns.Status.Phase, address: ns.Status.Address}
+		if v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey"); v == "true" {
+			rt.requireKey = true
+		}
 		if rt.address != "" {
 			rt.up = r.ups.get(rt.address)
 			addrs[rt.address] = true

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +111,10 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 	}
 	host := routeHost(ctx.URI().Host())
 	t := r.table.Load()
+	if bytes.HasPrefix(ctx.Path(), []byte(ownPrefix)) {
+		r.own(ctx, t, host)
+		return false
+	}
 	rt, ok := r.authenticate(ctx, x, t, host, t.byHost[string(host)])
 	if !ok {
 		return false

@@ -366,18 +366,19 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 		}
 		return
 	}
-	if st.Phase == namespace.PhaseRunning {
-		s.runs(name)
-	}
-	if old.Phase != st.Phase {
-		s.log.Info("phase changed", "namespace", name, "from", old.Phase, "to", st.Phase, "reason", st.Reason)
-	}
+	// Known before the waiters are released: they read the address here.
 	s.mu.Lock()
 	if ns, ok := s.known[name]; ok {
 		ns.Status = st
 		s.known[name] = ns
 	}
 	s.mu.Unlock()
+	if st.Phase == namespace.PhaseRunning {
+		s.runs(name)
+	}
+	if old.Phase != st.Phase {
+		s.log.Info("phase changed", "namespace", name, "from", old.Phase, "to", st.Phase, "reason", st.Reason)
+	}
 }
 
 // runs opens the router's gate to a namespace that runs and releases the
