@@ -293,3 +293,26 @@ func TestRequireKeyThroughTheHostname(t *testing.T) {
 		return code == 200
 	})
 }
+
+// A key's last use survives a restart of clawd that follows it within
+// the minute its writes are batched over.
+func TestKeyLastUseIsKeptAcrossAStop(t *testing.T) {
+	d := startDaemon(t)
+	d.mustClawd("namespace", "create", "used", "--hostname=used.localhost")
+	secret, id := createKey(t, d, "--namespace=used")
+	if code, _, body := keyedGet(t, d, "", "/healthz", map[string]string{"X-API-Key": secret}); code != 200 {
+		t.Fatalf("GET with the key: %d %s", code, body)
+	}
+	d.stop()
+	d.start()
+	var keys []struct {
+		ID         string    `json:"id"`
+		LastUsedAt time.Time `json:"lastUsedAt"`
+	}
+	if err := json.Unmarshal([]byte(d.mustClawd("apikey", "list", "--namespace=used", "-o", "json")), &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != id || keys[0].LastUsedAt.IsZero() {
+		t.Fatalf("keys after the restart: %+v, want %s with its last use", keys, id)
+	}
+}

@@ -450,6 +450,12 @@ func (r *Router) flushUseLoop(ctx context.Context, tc KeyToucher) {
 	}
 }
 
+// FlushKeyUse writes the keys' last use now, for a shutdown: the batch
+// of up to touchInterval would otherwise be lost.
+func (r *Router) FlushKeyUse(ctx context.Context, tc KeyToucher) {
+	r.auth.flushUse(ctx, tc, r.log)
+}
+
 // flushUse writes the last use of every key used since the previous
 // flush, one write per key. A failed write is retried on the next pass.
 func (a *keyAuth) flushUse(ctx context.Context, tc KeyToucher, log hclog.Logger) {

@@ -239,6 +239,7 @@ func up(cfg *config.Static) error {
 	_ = routerSrv.ShutdownWithContext(shutCtx)
 	_ = adminSrv.Shutdown(shutCtx)
 	edge.shutdown(shutCtx)
+	rtr.FlushKeyUse(shutCtx, st) // before the store closes
 	<-done
 	return err
 }
