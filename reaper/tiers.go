@@ -153,6 +153,13 @@ type Idle struct {
 
 func idleSince(ns namespace.Namespace, idle Idle) time.Time {
 	since := idle.FirstSeen
+	if sleeping := ns.Status.Phase == namespace.PhasePaused || ns.Status.Phase == namespace.PhaseStopped; sleeping &&
+		!ns.Status.Since.IsZero() && ns.Status.Since.Before(since) {
+		// Any request wakes a sleeping namespace, so it has been idle at
+		// least since it went to sleep, even if this reaper (a restarted
+		// clawd) first saw it later.
+		since = ns.Status.Since
+	}
 	for _, t := range []time.Time{idle.Last, ns.Spec.CreatedAt} {
 		if t.After(since) {
 			since = t
