@@ -33,6 +33,10 @@ type Config struct {
 	Fits func(bytes int64) bool
 }
 
+// refillDelay is how long after handing out a spare the pool waits before
+// it makes another.
+const refillDelay = 2 * time.Second
+
 // Pool manages the spares. Take hands out each ready spare at most once;
 // the runtime's rename on adoption makes that claim durable.
 type Pool struct {
@@ -45,7 +49,10 @@ type Pool struct {
 	mu    sync.Mutex
 	ready map[string]runtime.Instance // spare id → ready spare
 	taken map[string]bool             // handed out, maybe not renamed yet
-	total int                         // spares alive at the last pass
+	// lastTake is when a spare was last handed out; refills wait a
+	// moment after it (see Take).
+	lastTake time.Time
+	total    int // spares alive at the last pass
 	// members are the spares listed at the last pass and those being
 	// created: the leak reaper leaves their objects alone.
 	members map[string]bool
@@ -71,10 +78,11 @@ func (p *Pool) Take() (runtime.Instance, bool) {
 	defer p.mu.Unlock()
 	// Refill a moment later: creating a spare now would compete with the
 	// adoption for the engine (network operations take a global lock).
-	defer time.AfterFunc(2*time.Second, p.Kick)
+	defer time.AfterFunc(refillDelay, p.Kick)
 	for id, inst := range p.ready {
 		delete(p.ready, id)
 		p.taken[id] = true
+		p.lastTake = time.Now()
 		return inst, true
 	}
 	return runtime.Instance{}, false
@@ -173,6 +181,11 @@ func (p *Pool) pass(ctx context.Context) {
 	}
 	p.members = listed
 	missing := p.cfg.Size - len(alive)
+	if wait := refillDelay - time.Since(p.lastTake); missing > 0 && wait > 0 {
+		// An adoption is under way: creating a spare now would slow the
+		// tenant's first request. The Kick after Take refills.
+		missing = 0
+	}
 	p.mu.Unlock()
 
 	var wg sync.WaitGroup
