@@ -119,8 +119,8 @@ func runWith(t *testing.T, cfg Config, rt runtime.Runtime, st Store) *Supervisor
 
 func configTestConfig() Config {
 	cfg := testConfig()
-	cfg.Gateway.StateDir = "/home/node/.openclaw"
-	cfg.Gateway.SkillsDir = "/home/node/skills"
+	cfg.Gateway.Spec.StateDir = "/home/node/.openclaw"
+	cfg.Gateway.Spec.SkillsDir = "/home/node/skills"
 	cfg.Gateway.RouterHTTPPort = 80
 	return cfg
 }

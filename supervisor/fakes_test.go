@@ -435,7 +435,7 @@ func readyGateway(t *testing.T) string {
 func testConfig() Config {
 	return Config{
 		Node:           "node-1",
-		Gateway:        Gateway{Image: "clawd/gateway:test", Port: 18789, ReadyPath: "/ready", PidsLimit: 512},
+		Gateway:        Gateway{Spec: runtime.GatewaySpec{Image: "clawd/gateway:test", Port: 18789, PidsLimit: 512}, ReadyPath: "/ready"},
 		ResyncInterval: 20 * time.Millisecond,
 		StartTimeout:   time.Hour,
 		BackoffBase:    2 * time.Millisecond,

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path"
@@ -63,12 +64,11 @@ type Gate interface {
 
 // Gateway is the template every namespace's container is made from.
 type Gateway struct {
-	Image     string
-	Port      int
+	// Spec holds what every gateway shares (image, port, dirs, pids
+	// limit, environment); gatewaySpec adds the namespace's part. The
+	// warm pool's spares are made from the same template.
+	Spec      runtime.GatewaySpec
 	ReadyPath string
-	StateDir  string
-	SkillsDir string
-	PidsLimit int64
 	// RouterHTTPPort and RouterHTTPSPort are the router's listening ports
 	// (0: off), for the Control UI origins in each gateway's config.
 	RouterHTTPPort, RouterHTTPSPort int
@@ -774,7 +774,7 @@ func (s *Supervisor) writeIdentity(ctx context.Context, name string, log hclog.L
 	if !ok {
 		return
 	}
-	if err := w.WriteState(ctx, name, s.cfg.Gateway.StateDir+"/clawd-namespace", []byte(name+"\n")); err != nil {
+	if err := w.WriteState(ctx, name, s.cfg.Gateway.Spec.StateDir+"/clawd-namespace", []byte(name+"\n")); err != nil {
 		log.Warn("writing identity into the adopted gateway failed", "error", err)
 	}
 }
@@ -846,22 +846,15 @@ func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hcl
 }
 
 func (s *Supervisor) gatewaySpec(spec namespace.Spec, hostSkills string) runtime.GatewaySpec {
-	g := s.cfg.Gateway
-	return runtime.GatewaySpec{
-		HostSkills:    hostSkills,
-		HostSkillsDir: hostSkillsDir,
-		Namespace:     spec.Name,
-		Image:         g.Image,
-		Port:          g.Port,
-		NanoCPUs:      spec.CPUMillis * 1_000_000,
-		MemoryBytes:   spec.MemoryBytes,
-		PidsLimit:     g.PidsLimit,
-		StateDir:      g.StateDir,
-		SkillsDir:     g.SkillsDir,
-		Env:           map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
-		DataVolume:    spec.DataVolume,
-		SkillsVolume:  spec.SkillsVolume,
-	}
+	g := s.cfg.Gateway.Spec
+	g.Env = maps.Clone(g.Env)
+	g.Namespace = spec.Name
+	g.NanoCPUs = spec.CPUMillis * 1_000_000
+	g.MemoryBytes = spec.MemoryBytes
+	g.DataVolume, g.SkillsVolume = spec.DataVolume, spec.SkillsVolume
+	g.HostSkills, g.HostSkillsDir = hostSkills, hostSkillsDir
+	g.StateFiles = nil // a namespace's config is rendered for it (writeConfig)
+	return g
 }
 
 // hostSkillsDir is where a gateway has its namespace's skills.path mounted.
@@ -948,8 +941,8 @@ func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, in
 	s.mu.Unlock()
 	g := s.cfg.Gateway
 	data, err := openclawcfg.Render(ns.Spec, values, openclawcfg.Options{
-		Port: g.Port, TrustedProxy: inst.NetworkGateway,
-		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.SkillsDir,
+		Port: g.Spec.Port, TrustedProxy: inst.NetworkGateway,
+		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.Spec.SkillsDir,
 		HostSkillsDir: hostSkillsDirOf(inst),
 	})
 	if err != nil {
@@ -958,7 +951,7 @@ func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, in
 	if t.configIn == inst.ContainerID && bytes.Equal(t.config, data) {
 		return nil
 	}
-	if err := w.WriteState(ctx, ns.Spec.Name, path.Join(g.StateDir, openclawcfg.FileName), data); err != nil {
+	if err := w.WriteState(ctx, ns.Spec.Name, path.Join(g.Spec.StateDir, openclawcfg.FileName), data); err != nil {
 		return fmt.Errorf("writing the gateway's config: %w", err)
 	}
 	if t.configIn == inst.ContainerID {

@@ -175,8 +175,7 @@ func up(cfg *config.Static) error {
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
-			Image: cfg.Gateway.Image, Port: cfg.Gateway.Port, ReadyPath: cfg.Gateway.ReadyPath,
-			StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir, PidsLimit: cfg.Gateway.PidsLimit,
+			Spec: gw, ReadyPath: cfg.Gateway.ReadyPath,
 			RouterHTTPPort: httpPort, RouterHTTPSPort: httpsPort,
 		},
 		ResyncInterval: time.Duration(cfg.Supervisor.ResyncInterval),
