@@ -95,6 +95,23 @@ func TestRouterForwarding(t *testing.T) {
 		}
 	})
 
+	t.Run("the gateway's trusted-proxy auth lets the router in", func(t *testing.T) {
+		// The stand-in checks auth as OpenClaw does in trusted-proxy mode:
+		// a connection from a trusted proxy that names the user.
+		if code, _, body := keyedGet(t, d, "alpha.localhost", "/v1/models", nil); code != 200 {
+			t.Fatalf("GET /v1/models through the router: %d %s", code, body)
+		}
+		addr := d.get("alpha").Status.Address
+		resp, err := http.Get("http://" + addr + "/v1/models")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("GET /v1/models straight to the gateway without a user: %d, want 401", resp.StatusCode)
+		}
+	})
+
 	t.Run("oversize headers get 431", func(t *testing.T) {
 		code, _, body := keyedGet(t, d, "alpha.localhost", "/__standin", map[string]string{"X-Big": strings.Repeat("x", 80<<10)})
 		if code != http.StatusRequestHeaderFieldsTooLarge {

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,6 +183,19 @@ func (g *gateway) controlUI(w http.ResponseWriter, _ *http.Request) {
 // requireToken checks the bearer token the way OpenClaw's HTTP APIs do.
 func (g *gateway) requireToken(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// As OpenClaw's trusted-proxy mode: only a trusted proxy's
+		// connection naming a user gets in; the config is read each time
+		// so a hot reload counts at once.
+		if cfg, err := readConfig(g.configPath); err == nil && cfg.Gateway.Auth.Mode == "trusted-proxy" {
+			host, _, _ := net.SplitHostPort(r.RemoteAddr)
+			header := cfg.Gateway.Auth.TrustedProxy.UserHeader
+			if !slices.Contains(cfg.Gateway.TrustedProxies, host) || header == "" || r.Header.Get(header) == "" {
+				writeJSON(w, http.StatusUnauthorized, openAIError("unauthorized", "trusted-proxy auth: not from a trusted proxy, or no user"))
+				return
+			}
+			next(w, r)
+			return
+		}
 		if g.token != "" {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok || !tokenEqual(got, g.token) {

@@ -55,8 +55,13 @@ type openclawConfig struct {
 		} `json:"defaults"`
 	} `json:"agents"`
 	Gateway struct {
-		Auth struct {
-			Token string `json:"token"`
+		TrustedProxies []string `json:"trustedProxies"`
+		Auth           struct {
+			Mode         string `json:"mode"`
+			Token        string `json:"token"`
+			TrustedProxy struct {
+				UserHeader string `json:"userHeader"`
+			} `json:"trustedProxy"`
 		} `json:"auth"`
 	} `json:"gateway"`
 	Skills struct {
