@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"os"
+	"net/netip"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -71,8 +72,15 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		t.Fatalf("openclaw.json: %v\n%s", err, raw)
 	}
+	// The gateway trusts clawd's subnet pool, where the host's address on
+	// its network (the router's connections come from it) lies.
 	netGateway := dockerInspect(t, "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", v.Status.ContainerID)
-	if len(cfg.Gateway.TrustedProxies) != 1 || cfg.Gateway.TrustedProxies[0] != netGateway || cfg.Gateway.Auth.Mode != "trusted-proxy" ||
+	var trustsRouter bool
+	if len(cfg.Gateway.TrustedProxies) == 1 {
+		pool, err := netip.ParsePrefix(cfg.Gateway.TrustedProxies[0])
+		trustsRouter = err == nil && pool.Contains(netip.MustParseAddr(netGateway)) && pool.Bits() >= 8
+	}
+	if !trustsRouter || cfg.Gateway.Auth.Mode != "trusted-proxy" ||
 		cfg.Gateway.Auth.TrustedProxy.UserHeader != "x-clawd-user" {
 		t.Errorf("openclaw.json trusts %v in mode %s (user header %q), want the network gateway %s", cfg.Gateway.TrustedProxies,
 			cfg.Gateway.Auth.Mode, cfg.Gateway.Auth.TrustedProxy.UserHeader, netGateway)

@@ -15,6 +15,7 @@ package openclawcfg
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -35,21 +36,19 @@ const FileName = "openclaw.json"
 // client sent.
 const UserHeader = "X-Clawd-User"
 
-// noProxy is the proxy a spare trusts before a namespace adopts it: the
-// limited broadcast address, which no TCP connection can come from.
-// OpenClaw refuses trusted-proxy mode with no proxy at all, and a spare
-// serves no one: until clawd writes the adopting namespace's config, every
-// request that needs auth is refused, while the probes answer.
-const noProxy = "255.255.255.255"
-
 // Options is what rendering needs besides the namespace.
 type Options struct {
 	// Port is the gateway's port inside its container.
 	Port int
-	// TrustedProxy is the address the router's connections reach the
-	// gateway from: the host's address on the namespace network
-	// (runtime.Instance.NetworkGateway).
-	TrustedProxy string
+	// SubnetPool is the pool clawd carves every gateway network from
+	// (--docker.subnetpool). The gateway trusts it as its proxy: the
+	// router's connections come from the host's address on the gateway's
+	// network, which lies in it. Nothing else in it can reach the gateway:
+	// each gateway is alone on its network, and Docker isolates networks
+	// from each other, so the only other address is the gateway's own. The
+	// same trust for spares and namespaces means an adoption never changes
+	// it, and OpenClaw keeps its connections when the config is rewritten.
+	SubnetPool netip.Prefix
 	// HTTPPort and HTTPSPort are the router's listening ports (0: that
 	// listener is off). Origins get ":port" variants when they are not
 	// 80 and 443.
@@ -131,10 +130,10 @@ type skills struct {
 // models (namespaces.<ns>.models.primary|fallback), skills volume and
 // skills directory from the host.
 func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte, error) {
-	if _, err := netip.ParseAddr(opts.TrustedProxy); err != nil {
-		return nil, fmt.Errorf("rendering openclaw.json for %s: the router's address on the namespace network is unknown (%q)", spec.Name, opts.TrustedProxy)
+	if !opts.SubnetPool.IsValid() {
+		return nil, fmt.Errorf("rendering openclaw.json for %s: no subnet pool to trust as the router", spec.Name)
 	}
-	f := base(opts, opts.TrustedProxy)
+	f := base(opts)
 	if origins := Origins(spec.Hostnames, opts.HTTPPort, opts.HTTPSPort); len(origins) > 0 {
 		f.Gateway.ControlUI = &controlUI{AllowedOrigins: origins}
 	}
@@ -156,21 +155,30 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 	return encode(f)
 }
 
-// Spare returns the openclaw.json of a warm-pool gateway: the same as a
-// namespace's without hostnames or models, trusting no reachable proxy
-// until the namespace that adopts it gets its own (see noProxy).
-// Everything a namespace's config changes later hot-reloads in OpenClaw,
-// so an adoption does not restart the gateway.
+// Spare returns the openclaw.json of a warm-pool gateway: a namespace's
+// without hostnames or models, allowing any browser origin. The adopting
+// namespace's config then narrows the origins to its hostnames; its
+// hostnames work in between, and OpenClaw keeps its connections through
+// that reload because the trusted proxy does not change (see
+// Options.SubnetPool). No browser can reach a spare; and on a namespace's
+// hostname the origin check guards nothing a client without a browser
+// could not do: the router's auth does that (a key, or its login cookie,
+// which is SameSite=Strict).
 func Spare(opts Options) ([]byte, error) {
-	return encode(base(opts, noProxy))
+	if !opts.SubnetPool.IsValid() {
+		return nil, errors.New("rendering a spare's openclaw.json: no subnet pool to trust as the router")
+	}
+	f := base(opts)
+	f.Gateway.ControlUI = &controlUI{AllowedOrigins: []string{"*"}}
+	return encode(f)
 }
 
-func base(opts Options, proxy string) file {
+func base(opts Options) file {
 	f := file{Gateway: gateway{
 		Mode:           "local",
 		Bind:           "lan",
 		Port:           opts.Port,
-		TrustedProxies: []string{proxy},
+		TrustedProxies: []string{opts.SubnetPool.Masked().String()},
 		Auth: auth{Mode: "trusted-proxy", TrustedProxy: trustedProxy{
 			UserHeader:        strings.ToLower(UserHeader),
 			DeviceAutoApprove: enabled{Enabled: true},

@@ -3,6 +3,7 @@ package openclawcfg
 import (
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestRender(t *testing.T) {
-	opts := Options{Port: 18789, TrustedProxy: "10.213.0.1", HTTPPort: 80, HTTPSPort: 443, SkillsDir: "/home/node/skills"}
+	opts := Options{Port: 18789, SubnetPool: netip.MustParsePrefix("10.213.0.0/16"), HTTPPort: 80, HTTPSPort: 443, SkillsDir: "/home/node/skills"}
 	tests := []struct {
 		name   string
 		spec   namespace.Spec
@@ -65,11 +66,12 @@ func TestRender(t *testing.T) {
 	})
 }
 
-func TestRenderNeedsTheRouterAddress(t *testing.T) {
-	for _, proxy := range []string{"", "router", "10.0.0.1:80"} {
-		if _, err := Render(namespace.Spec{Name: "alpha"}, nil, Options{Port: 18789, TrustedProxy: proxy}); err == nil {
-			t.Errorf("trusted proxy %q: rendered, want an error", proxy)
-		}
+func TestRenderNeedsTheSubnetPool(t *testing.T) {
+	if _, err := Render(namespace.Spec{Name: "alpha"}, nil, Options{Port: 18789}); err == nil {
+		t.Error("rendered without a subnet pool to trust")
+	}
+	if _, err := Spare(Options{Port: 18789}); err == nil {
+		t.Error("rendered a spare without a subnet pool to trust")
 	}
 }
 
@@ -78,7 +80,7 @@ func TestRenderNeedsTheRouterAddress(t *testing.T) {
 func TestRenderIsStable(t *testing.T) {
 	spec := namespace.Spec{Name: "alpha", Hostnames: []string{"a.example", "b.example"}}
 	values := map[string]string{"namespaces.alpha.models.primary": "anthropic/x", "namespaces.*.models.fallback": "anthropic/y"}
-	opts := Options{Port: 18789, TrustedProxy: "10.0.0.1", HTTPPort: 8080}
+	opts := Options{Port: 18789, SubnetPool: netip.MustParsePrefix("10.213.0.0/16"), HTTPPort: 8080}
 	first, _ := Render(spec, values, opts)
 	for range 20 {
 		if got, _ := Render(spec, values, opts); string(got) != string(first) {

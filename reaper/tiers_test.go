@@ -36,14 +36,14 @@ func TestDecide(t *testing.T) {
 		{"woken by hand", ns(namespace.PhaseRunning, ago(time.Minute)), policy, Idle{Last: ago(2 * time.Hour), FirstSeen: ago(3 * time.Hour)}, ""},
 		{"opted out", ns(namespace.PhaseRunning, ago(time.Hour)), IdlePolicy{PauseAfter: time.Minute}, Idle{FirstSeen: ago(time.Hour)}, ""},
 		{"min instances", ns(namespace.PhaseRunning, ago(time.Hour)), IdlePolicy{Enabled: true, PauseAfter: time.Minute, MinInstances: 1}, Idle{FirstSeen: ago(time.Hour)}, ""},
-		{"evicted", ns(namespace.PhaseEvicted, ago(48 * time.Hour)), policy, Idle{FirstSeen: ago(48 * time.Hour)}, ""},
+		{"evicted", ns(namespace.PhaseEvicted, ago(48*time.Hour)), policy, Idle{FirstSeen: ago(48 * time.Hour)}, ""},
 		// After a restart of clawd: nothing known of the traffic, first seen
 		// just now. A Running namespace starts its clock again; a sleeping
 		// one has been idle at least since it fell asleep.
-		{"restart, running", ns(namespace.PhaseRunning, ago(3 * time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, ""},
-		{"restart, paused 2h ago", ns(namespace.PhasePaused, ago(2 * time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseStopped},
-		{"restart, stopped 2d ago", ns(namespace.PhaseStopped, ago(48 * time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseEvicted},
-		{"restart, paused 10m ago", ns(namespace.PhasePaused, ago(10 * time.Minute)), policy, Idle{FirstSeen: ago(time.Minute)}, ""},
+		{"restart, running", ns(namespace.PhaseRunning, ago(3*time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, ""},
+		{"restart, paused 2h ago", ns(namespace.PhasePaused, ago(2*time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseStopped},
+		{"restart, stopped 2d ago", ns(namespace.PhaseStopped, ago(48*time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseEvicted},
+		{"restart, paused 10m ago", ns(namespace.PhasePaused, ago(10*time.Minute)), policy, Idle{FirstSeen: ago(time.Minute)}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

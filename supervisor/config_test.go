@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -119,6 +120,7 @@ func runWith(t *testing.T, cfg Config, rt runtime.Runtime, st Store) *Supervisor
 
 func configTestConfig() Config {
 	cfg := testConfig()
+	cfg.Gateway.SubnetPool = netip.MustParsePrefix("10.213.0.0/16")
 	cfg.Gateway.Spec.StateDir = "/home/node/.openclaw"
 	cfg.Gateway.Spec.SkillsDir = "/home/node/skills"
 	cfg.Gateway.RouterHTTPPort = 80
@@ -141,7 +143,7 @@ func TestGatewayConfigFollowsSpecAndDynamicConfig(t *testing.T) {
 		t.Fatalf("config written at op %d, gateway started at op %d: want the write first (%v)", w, s, log.ops)
 	}
 	first := decodeConfig(t, rt.written("alpha")[0])
-	if first.Agents.Defaults.Model.Primary != "anthropic/claude-sonnet-4-5" || len(first.Gateway.TrustedProxies) != 1 || first.Gateway.TrustedProxies[0] != "10.213.0.1" {
+	if first.Agents.Defaults.Model.Primary != "anthropic/claude-sonnet-4-5" || len(first.Gateway.TrustedProxies) != 1 || first.Gateway.TrustedProxies[0] != "10.213.0.0/16" {
 		t.Fatalf("first config = %+v", first)
 	}
 

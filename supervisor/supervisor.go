@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -69,6 +70,9 @@ type Gateway struct {
 	// warm pool's spares are made from the same template.
 	Spec      runtime.GatewaySpec
 	ReadyPath string
+	// SubnetPool is what every gateway's network is carved from; gateways
+	// trust it as their proxy (openclawcfg.Options.SubnetPool).
+	SubnetPool netip.Prefix
 	// RouterHTTPPort and RouterHTTPSPort are the router's listening ports
 	// (0: off), for the Control UI origins in each gateway's config.
 	RouterHTTPPort, RouterHTTPSPort int
@@ -941,7 +945,7 @@ func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, in
 	s.mu.Unlock()
 	g := s.cfg.Gateway
 	data, err := openclawcfg.Render(ns.Spec, values, openclawcfg.Options{
-		Port: g.Spec.Port, TrustedProxy: inst.NetworkGateway,
+		Port: g.Spec.Port, SubnetPool: g.SubnetPool,
 		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.Spec.SkillsDir,
 		HostSkillsDir: hostSkillsDirOf(inst),
 	})

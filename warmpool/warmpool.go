@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/probe"
 	"github.com/clawd-dev/clawd/runtime"
 )
@@ -45,6 +46,9 @@ type Pool struct {
 	log    hclog.Logger
 	client *http.Client
 	kick   chan struct{}
+	// probeHeader attributes the probes to the host, as a trusted proxy
+	// must: a spare trusts clawd's subnet pool (openclawcfg.Spare).
+	probeHeader http.Header
 
 	mu    sync.Mutex
 	ready map[string]runtime.Instance // spare id → ready spare
@@ -67,7 +71,8 @@ func New(cfg Config, rt runtime.Pool) *Pool {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Pool{cfg: cfg, rt: rt, log: cfg.Logger, client: &http.Client{Timeout: time.Second},
-		kick: make(chan struct{}, 1), ready: map[string]runtime.Instance{}, taken: map[string]bool{},
+		probeHeader: http.Header{"X-Forwarded-For": {openclawcfg.HostAddress()}},
+		kick:        make(chan struct{}, 1), ready: map[string]runtime.Instance{}, taken: map[string]bool{},
 		members: map[string]bool{}}
 }
 
@@ -162,7 +167,7 @@ func (p *Pool) pass(ctx context.Context) {
 	}
 	ready := map[string]runtime.Instance{}
 	for _, s := range alive {
-		if s.State == runtime.StateRunning && probe.Ready(cctx, p.client, s.Address, p.cfg.ReadyPath) {
+		if s.State == runtime.StateRunning && probe.ReadyWith(cctx, p.client, s.Address, p.cfg.ReadyPath, p.probeHeader) {
 			ready[s.SpareID] = s
 		}
 	}

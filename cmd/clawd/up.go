@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -149,6 +150,10 @@ func up(cfg *config.Static) error {
 		StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir,
 		Env: map[string]string{"OPENCLAW_DISABLE_BONJOUR": "1"},
 	}
+	subnets, err := netip.ParsePrefix(cfg.Docker.SubnetPool)
+	if err != nil {
+		return fmt.Errorf("--docker.subnetpool %q: %w", cfg.Docker.SubnetPool, err)
+	}
 	activity := reaper.NewActivity()
 	budget, err := cfg.MemoryBudget()
 	if err != nil {
@@ -165,7 +170,7 @@ func up(cfg *config.Static) error {
 		spare.MemoryBytes, _ = units.ParseBytes(cfg.Warmpool.Memory)
 		// A spare boots with a config of its own; the namespace that
 		// adopts it gets its own written (supervisor).
-		spareConfig, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir})
+		spareConfig, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, SubnetPool: subnets})
 		if err != nil {
 			return err
 		}
@@ -175,7 +180,7 @@ func up(cfg *config.Static) error {
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
-			Spec: gw, ReadyPath: cfg.Gateway.ReadyPath,
+			Spec: gw, ReadyPath: cfg.Gateway.ReadyPath, SubnetPool: subnets,
 			RouterHTTPPort: httpPort, RouterHTTPSPort: httpsPort,
 		},
 		ResyncInterval: time.Duration(cfg.Supervisor.ResyncInterval),

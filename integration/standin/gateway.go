@@ -8,9 +8,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,7 +189,7 @@ func (g *gateway) requireToken(next http.HandlerFunc) http.HandlerFunc {
 		if cfg, err := readConfig(g.configPath); err == nil && cfg.Gateway.Auth.Mode == "trusted-proxy" {
 			host, _, _ := net.SplitHostPort(r.RemoteAddr)
 			header := cfg.Gateway.Auth.TrustedProxy.UserHeader
-			if !slices.Contains(cfg.Gateway.TrustedProxies, host) || header == "" || r.Header.Get(header) == "" {
+			if !trusted(cfg.Gateway.TrustedProxies, host) || header == "" || r.Header.Get(header) == "" {
 				writeJSON(w, http.StatusUnauthorized, openAIError("unauthorized", "trusted-proxy auth: not from a trusted proxy, or no user"))
 				return
 			}
@@ -206,6 +206,24 @@ func (g *gateway) requireToken(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// trusted reports whether ip is one of proxies, each an address or a CIDR
+// prefix as OpenClaw accepts them.
+func trusted(proxies []string, ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	for _, p := range proxies {
+		if pfx, err := netip.ParsePrefix(p); err == nil && pfx.Contains(addr) {
+			return true
+		}
+		if a, err := netip.ParseAddr(p); err == nil && a == addr {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *gateway) models(w http.ResponseWriter, _ *http.Request) {
