@@ -82,7 +82,7 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	}
 	if !trustsRouter || cfg.Gateway.Auth.Mode != "trusted-proxy" ||
 		cfg.Gateway.Auth.TrustedProxy.UserHeader != "x-clawd-user" {
-		t.Errorf("openclaw.json trusts %v in mode %s (user header %q), want the network gateway %s", cfg.Gateway.TrustedProxies,
+		t.Errorf("openclaw.json trusts %v in mode %s (user header %q), want a pool holding the host's address %s", cfg.Gateway.TrustedProxies,
 			cfg.Gateway.Auth.Mode, cfg.Gateway.Auth.TrustedProxy.UserHeader, netGateway)
 	}
 	if o := strings.Join(cfg.Gateway.ControlUI.AllowedOrigins, " "); !strings.Contains(o, "http://cold.localhost:") || !strings.Contains(o, "https://cold.localhost") {

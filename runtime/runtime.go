@@ -100,11 +100,6 @@ type Instance struct {
 	// HostSkills is the host directory of skills the container was made
 	// with (GatewaySpec.HostSkills).
 	HostSkills string
-	// NetworkGateway is the host's address on the container's network:
-	// connections from this host (the router, the probes) reach the
-	// gateway from it, so it is the proxy address the gateway must trust.
-	// Set once the container exists, before its first start.
-	NetworkGateway string
 }
 
 // Stats are read straight from the container's cgroup.

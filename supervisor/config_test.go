@@ -31,9 +31,7 @@ func newWritingRuntime(log *opLog) *writingRuntime {
 func (w *writingRuntime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime.Instance, error) {
 	inst, err := w.fakeRuntime.Create(ctx, spec)
 	w.fakeRuntime.mu.Lock()
-	w.fakeRuntime.containers[spec.Namespace].NetworkGateway = "10.213.0.1"
 	w.fakeRuntime.mu.Unlock()
-	inst.NetworkGateway = "10.213.0.1"
 	return inst, err
 }
 

@@ -55,7 +55,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 	if err := r.writeStateFiles(ctx, c, spec.StateFiles); err != nil {
 		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
 	}
-	return r.withNetworkGateway(ctx, c, r.instance(c)), nil
+	return r.instance(c), nil
 }
 
 // create ensures the gateway's network, volumes and container and returns

@@ -28,7 +28,7 @@ func (r *Runtime) Inspect(ctx context.Context, ns string) (runtime.Instance, err
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("inspecting gateway %s: %w", ns, err)
 	}
-	return r.withNetworkGateway(ctx, c, r.instance(c)), nil
+	return r.instance(c), nil
 }
 
 func (r *Runtime) inspectInstance(ctx context.Context, nameOrID string) (runtime.Instance, error) {
@@ -86,10 +86,9 @@ func (r *Runtime) instance(c container.InspectResponse) runtime.Instance {
 	} else {
 		inst.Spare = true
 	}
-	inst.Address, inst.NetworkGateway = "", ""
+	inst.Address = ""
 	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
 		inst.Address = address(networkIPNamed(c.NetworkSettings, net), inst.Labels[LabelPort])
-		inst.NetworkGateway = endpointGateway(c.NetworkSettings, net)
 	}
 	return inst
 }
@@ -185,9 +184,6 @@ func instanceFromInspect(c container.InspectResponse) runtime.Instance {
 	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
 		if ep := namespaceEndpoint(c.NetworkSettings, c.HostConfig); ep != nil {
 			inst.Address = address(ep.IPAddress.String(), inst.Labels[LabelPort])
-			if ep.Gateway.Is4() {
-				inst.NetworkGateway = ep.Gateway.String()
-			}
 		}
 	}
 	inst.DataVolume, inst.SkillsVolume = mountedVolumes(c)

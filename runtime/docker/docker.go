@@ -63,7 +63,6 @@ type Runtime struct {
 	callTimeout time.Duration
 	subnets     subnetPool
 	claims      sync.Map // spare id → namespace, while a rename claims it
-	netGateways sync.Map // network id → its IPv4 gateway; see networkGateway
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.
