@@ -41,10 +41,10 @@ func (g *fakeGate) isClosed(ns string) bool {
 	return g.closed[ns]
 }
 
-// A pause shuts the router's gate first and waits for open requests to end
-// (a frozen gateway would hold them forever), up to the drain period; a
-// wake reopens the gate.
-func TestPauseShutsTheGateAndWaitsForOpenRequests(t *testing.T) {
+// sleepWithARequestOpen runs namespace alpha with one request open at
+// the gate, asks for a pause, and returns once the gate is shut.
+func sleepWithARequestOpen(t *testing.T, drain time.Duration) (*Supervisor, *fakeRuntime, *fakeStore, *fakeGate) {
+	t.Helper()
 	log := &opLog{}
 	rt := newFakeRuntime(log)
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
@@ -52,14 +52,21 @@ func TestPauseShutsTheGateAndWaitsForOpenRequests(t *testing.T) {
 	gate := &fakeGate{closed: map[string]bool{}, open: 1}
 	cfg := testConfig()
 	cfg.Gate = gate
-	cfg.StopTimeout = time.Hour
+	cfg.StopTimeout = drain
 	s := runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
-
 	if err := s.Sleep(context.Background(), "alpha", namespace.PhasePaused); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the gate is shut", func() bool { return gate.isClosed("alpha") })
+	return s, rt, st, gate
+}
+
+// A pause shuts the router's gate first and waits for open requests to end
+// (a frozen gateway would hold them forever), up to the drain period; a
+// wake reopens the gate.
+func TestPauseShutsTheGateAndWaitsForOpenRequests(t *testing.T) {
+	s, rt, st, gate := sleepWithARequestOpen(t, time.Hour)
 	passes(t, rt, "alpha", 3)
 	if n := rt.count("pause", "alpha"); n != 0 {
 		t.Fatalf("paused %d times with a request open", n)
@@ -79,21 +86,7 @@ func TestPauseShutsTheGateAndWaitsForOpenRequests(t *testing.T) {
 // pause for ever; a wake before the pause happens cancels it and reopens
 // the gate at once.
 func TestPauseDrainEndsAndAWakeCancelsIt(t *testing.T) {
-	log := &opLog{}
-	rt := newFakeRuntime(log)
-	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
-	st := newFakeStore(log, spec("alpha"))
-	gate := &fakeGate{closed: map[string]bool{}, open: 1}
-	cfg := testConfig()
-	cfg.Gate = gate
-	cfg.StopTimeout = time.Hour
-	s := runSupervisor(t, cfg, rt, st)
-	waitPhase(t, st, "alpha", namespace.PhaseRunning)
-
-	if err := s.Sleep(context.Background(), "alpha", namespace.PhasePaused); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the gate is shut", func() bool { return gate.isClosed("alpha") })
+	s, rt, _, gate := sleepWithARequestOpen(t, time.Hour)
 	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := s.Wake(wctx, "alpha"); err != nil {
@@ -103,15 +96,6 @@ func TestPauseDrainEndsAndAWakeCancelsIt(t *testing.T) {
 		t.Fatalf("after the wake: gate shut %v, %d pauses", gate.isClosed("alpha"), rt.count("pause", "alpha"))
 	}
 
-	cfg.StopTimeout = 200 * time.Millisecond
-	log2 := &opLog{}
-	rt2 := newFakeRuntime(log2)
-	rt2.setBehaviour("alpha", runsAt(readyGateway(t)))
-	st2 := newFakeStore(log2, spec("alpha"))
-	s2 := runSupervisor(t, cfg, rt2, st2)
-	waitPhase(t, st2, "alpha", namespace.PhaseRunning)
-	if err := s2.Sleep(context.Background(), "alpha", namespace.PhasePaused); err != nil {
-		t.Fatal(err)
-	}
-	waitPhase(t, st2, "alpha", namespace.PhasePaused)
+	_, _, st, _ := sleepWithARequestOpen(t, 200*time.Millisecond)
+	waitPhase(t, st, "alpha", namespace.PhasePaused)
 }
