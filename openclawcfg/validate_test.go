@@ -1,6 +1,7 @@
 package openclawcfg
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -92,5 +93,15 @@ func TestGoldenFilesValidate(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("validator output:\n%s", out)
+	}
+
+	// And the gateway itself refuses the control at start-up with exit 78,
+	// so what the validator accepts is what a tenant's gateway would run.
+	run := exec.Command("docker", "run", "--rm", "--network=none", "-e", "OPENCLAW_GATEWAY_TOKEN=validate",
+		"-e", "OPENCLAW_CONFIG_PATH=/cfg/"+bad, "-v", dir+":/cfg:ro", image)
+	out, err = run.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 78 || !strings.Contains(string(out), `Unrecognized key: "clawd"`) {
+		t.Errorf("the gateway on %s: %v, want exit 78 naming the unknown key\n%s", bad, err, out)
 	}
 }
