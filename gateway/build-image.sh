@@ -220,7 +220,7 @@ DOCKER_BUILDKIT=0 docker build -f "$root/Dockerfile.gateway" \
   --build-arg BASE="$base" --build-arg OPENCLAW_VERSION="$OPENCLAW_VERSION" \
   --label "$LABEL_KEY=$gw_inputs" -t "$GATEWAY_IMAGE" "$ctx" 2>&1 | tee "$logs/build.log" |
   while IFS= read -r line; do
-    case "$line" in "Step "*|"Sending build context"*) step "  ${line:0:110}";; esac
+    case "$line" in "Step "*|"Sending build context"*|"compile cache:"*|"warning:"*) step "  ${line:0:110}";; esac
   done
 rc="${PIPESTATUS[0]}"
 set -e
