@@ -91,3 +91,8 @@ bench-router: docker standin-image
 # phase, beside docker pause/start/run by hand; 100 concurrent wakes.
 bench-wake: docker standin-image
 	CLAWD_BENCH=1 $(GO) test -count=1 -v -timeout 40m -run '^TestBenchWake$$' ./integration | grep -v '^=== RUN'
+
+# The same table on the real OpenClaw gateway (three rounds; about 8 minutes).
+.PHONY: bench-wake-openclaw
+bench-wake-openclaw: docker standin-image gateway-image
+	CLAWD_BENCH=1 CLAWD_BENCH_GATEWAY_IMAGE=$(GATEWAY_IMAGE) $(GO) test -count=1 -v -timeout 60m -run '^TestBenchWake$$' ./integration | grep -v '^=== RUN'

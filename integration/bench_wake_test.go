@@ -23,6 +23,19 @@ func TestBenchWake(t *testing.T) {
 		t.Skip("benchmark; run with CLAWD_BENCH=1 (make bench-wake)")
 	}
 	var out bytes.Buffer
+	if img := os.Getenv("CLAWD_BENCH_GATEWAY_IMAGE"); img != "" {
+		// The real gateway (make bench-wake-openclaw): cold starts of
+		// 20 s and more, and about 900 MiB each, so three rounds and room.
+		if err := exec.Command("docker", "image", "inspect", img).Run(); err != nil {
+			t.Fatalf("gateway image %s is not on the engine: make gateway-image builds it", img)
+		}
+		fmt.Fprintf(&out, "\nOpenClaw gateway %s, 3 rounds (ms: median / max)\n", img)
+		fmt.Fprintf(&out, "%-34s %18s   %-40s %18s\n", "through clawd's router", "clawd", "by hand (docker CLI + poll)", "direct")
+		benchWake(t, &out, benchTarget{image: img, memory: "2Gi", peerEnv: []string{"OPENCLAW_GATEWAY_TOKEN=bench"},
+			flags: []string{"--supervisor.starttimeout=5m", "--router.waketimeout=5m"}}, 3)
+		fmt.Print(out.String())
+		return
+	}
 	for _, delay := range []string{"0s", "15s"} {
 		img := variantImage(t, "delay-"+delay, map[string]string{"STANDIN_STARTUP_DELAY": delay})
 		rounds := 5
@@ -31,15 +44,23 @@ func TestBenchWake(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "\nstand-in gateway, startup delay %s, %d rounds (ms: median / max)\n", delay, rounds)
 		fmt.Fprintf(&out, "%-34s %18s   %-40s %18s\n", "through clawd's router", "clawd", "by hand (docker CLI + poll)", "direct")
-		benchWake(t, &out, img, rounds)
+		benchWake(t, &out, benchTarget{image: img, memory: "128Mi", flags: []string{"--router.waketimeout=120s"}}, rounds)
 	}
 	fmt.Print(out.String())
 }
 
-func benchWake(t *testing.T, out *bytes.Buffer, img string, rounds int) {
-	d := startDaemon(t, "--gateway.image="+img, "--warmpool.size=1", "--router.waketimeout=120s")
-	d.mustClawd("namespace", "create", "bench", "--hostname=bench.localhost", "--quota-memory=128Mi", "--timeout=5m")
-	peer := startPeer(t, img)
+// benchTarget is the gateway a wake benchmark runs: its image, the memory
+// cap of clawd's namespaces and of the peer, the peer's environment and
+// the daemon's extra flags.
+type benchTarget struct {
+	image, memory  string
+	peerEnv, flags []string
+}
+
+func benchWake(t *testing.T, out *bytes.Buffer, bt benchTarget, rounds int) {
+	d := startDaemon(t, append([]string{"--gateway.image=" + bt.image, "--warmpool.size=1"}, bt.flags...)...)
+	d.mustClawd("namespace", "create", "bench", "--hostname=bench.localhost", "--quota-memory="+bt.memory, "--timeout=5m")
+	peer := startPeer(t, bt)
 
 	measure := func(prepare func(), host string) time.Duration {
 		prepare()
@@ -66,11 +87,11 @@ func benchWake(t *testing.T, out *bytes.Buffer, img string, rounds int) {
 	var fresh, pooled, pRun []time.Duration
 	for i := 0; i < rounds; i++ {
 		name := fmt.Sprintf("fresh-%d", i)
-		fresh = append(fresh, createAndGet(t, d, name, false))
+		fresh = append(fresh, createAndGet(t, d, name, bt.memory, false))
 		eventually(t, 5*time.Minute, "a ready spare", func() bool { return d.poolReady() >= 1 })
 		name = fmt.Sprintf("pooled-%d", i)
-		pooled = append(pooled, createAndGet(t, d, name, true))
-		pRun = append(pRun, peer.fresh(t, img))
+		pooled = append(pooled, createAndGet(t, d, name, bt.memory, true))
+		pRun = append(pRun, peer.fresh(t, bt))
 	}
 	row("new namespace, cold", fresh, "docker run + poll", pRun)
 	row("new namespace, warm pool", pooled, "", nil)
@@ -106,9 +127,9 @@ func (d *daemon) sleepTo(name, to string) {
 
 // createAndGet creates a namespace and at once sends a request the router
 // holds until the gateway is ready: the time a tenant's first call takes.
-func createAndGet(t *testing.T, d *daemon, name string, warm bool) time.Duration {
+func createAndGet(t *testing.T, d *daemon, name, memory string, warm bool) time.Duration {
 	start := time.Now()
-	d.mustClawd("namespace", "create", name, "--hostname="+name+".localhost", "--quota-memory=128Mi", "--wait=false", fmt.Sprintf("--warmup-on-create=%t", warm))
+	d.mustClawd("namespace", "create", name, "--hostname="+name+".localhost", "--quota-memory="+memory, "--wait=false", fmt.Sprintf("--warmup-on-create=%t", warm))
 	ttfb(t, d.routerAddr, name+".localhost", "/healthz")
 	took := time.Since(start)
 	d.mustClawd("namespace", "delete", name, "--purge")
@@ -137,13 +158,25 @@ func ttfb(t testing.TB, addr, host, path string) time.Duration {
 // peer is a gateway container run by hand, the way a script would.
 type peer struct{ name, addr string }
 
-func startPeer(t *testing.T, img string) *peer {
+func startPeer(t *testing.T, bt benchTarget) *peer {
+	img := bt.image
 	p := &peer{name: fmt.Sprintf("clawd-bench-wake-%d-%s", os.Getpid(), strings.ReplaceAll(img[strings.LastIndex(img, ":")+1:], ".", "-"))}
-	mustRun(t, "docker", "run", "-d", "--name", p.name, "--memory=128m", "--init", "--cap-drop=ALL", "--security-opt=no-new-privileges", img)
+	mustRun(t, "docker", peerRunArgs(p.name, bt)...)
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", p.name).Run() })
 	p.addr = dockerInspect(t, "{{.NetworkSettings.IPAddress}}", p.name) + ":18789"
 	p.poll(t)
 	return p
+}
+
+// peerRunArgs are the docker run arguments a script would use for the gateway: the
+// same caps and hardening as clawd's.
+func peerRunArgs(name string, bt benchTarget) []string {
+	args := []string{"run", "-d", "--name", name, "--memory=" + strings.TrimSuffix(strings.ToLower(bt.memory), "i"),
+		"--init", "--cap-drop=ALL", "--security-opt=no-new-privileges"}
+	for _, e := range bt.peerEnv {
+		args = append(args, "-e", e)
+	}
+	return append(args, bt.image)
 }
 
 func (p *peer) poll(t testing.TB) {
@@ -174,10 +207,10 @@ func (p *peer) transition(t testing.TB, down, up string) time.Duration {
 	return time.Since(start)
 }
 
-func (p *peer) fresh(t testing.TB, img string) time.Duration {
+func (p *peer) fresh(t testing.TB, bt benchTarget) time.Duration {
 	name := p.name + "-fresh"
 	start := time.Now()
-	mustRun(t, "docker", "run", "-d", "--name", name, "--memory=128m", "--init", "--cap-drop=ALL", "--security-opt=no-new-privileges", img)
+	mustRun(t, "docker", peerRunArgs(name, bt)...)
 	q := &peer{name: name, addr: dockerInspect(t, "{{.NetworkSettings.IPAddress}}", name) + ":18789"}
 	q.poll(t)
 	took := time.Since(start)

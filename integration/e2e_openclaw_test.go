@@ -449,18 +449,25 @@ func ocDial(t *testing.T, d *daemon, host string, h http.Header) *ocClient {
 // connect with UNAVAILABLE, and a wake may outlast one held request.
 func ocDialRetry(t *testing.T, d *daemon, host string, h http.Header, timeout time.Duration) *ocClient {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
+	unavailable := 0
 	for {
 		c, err := ocConnect(d, host, h)
 		if err == nil {
+			if unavailable > 0 {
+				t.Logf("hello-ok from %s after %d UNAVAILABLE answers (%s)", host, unavailable, time.Since(start).Round(100*time.Millisecond))
+			}
 			return c
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no hello-ok from %s within %s: %v", host, timeout, err)
 		}
 		var oe *ocError
-		if !errors.As(err, &oe) || oe.Code != "UNAVAILABLE" {
-			t.Logf("connect to %s: %v; retrying", host, err)
+		if errors.As(err, &oe) && oe.Code == "UNAVAILABLE" {
+			unavailable++
+		} else {
+			t.Logf("connect to %s: %v; retrying (%s)", host, err, time.Since(start).Round(100*time.Millisecond))
 		}
 		time.Sleep(time.Second)
 	}

@@ -2,8 +2,8 @@ package integration
 
 import (
 	"encoding/json"
-	"os"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
