@@ -138,7 +138,19 @@ type track struct {
 	// config is the gateway config last written into container configIn.
 	config   []byte
 	configIn string
+	// starting is the address of the gateway the last full pass found
+	// booting, at fullPass: until it is ready, passes in between only
+	// probe it (see probeWhileStarting).
+	starting string
+	fullPass time.Time
 }
+
+// probeWhileStarting is how long a booting gateway is only probed before
+// the next full pass. A full pass inspects the container and renders its
+// config; every 50 ms through a real gateway's 20 s boot that cost about
+// a second of clawd's CPU and more of the engine's, taken from the boot on
+// a small host. Crashes meanwhile are seen at the next full pass.
+const probeWhileStarting = time.Second
 
 // New makes a supervisor; Run starts it.
 func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
@@ -426,6 +438,12 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		*t = track{lastStarted: t.lastStarted}
 	}
 
+	if t.starting != "" && ns.Spec.Target == "" && time.Since(t.fullPass) < probeWhileStarting && !s.ready(ctx, t.starting) {
+		s.q.addAfter(name, 50*time.Millisecond)
+		return
+	}
+	t.starting, t.fullPass = "", time.Now()
+
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	inst, err := s.rt.Inspect(cctx, name)
@@ -530,6 +548,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		}
 		status.Phase = namespace.PhaseStarting
 		s.setStatus(ctx, name, status)
+		t.starting = inst.Address
 		s.q.addAfter(name, 50*time.Millisecond)
 	case runtime.StatePaused:
 		if err := s.rt.Unpause(cctx, name); err != nil {
@@ -568,6 +587,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		t.nextStart = time.Now().Add(s.backoff(t.failures))
 		status.Phase = namespace.PhaseStarting
 		s.setStatus(ctx, name, status)
+		t.starting = inst.Address
 		s.q.addAfter(name, 50*time.Millisecond)
 	default:
 		s.q.addAfter(name, time.Second)
