@@ -2,10 +2,14 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/runtime"
@@ -286,4 +290,42 @@ func TestZeroResyncIntervalDoesNotPanic(t *testing.T) {
 		}
 	}()
 	s.resync(ctx)
+}
+
+// A booting gateway is only probed between full passes (inspecting its
+// container and rendering its config every 50 ms took CPU from the boot),
+// yet it is Running as soon as it is ready and a crash meanwhile is seen.
+func TestStartingGatewayIsProbedBetweenFullPasses(t *testing.T) {
+	log := &opLog{}
+	rt := newFakeRuntime(log)
+	st := newFakeStore(log, spec("slow"))
+	var ready atomic.Bool
+	var probes atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		probes.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"ready":%t}`, ready.Load())
+	}))
+	t.Cleanup(srv.Close)
+	rt.setBehaviour("slow", runsAt(srv.Listener.Addr().String()))
+
+	runSupervisor(t, testConfig(), rt, st)
+	waitPhase(t, st, "slow", namespace.PhaseStarting)
+	inspects, probed := rt.count("inspect", "slow"), probes.Load()
+	time.Sleep(1500 * time.Millisecond) // a fake boot: long enough for many probes
+	if n := rt.count("inspect", "slow") - inspects; n > 4 {
+		t.Errorf("%d inspects of a booting gateway in 1.5 s, want a full pass about once a second", n)
+	}
+	if n := probes.Load() - probed; n < 10 {
+		t.Errorf("%d ready probes in 1.5 s, want one every 50 ms or so", n)
+	}
+
+	// A crash while booting is seen at the next full pass: a restart.
+	if err := rt.setState("crash", "slow", runtime.StateRunning, runtime.StateExited); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the crashed gateway is started again", func() bool { return rt.count("start", "slow") >= 2 })
+
+	ready.Store(true)
+	waitPhase(t, st, "slow", namespace.PhaseRunning)
 }
