@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -264,25 +263,7 @@ func TestRequireKeyThroughTheHostname(t *testing.T) {
 		t.Fatalf("with its key: %d %s", code, body)
 	}
 
-	form := strings.NewReader("key=" + url.QueryEscape(secret))
-	req, _ := http.NewRequest("POST", "http://"+d.routerAddr+"/__clawd/login", form)
-	req.Host = "locked.localhost"
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	var cookie string
-	for _, c := range resp.Cookies() {
-		if c.Name == "clawd_key" && c.HttpOnly {
-			cookie = c.Name + "=" + c.Value
-		}
-	}
-	if resp.StatusCode != 303 || cookie == "" {
-		t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Cookies())
-	}
+	cookie := login(t, d, "locked.localhost", secret)
 	if code, _, body := keyedGet(t, d, "locked.localhost", "/healthz", map[string]string{"Cookie": cookie}); code != 200 {
 		t.Fatalf("with the login cookie: %d %s", code, body)
 	}

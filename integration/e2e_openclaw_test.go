@@ -262,28 +262,6 @@ func TestE2EOpenClaw(t *testing.T) {
 	})
 }
 
-// login signs a browser in at the router's login page and returns the
-// cookie it got.
-func login(t *testing.T, d *daemon, host, key string) string {
-	t.Helper()
-	req, _ := http.NewRequest("POST", "http://"+d.routerAddr+"/__clawd/login", strings.NewReader("key="+key))
-	req.Host = host
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for _, c := range resp.Cookies() {
-		if c.Name == "clawd_key" {
-			return c.Name + "=" + c.Value
-		}
-	}
-	t.Fatalf("login on %s: %d without a cookie", host, resp.StatusCode)
-	return ""
-}
-
 func routerPort(d *daemon) string {
 	_, port, _ := strings.Cut(d.routerAddr, ":")
 	return port

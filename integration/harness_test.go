@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,4 +362,26 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// login signs a browser in at the router's login page and returns the
+// HttpOnly cookie it got with its redirect.
+func login(t *testing.T, d *daemon, host, key string) string {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+d.routerAddr+"/__clawd/login", strings.NewReader("key="+url.QueryEscape(key)))
+	req.Host = host
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "clawd_key" && c.HttpOnly && resp.StatusCode == http.StatusSeeOther {
+			return c.Name + "=" + c.Value
+		}
+	}
+	t.Fatalf("login on %s: %d, cookies %v; want 303 with an HttpOnly clawd_key", host, resp.StatusCode, resp.Cookies())
+	return ""
 }
