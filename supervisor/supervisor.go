@@ -587,7 +587,6 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		t.nextStart = time.Now().Add(s.backoff(t.failures))
 		status.Phase = namespace.PhaseStarting
 		s.setStatus(ctx, name, status)
-		t.starting = inst.Address
 		s.q.addAfter(name, 50*time.Millisecond)
 	default:
 		s.q.addAfter(name, time.Second)
