@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clawd-dev/clawd/units"
 )
 
 // TestBenchWake prints, it asserts nothing: `make bench-wake`. Time from a
@@ -22,29 +24,37 @@ func TestBenchWake(t *testing.T) {
 	if os.Getenv("CLAWD_BENCH") == "" {
 		t.Skip("benchmark; run with CLAWD_BENCH=1 (make bench-wake)")
 	}
-	var out bytes.Buffer
+	type run struct {
+		title  string
+		target benchTarget
+		rounds int
+	}
+	var runs []run
 	if img := os.Getenv("CLAWD_BENCH_GATEWAY_IMAGE"); img != "" {
 		// The real gateway (make bench-wake-openclaw): cold starts of
 		// 20 s and more, and about 900 MiB each, so three rounds and room.
 		if err := exec.Command("docker", "image", "inspect", img).Run(); err != nil {
 			t.Fatalf("gateway image %s is not on the engine: make gateway-image builds it", img)
 		}
-		fmt.Fprintf(&out, "\nOpenClaw gateway %s, 3 rounds (ms: median / max)\n", img)
-		fmt.Fprintf(&out, "%-34s %18s   %-40s %18s\n", "through clawd's router", "clawd", "by hand (docker CLI + poll)", "direct")
-		benchWake(t, &out, benchTarget{image: img, memory: "2Gi", peerEnv: []string{"OPENCLAW_GATEWAY_TOKEN=bench"},
-			flags: []string{"--supervisor.starttimeout=5m", "--router.waketimeout=5m"}}, 3)
-		fmt.Print(out.String())
-		return
-	}
-	for _, delay := range []string{"0s", "15s"} {
-		img := variantImage(t, "delay-"+delay, map[string]string{"STANDIN_STARTUP_DELAY": delay})
-		rounds := 5
-		if delay != "0s" {
-			rounds = 2
+		runs = append(runs, run{"OpenClaw gateway " + img, benchTarget{image: img, memory: "2Gi",
+			peerEnv: []string{"OPENCLAW_GATEWAY_TOKEN=bench"},
+			flags:   []string{"--supervisor.starttimeout=5m", "--router.waketimeout=5m"}}, 3})
+	} else {
+		for _, delay := range []string{"0s", "15s"} {
+			img := variantImage(t, "delay-"+delay, map[string]string{"STANDIN_STARTUP_DELAY": delay})
+			rounds := 5
+			if delay != "0s" {
+				rounds = 2
+			}
+			runs = append(runs, run{"stand-in gateway, startup delay " + delay,
+				benchTarget{image: img, memory: "128Mi", flags: []string{"--router.waketimeout=120s"}}, rounds})
 		}
-		fmt.Fprintf(&out, "\nstand-in gateway, startup delay %s, %d rounds (ms: median / max)\n", delay, rounds)
+	}
+	var out bytes.Buffer
+	for _, r := range runs {
+		fmt.Fprintf(&out, "\n%s, %d rounds (ms: median / max)\n", r.title, r.rounds)
 		fmt.Fprintf(&out, "%-34s %18s   %-40s %18s\n", "through clawd's router", "clawd", "by hand (docker CLI + poll)", "direct")
-		benchWake(t, &out, benchTarget{image: img, memory: "128Mi", flags: []string{"--router.waketimeout=120s"}}, rounds)
+		benchWake(t, &out, r.target, r.rounds)
 	}
 	fmt.Print(out.String())
 }
@@ -161,17 +171,21 @@ type peer struct{ name, addr string }
 func startPeer(t *testing.T, bt benchTarget) *peer {
 	img := bt.image
 	p := &peer{name: fmt.Sprintf("clawd-bench-wake-%d-%s", os.Getpid(), strings.ReplaceAll(img[strings.LastIndex(img, ":")+1:], ".", "-"))}
-	mustRun(t, "docker", peerRunArgs(p.name, bt)...)
+	mustRun(t, "docker", peerRunArgs(t, p.name, bt)...)
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", p.name).Run() })
 	p.addr = dockerInspect(t, "{{.NetworkSettings.IPAddress}}", p.name) + ":18789"
 	p.poll(t)
 	return p
 }
 
-// peerRunArgs are the docker run arguments a script would use for the gateway: the
-// same caps and hardening as clawd's.
-func peerRunArgs(name string, bt benchTarget) []string {
-	args := []string{"run", "-d", "--name", name, "--memory=" + strings.TrimSuffix(strings.ToLower(bt.memory), "i"),
+// peerRunArgs are the docker run arguments a script would use for the
+// gateway: the same caps and hardening as clawd's.
+func peerRunArgs(t testing.TB, name string, bt benchTarget) []string {
+	memory, err := units.ParseBytes(bt.memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "-d", "--name", name, fmt.Sprintf("--memory=%d", memory),
 		"--init", "--cap-drop=ALL", "--security-opt=no-new-privileges"}
 	for _, e := range bt.peerEnv {
 		args = append(args, "-e", e)
@@ -210,7 +224,7 @@ func (p *peer) transition(t testing.TB, down, up string) time.Duration {
 func (p *peer) fresh(t testing.TB, bt benchTarget) time.Duration {
 	name := p.name + "-fresh"
 	start := time.Now()
-	mustRun(t, "docker", peerRunArgs(name, bt)...)
+	mustRun(t, "docker", peerRunArgs(t, name, bt)...)
 	q := &peer{name: name, addr: dockerInspect(t, "{{.NetworkSettings.IPAddress}}", name) + ":18789"}
 	q.poll(t)
 	took := time.Since(start)
