@@ -40,6 +40,8 @@ type gateway struct {
 	log       *log.Logger
 	upgrader  websocket.Upgrader
 	mux       *http.ServeMux
+	// upstream calls the model providers named in the config.
+	upstream *http.Client
 
 	mu      sync.Mutex
 	sockets map[*websocket.Conn]struct{}
@@ -72,6 +74,7 @@ func newGateway(s settings, bootCount int, start time.Time, logger *log.Logger) 
 		// clients, never from a browser that needs protecting.
 		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
 		sockets:  map[*websocket.Conn]struct{}{},
+		upstream: newUpstreamClient(),
 	}
 
 	// Method-qualified patterns make the mux answer 405 on probes for free.
@@ -241,21 +244,53 @@ type chatMessage struct {
 }
 
 type chatRequest struct {
-	Model    string        `json:"model"`
-	Messages []chatMessage `json:"messages"`
-	Stream   bool          `json:"stream"`
+	// Model names an agent ("openclaw", "openclaw/<agentId>"), not a
+	// provider's model: the agent's config picks that.
+	Model         string `json:"model"`
+	Stream        bool   `json:"stream"`
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	// RawMessages is passed to OpenAI-shaped providers as the client sent it.
+	RawMessages json.RawMessage `json:"messages"`
+	Messages    []chatMessage   `json:"-"`
+}
+
+// clientModel is the model to name in the answer: the client's own.
+func (r chatRequest) clientModel() string {
+	if r.Model == "" {
+		return "openclaw"
+	}
+	return r.Model
 }
 
 func (g *gateway) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(&req); err != nil {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes)).Decode(&req)
+	if err == nil && len(req.RawMessages) > 0 && string(req.RawMessages) != "null" {
+		err = json.Unmarshal(req.RawMessages, &req.Messages)
+	}
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, openAIError("invalid_request_error", "invalid JSON body: "+err.Error()))
 		return
 	}
-	model := req.Model
-	if model == "" {
-		model = "openclaw"
+	if len(req.Messages) == 0 {
+		req.RawMessages = json.RawMessage("[]")
 	}
+	// Read on every request: OpenClaw hot-reloads models and agents. With
+	// no model to call, the stand-in echoes, as it did before it had any.
+	cfg, _ := readConfig(g.configPath)
+	if chain := cfg.modelChain(); len(chain) > 0 && len(cfg.Models.Providers) > 0 {
+		g.providerCompletion(w, r, req, cfg, chain)
+		return
+	}
+	g.echoCompletion(w, r, req)
+}
+
+// echoCompletion answers with the last user message, split in three
+// streamed chunks 200 ms apart when the client streams.
+func (g *gateway) echoCompletion(w http.ResponseWriter, r *http.Request, req chatRequest) {
+	model := req.clientModel()
 	reply := lastUserText(req.Messages)
 	id := "chatcmpl-" + randomHex(12)
 	created := g.now().Unix()
@@ -323,27 +358,32 @@ func (g *gateway) chatCompletions(w http.ResponseWriter, r *http.Request) {
 // is a string or an array of {"type":"text","text":...} parts.
 func lastUserText(msgs []chatMessage) string {
 	for i := len(msgs) - 1; i >= 0; i-- {
-		if msgs[i].Role != "user" {
-			continue
+		if msgs[i].Role == "user" {
+			return messageText(msgs[i].Content)
 		}
-		var s string
-		if json.Unmarshal(msgs[i].Content, &s) == nil {
-			return s
-		}
-		var parts []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}
-		_ = json.Unmarshal(msgs[i].Content, &parts)
-		var b strings.Builder
-		for _, p := range parts {
-			if p.Type == "text" {
-				b.WriteString(p.Text)
-			}
-		}
-		return b.String()
 	}
 	return ""
+}
+
+// messageText is a message's content as text: the string itself, or its
+// text parts joined.
+func messageText(content json.RawMessage) string {
+	var s string
+	if json.Unmarshal(content, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(content, &parts)
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type == "text" {
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String()
 }
 
 // splitInThree cuts s into three pieces on rune boundaries; joined they give s.

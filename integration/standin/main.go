@@ -3,6 +3,12 @@
 // port, starts in milliseconds instead of 20 s, and can be told to misbehave
 // (slow start, crash, leak memory, burn CPU), so clawd's fast tests need not
 // run the 800 MB image. See /work/shared/OPENCLAW.md for the real thing.
+//
+// Chat completions go where OpenClaw's would: to the default agent's model
+// (agents.defaults.model, primary then fallbacks) at its provider in
+// models.providers, called streamed in the provider's API
+// (openai-completions, openai-responses, anthropic-messages). Without a
+// primary model or providers the stand-in echoes the last user message.
 package main
 
 import (

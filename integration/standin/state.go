@@ -54,6 +54,9 @@ type openclawConfig struct {
 			Model json.RawMessage `json:"model"`
 		} `json:"defaults"`
 	} `json:"agents"`
+	Models struct {
+		Providers map[string]providerConfig `json:"providers"`
+	} `json:"models"`
 	Gateway struct {
 		TrustedProxies []string `json:"trustedProxies"`
 		Auth           struct {
@@ -107,17 +110,39 @@ func readConfig(path string) (openclawConfig, error) {
 // modelPrimary returns agents.defaults.model.primary, or the model itself
 // when it is given as a plain string.
 func (c openclawConfig) modelPrimary() string {
+	if chain := c.modelChain(); len(chain) > 0 {
+		return chain[0]
+	}
+	return ""
+}
+
+// modelChain returns the default agent's models in the order OpenClaw tries
+// them: the primary, then the fallbacks; empty without a primary.
+func (c openclawConfig) modelChain() []string {
 	raw := c.Agents.Defaults.Model
 	if len(raw) == 0 {
-		return ""
+		return nil
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return s
+		if s == "" {
+			return nil
+		}
+		return []string{s}
 	}
 	var m struct {
-		Primary string `json:"primary"`
+		Primary   string   `json:"primary"`
+		Fallbacks []string `json:"fallbacks"`
 	}
 	_ = json.Unmarshal(raw, &m)
-	return m.Primary
+	if m.Primary == "" {
+		return nil
+	}
+	chain := []string{m.Primary}
+	for _, f := range m.Fallbacks {
+		if f != "" && !slices.Contains(chain, f) {
+			chain = append(chain, f)
+		}
+	}
+	return chain
 }
