@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
-# Installs the Debian tools the tests use besides Docker: pebble and
+# Installs the tools the tests use besides Docker: pebble and
 # pebble-challtestsrv (a local ACME CA and its DNS) for the router's TLS
-# test. A no-op when they are there; CI machines start without them.
+# test, Debian's Chromium, and playwright-core (pinned in
+# integration/browser/package-lock.json, no browser download) to drive it
+# for the Control UI checks. A no-op when they are there; CI machines start
+# without them.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need=()
 command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
-[ ${#need[@]} -eq 0 ] && exit 0
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-tools: missing ${need[*]}; install them (Debian: apt-get install ${need[*]})" >&2
-  exit 1
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-tools: missing ${need[*]}; install them (Debian: apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "ensure-tools: installing ${need[*]} from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-echo "ensure-tools: installing ${need[*]} from Debian" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${need[@]}" >/dev/null
+
+# playwright-core for integration/browser, exactly as locked. It downloads
+# no browser: the scripts launch /usr/bin/chromium.
+browser=integration/browser
+want=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' "$browser/package.json" | head -n1)
+have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$browser/node_modules/playwright-core/package.json" 2>/dev/null | head -n1 || true)
+if [ -z "$want" ] || [ "$have" != "$want" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "ensure-tools: npm is missing; install Node.js 20+ and npm, then run: (cd $browser && npm ci)" >&2
+    exit 1
+  fi
+  echo "ensure-tools: installing playwright-core ${want:-?} in $browser (npm ci)" >&2
+  (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
