@@ -96,3 +96,10 @@ bench-wake: docker standin-image
 .PHONY: bench-wake-openclaw
 bench-wake-openclaw: docker standin-image gateway-image
 	CLAWD_BENCH=1 CLAWD_BENCH_GATEWAY_IMAGE=$(GATEWAY_IMAGE) $(GO) test -count=1 -v -timeout 60m -run '^TestBenchWake$$' ./integration | grep -v '^=== RUN'
+
+# Figures, not assertions: calls/s and time to first token straight to the
+# fake provider and through the model gateway (modelgw), whole and
+# streamed, one call at a time and 64 at once.
+.PHONY: bench-modelgateway
+bench-modelgateway:
+	CLAWD_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run '^TestBenchModelGateway$$' ./modelgw | grep -v '^=== RUN'
