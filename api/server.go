@@ -61,6 +61,10 @@ type Config struct {
 	MetricsPublic bool
 	// Pool reports the warm pool's fill; nil when there is no pool.
 	Pool PoolStatus
+	// Secrets seals provider keys; nil: no provider endpoints.
+	Secrets Sealer
+	// Usage reads today's model usage for quota-status; nil: none shown.
+	Usage UsageToday
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -97,6 +101,10 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("POST /api/v1/namespaces/{name}/apikeys", s.createAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/apikeys", s.listAPIKeys)
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)
+	s.handle("GET /api/v1/namespaces/{name}/quota-status", s.quotaStatus)
+	s.handle("GET /api/v1/providers", s.listProviders)
+	s.handle("POST /api/v1/providers", s.addProvider)
+	s.handle("DELETE /api/v1/providers/{name}", s.removeProvider)
 	s.handle("GET /api/v1/config", s.listConfig)
 	s.handle("GET /api/v1/config/{key}", s.getConfig)
 	s.handle("PUT /api/v1/config/{key}", s.setConfig)
@@ -140,6 +148,11 @@ func (s *Server) authorized(r *http.Request) bool {
 	return ok && s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
 }
 
+// conflict marks an error as a clash with what exists.
+type conflict struct{ error }
+
+func (e conflict) Unwrap() error { return e.error }
+
 // badRequest marks an error as the caller's fault.
 type badRequest struct{ error }
 
@@ -153,6 +166,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &br):
 		return http.StatusBadRequest, err.Error()
+	case errors.As(err, &conflict{}):
+		return http.StatusConflict, err.Error()
 	case errors.As(err, &taken):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrExists):
@@ -444,6 +459,9 @@ func (s *Server) setConfig(r *http.Request) (int, any, error) {
 			}
 			return 0, nil, err
 		}
+	}
+	if err := s.checkModel(r.Context(), k, value); err != nil {
+		return 0, nil, err
 	}
 	if err := s.st.SetConfig(r.Context(), key, value); err != nil {
 		return 0, nil, err

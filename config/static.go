@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +39,20 @@ type Static struct {
 	Reaper     *Reaper     `description:"Idle tiers and the removal of leaked Docker objects." json:"reaper,omitempty" yaml:"reaper,omitempty"`
 	Runtime    *Runtime    `description:"Host resources gateways share." json:"runtime,omitempty" yaml:"runtime,omitempty"`
 	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
+	ModelGW    *ModelGW    `description:"The model gateway: tenants' gateways reach model providers through it, with clawd's keys, and it counts their tokens." json:"modelgw,omitempty" yaml:"modelgw,omitempty"`
+	Secrets    *Secrets    `description:"The key that seals secrets clawd stores (provider keys) with AES-256-GCM." json:"secrets,omitempty" yaml:"secrets,omitempty"`
+}
+
+// ModelGW configures the model gateway.
+type ModelGW struct {
+	Address string          `description:"Address the model gateway listens on. An empty host (the default, :7071) means the host's address on Docker's default bridge (docker0): every gateway container reaches it, nothing off the host does." json:"address,omitempty" yaml:"address,omitempty"`
+	Linger  ptypes.Duration `description:"How long a call's provider stream is still read after the gateway hung up, so its token usage is counted." json:"linger,omitempty" yaml:"linger,omitempty"`
+}
+
+// Secrets says where the secrets key comes from.
+type Secrets struct {
+	KeyFile string `description:"File holding the secrets key (32 bytes, base64); created with a random key, mode 0600, on first start. Default: secrets.key in the data dir." json:"keyFile,omitempty" yaml:"keyFile,omitempty"`
+	Key     string `description:"The secrets key itself (base64 or hex of 32 bytes), usually given as CLAWD_SECRETS_KEY; wins over keyFile." json:"key,omitempty" yaml:"key,omitempty"`
 }
 
 // Runtime sets the memory budget.
@@ -158,6 +173,8 @@ func (s *Static) SetDefaults() {
 		StopTimeout:    ptypes.Duration(10 * time.Second),
 	}
 	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
+	s.ModelGW = &ModelGW{Address: ":7071", Linger: ptypes.Duration(30 * time.Second)}
+	s.Secrets = &Secrets{}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -312,6 +329,12 @@ func (s *Static) validate() error {
 		if u, err := url.Parse(a.CAServer); err != nil || u.Scheme != "https" || u.Host == "" {
 			return fmt.Errorf("invalid --router.acme.caserver %q: use the CA's https:// directory URL", a.CAServer)
 		}
+	}
+	if _, _, err := net.SplitHostPort(s.ModelGW.Address); err != nil {
+		return fmt.Errorf("invalid --modelgw.address %q: use host:port or :port", s.ModelGW.Address)
+	}
+	if s.ModelGW.Linger < 0 {
+		return errors.New("--modelgw.linger must not be negative")
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)

@@ -46,6 +46,8 @@ func (d *daemon) standin(host string) standinInfo {
 // restarted. Warm-pool gateways get their namespace's config on adoption.
 func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	d := startDaemon(t, "--warmpool.size=1")
+	// Models must be offered by a provider; nothing calls this one.
+	d.addProvider("anthropic", "anthropic-messages", "http://127.0.0.1:9", "sk-unused", "claude-sonnet-4-5", "claude-haiku-4-5")
 	d.mustClawd("config", "set", "namespaces.*.models.primary", "anthropic/claude-sonnet-4-5")
 	d.mustClawd("namespace", "create", "cold", "--hostname=cold.localhost", "--warmup-on-create=false")
 

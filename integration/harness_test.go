@@ -141,6 +141,8 @@ func startDaemon(t testing.TB, extra ...string) *daemon {
 		"--supervisor.resyncinterval=5s",
 		// Tests about cold creates stay deterministic; pool tests turn it on.
 		"--warmpool.size=0",
+		// Daemons run side by side: each model gateway takes a free port.
+		"--modelgw.address=:0",
 	}, extra...)
 	d.start()
 	t.Cleanup(func() {
@@ -240,6 +242,18 @@ func (d *daemon) clawd(args ...string) (stdout, stderr string, err error) {
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
 	return o.String(), e.String(), err
+}
+
+// addProvider adds a model provider; its key is read from standard input,
+// as an operator keeping it out of shell history would.
+func (d *daemon) addProvider(name, api, baseURL, key string, models ...string) {
+	d.t.Helper()
+	cmd := exec.Command(clawdBin, "provider", "add", name, "--api="+api, "--base-url="+baseURL, "--api-key=-", "--models="+strings.Join(models, ","))
+	cmd.Env = append(os.Environ(), "CLAWD_ADDR=http://"+d.apiAddr, "CLAWD_DATADIR="+d.dir, "CLAWD_TOKEN=")
+	cmd.Stdin = strings.NewReader(key + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		d.t.Fatalf("clawd provider add %s: %v\n%s", name, err, out)
+	}
 }
 
 // mustClawd runs the CLI and fails the test on a non-zero exit.

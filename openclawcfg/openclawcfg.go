@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,12 +60,58 @@ type Options struct {
 	// HostSkillsDir is where the gateway has the namespace's skills.path
 	// (a host directory) mounted, "" when it has none.
 	HostSkillsDir string
+	// Models are the providers the gateway reaches through clawd's model
+	// gateway; zero: none.
+	Models Models
+}
+
+// Models is how a namespace's gateway reaches models: every provider
+// clawd holds, each at BaseURL/<provider> with the namespace's Token as
+// its API key. The provider's own key never reaches the gateway.
+type Models struct {
+	// BaseURL is clawd's model gateway as the gateway's container reaches
+	// it, e.g. http://172.17.0.1:7071.
+	BaseURL string
+	// Token is the namespace's model gateway token.
+	Token     string
+	Providers []Provider
+}
+
+// Provider is one provider as a gateway sees it.
+type Provider struct {
+	Name   string
+	API    string
+	Models []string
+}
+
+// Resolve turns a model as an operator names it into OpenClaw's
+// "provider/model": a bare model (the guide's "gpt-4o") names the one
+// provider that offers it; anything else is kept as given (validation at
+// `config set` refuses what no provider offers).
+func (m Models) Resolve(ref string) string {
+	if ref == "" || strings.Contains(ref, "/") {
+		return ref
+	}
+	found := ""
+	for _, p := range m.Providers {
+		if slices.Contains(p.Models, ref) {
+			if found != "" {
+				return ref
+			}
+			found = p.Name + "/" + ref
+		}
+	}
+	if found == "" {
+		return ref
+	}
+	return found
 }
 
 // file is the subset of OpenClaw's config clawd writes; field order is the
 // order in the file.
 type file struct {
 	Gateway gateway `json:"gateway"`
+	Models  *models `json:"models,omitempty"`
 	Agents  *agents `json:"agents,omitempty"`
 	Skills  *skills `json:"skills,omitempty"`
 }
@@ -107,6 +154,32 @@ type enabled struct {
 	Enabled bool `json:"enabled"`
 }
 
+type models struct {
+	// Mode merge keeps OpenClaw's built-in catalogue beside clawd's
+	// providers; an entry with a built-in's id overrides its base URL.
+	Mode      string                    `json:"mode"`
+	Providers map[string]modelsProvider `json:"providers"`
+}
+
+type modelsProvider struct {
+	BaseURL string       `json:"baseUrl"`
+	APIKey  string       `json:"apiKey"`
+	API     string       `json:"api"`
+	Models  []modelEntry `json:"models"`
+}
+
+type modelEntry struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Compat asks OpenClaw for usage in streams: it does so by default
+	// only for endpoints it counts as local, and clawd's address is not.
+	Compat modelCompat `json:"compat"`
+}
+
+type modelCompat struct {
+	SupportsUsageInStreaming bool `json:"supportsUsageInStreaming"`
+}
+
 type agents struct {
 	Defaults struct {
 		Model model `json:"model"`
@@ -137,8 +210,10 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 	if origins := Origins(spec.Hostnames, opts.HTTPPort, opts.HTTPSPort); len(origins) > 0 {
 		f.Gateway.ControlUI = &controlUI{AllowedOrigins: origins}
 	}
+	f.Models = renderModels(opts.Models)
 	primary, _ := config.Effective(values, spec.Name, "models.primary")
 	fallback, _ := config.Effective(values, spec.Name, "models.fallback")
+	primary, fallback = opts.Models.Resolve(primary), opts.Models.Resolve(fallback)
 	if primary != "" || fallback != "" {
 		f.Agents = &agents{}
 		f.Agents.Defaults.Model.Primary = primary
@@ -171,6 +246,22 @@ func Spare(opts Options) ([]byte, error) {
 	f := base(opts)
 	f.Gateway.ControlUI = &controlUI{AllowedOrigins: []string{"*"}}
 	return encode(f)
+}
+
+func renderModels(m Models) *models {
+	if m.BaseURL == "" || len(m.Providers) == 0 {
+		return nil
+	}
+	out := &models{Mode: "merge", Providers: map[string]modelsProvider{}}
+	base := strings.TrimRight(m.BaseURL, "/")
+	for _, p := range m.Providers {
+		mp := modelsProvider{BaseURL: base + "/" + p.Name, APIKey: m.Token, API: p.API}
+		for _, id := range p.Models {
+			mp.Models = append(mp.Models, modelEntry{ID: id, Name: id, Compat: modelCompat{SupportsUsageInStreaming: true}})
+		}
+		out.Providers[p.Name] = mp
+	}
+	return out
 }
 
 func base(opts Options) file {

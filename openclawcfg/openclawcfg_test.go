@@ -40,6 +40,15 @@ func TestRender(t *testing.T) {
 		{name: "fallback-only", spec: namespace.Spec{Name: "alpha"}, values: map[string]string{
 			"namespaces.alpha.models.fallback": "anthropic/claude-haiku-4-5",
 		}},
+		{name: "providers", spec: namespace.Spec{Name: "alpha", Hostnames: []string{"alpha.example.com"}}, values: map[string]string{
+			"namespaces.alpha.models.primary":  "gpt-4o", // bare, as in the guide
+			"namespaces.alpha.models.fallback": "anthropic/claude-sonnet-4-5",
+		}, opts: func(o *Options) {
+			o.Models = Models{BaseURL: "http://172.17.0.1:7071/", Token: "cmt.alpha.abc", Providers: []Provider{
+				{Name: "anthropic", API: "anthropic-messages", Models: []string{"claude-sonnet-4-5"}},
+				{Name: "openai", API: "openai-completions", Models: []string{"gpt-4o", "gpt-4o-mini"}},
+			}}
+		}},
 		{name: "no-skills-dir", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.SkillsDir = "" }},
 		{name: "skills-path", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.HostSkillsDir = "/clawd/skills" }},
 		{name: "skills-path-only", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.SkillsDir, o.HostSkillsDir = "", "/clawd/skills" }},
@@ -64,6 +73,25 @@ func TestRender(t *testing.T) {
 		}
 		golden(t, "spare", got)
 	})
+}
+
+func TestModelsResolve(t *testing.T) {
+	m := Models{Providers: []Provider{
+		{Name: "openai", Models: []string{"gpt-4o", "shared"}},
+		{Name: "azure", Models: []string{"shared"}},
+	}}
+	for ref, want := range map[string]string{
+		"gpt-4o":          "openai/gpt-4o",
+		"openai/gpt-4o":   "openai/gpt-4o",
+		"shared":          "shared", // ambiguous: left for config set to refuse
+		"unknown":         "unknown",
+		"":                "",
+		"anthropic/other": "anthropic/other",
+	} {
+		if got := m.Resolve(ref); got != want {
+			t.Errorf("Resolve(%q) = %q, want %q", ref, got, want)
+		}
+	}
 }
 
 func TestRenderNeedsTheSubnetPool(t *testing.T) {

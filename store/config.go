@@ -84,32 +84,13 @@ func configMap(kvs []*mvccpb.KeyValue) map[string]string {
 // until ctx ends, then closes the channel. Only the newest map matters, so
 // a map the consumer has not taken yet is replaced rather than queued.
 func (s *Store) WatchConfig(ctx context.Context) <-chan map[string]string {
-	ch := make(chan map[string]string, 1)
+	out := newLatest[map[string]string]()
 	log := s.log.Named("watch_config")
 	go func() {
-		defer close(ch)
+		defer close(out.ch)
 		var cur map[string]string
 		// Each map sent is a fresh copy: the consumer owns what it receives.
-		publish := func() bool {
-			m := maps.Clone(cur)
-			select {
-			case ch <- m:
-				return true
-			default:
-			}
-			select {
-			case <-ch: // drop the stale pending map
-			default:
-			}
-			// This goroutine is the only sender and the buffer was just
-			// emptied, so this cannot block.
-			select {
-			case ch <- m:
-			case <-ctx.Done():
-				return false
-			}
-			return true
-		}
+		publish := func() bool { return out.publish(ctx, maps.Clone(cur)) }
 		s.follow(ctx, configPrefix, log,
 			func(kvs []*mvccpb.KeyValue) bool {
 				cur = configMap(kvs)
@@ -127,5 +108,5 @@ func (s *Store) WatchConfig(ctx context.Context) <-chan map[string]string {
 				return publish()
 			})
 	}()
-	return ch
+	return out.ch
 }

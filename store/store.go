@@ -24,14 +24,16 @@ import (
 // Key layout. Everything clawd writes lives under one prefix so an etcd
 // cluster can be shared and a backup can take exactly clawd's keys.
 const (
-	keyPrefix    = "/clawd/"
-	keyClusterID = keyPrefix + "cluster/id"
-	nsPrefix     = keyPrefix + "ns/"
-	specPrefix   = nsPrefix + "spec/"
-	statusPrefix = nsPrefix + "status/"
-	hostPrefix   = keyPrefix + "hostnames/"
-	configPrefix = keyPrefix + "config/"
-	nodePrefix   = keyPrefix + "nodes/"
+	keyPrefix      = "/clawd/"
+	keyClusterID   = keyPrefix + "cluster/id"
+	nsPrefix       = keyPrefix + "ns/"
+	specPrefix     = nsPrefix + "spec/"
+	statusPrefix   = nsPrefix + "status/"
+	hostPrefix     = keyPrefix + "hostnames/"
+	configPrefix   = keyPrefix + "config/"
+	nodePrefix     = keyPrefix + "nodes/"
+	providerPrefix = keyPrefix + "providers/"
+	usagePrefix    = keyPrefix + "usage/"
 )
 
 // Defaults for Config.

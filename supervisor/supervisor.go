@@ -5,26 +5,18 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/netip"
-	"os"
-	"path"
-	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/probe"
@@ -46,6 +38,15 @@ type Store interface {
 // changes; without it gateways get the defaults.
 type ConfigWatcher interface {
 	WatchConfig(ctx context.Context) <-chan map[string]string
+}
+
+// Models gives each gateway the model providers it reaches through clawd's
+// model gateway (openclawcfg.Models).
+type Models interface {
+	Models(spec namespace.Spec) openclawcfg.Models
+	// Changes fires when what Models returns may have changed (a provider
+	// added or removed): every gateway's config is rendered again.
+	Changes() <-chan struct{}
 }
 
 // Pool hands out ready warm-pool gateways.
@@ -91,6 +92,8 @@ type Config struct {
 	StopTimeout time.Duration
 	// Pool, when set, gives new namespaces a pre-started gateway.
 	Pool Pool
+	// Models, when set, lists model providers in every gateway's config.
+	Models Models
 	// MemoryBudget caps the memory all gateways and spares may hold (0: no
 	// budget); MemoryEstimate is what an uncapped gateway is counted as.
 	MemoryBudget   int64
@@ -219,6 +222,9 @@ func (s *Supervisor) Run(ctx context.Context) {
 	}
 	go s.watchStore(ctx)
 	go s.watchRuntime(ctx)
+	if s.cfg.Models != nil {
+		go s.watchModels(ctx)
+	}
 	go s.resync(ctx)
 	<-ctx.Done()
 	s.q.close()
@@ -269,6 +275,19 @@ func (s *Supervisor) watchConfig(ctx context.Context, cw ConfigWatcher, first ch
 		s.mu.Unlock()
 		once.Do(func() { close(first) })
 		s.enqueueAll()
+	}
+}
+
+// watchModels has every gateway's config rendered again when providers
+// change; OpenClaw applies models.* without a restart.
+func (s *Supervisor) watchModels(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.cfg.Models.Changes():
+			s.enqueueAll()
+		}
 	}
 }
 
@@ -868,122 +887,8 @@ func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hcl
 	log.Info("namespace deleted", "purge", ns.Spec.Purge)
 }
 
-func (s *Supervisor) gatewaySpec(spec namespace.Spec, hostSkills string) runtime.GatewaySpec {
-	g := s.cfg.Gateway.Spec
-	g.Env = maps.Clone(g.Env)
-	g.Namespace = spec.Name
-	g.NanoCPUs = spec.CPUMillis * 1_000_000
-	g.MemoryBytes = spec.MemoryBytes
-	g.DataVolume, g.SkillsVolume = spec.DataVolume, spec.SkillsVolume
-	g.HostSkills, g.HostSkillsDir = hostSkills, hostSkillsDir
-	g.StateFiles = nil // a namespace's config is rendered for it (writeConfig)
-	return g
-}
-
-// hostSkillsDir is where a gateway has its namespace's skills.path mounted.
-const hostSkillsDir = "/clawd/skills"
-
-// hostSkillsDirOf is where inst has a skills directory from the host, if
-// it has one: the config names only the skill dirs the container has.
-func hostSkillsDirOf(inst runtime.Instance) string {
-	if inst.HostSkills == "" {
-		return ""
-	}
-	return hostSkillsDir
-}
-
-// hostSkills returns the host directory of skills namespace name's gateway
-// mounts (namespaces.<ns>.skills.path, symlinks resolved), "" for none, or
-// why it cannot: the directory is missing, resolves into a system tree, or
-// overlaps another namespace's while either one's skills.isolation is
-// strict (the default), since then one tenant would read another's skills.
-func (s *Supervisor) hostSkills(name string) (string, error) {
-	s.mu.Lock()
-	values := s.values
-	others := make([]string, 0, len(s.known))
-	for n := range s.known {
-		if n != name {
-			others = append(others, n)
-		}
-	}
-	s.mu.Unlock()
-	p, _ := config.Effective(values, name, "skills.path")
-	if p == "" {
-		return "", nil
-	}
-	key := "namespaces." + name + ".skills.path"
-	real, err := filepath.EvalSymlinks(p)
-	if err == nil {
-		real, err = config.Normalize(key, real)
-	}
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w; create the directory or set another one", key, p, err)
-	}
-	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("%s %s is not a directory", key, p)
-	}
-	strict := func(ns string) bool { v, _ := config.Effective(values, ns, "skills.isolation"); return v != "shared" }
-	slices.Sort(others)
-	for _, o := range others {
-		q, _ := config.Effective(values, o, "skills.path")
-		if q == "" || !(strict(name) || strict(o)) {
-			continue
-		}
-		if rq, err := filepath.EvalSymlinks(q); err == nil {
-			q = rq
-		}
-		if within(real, q) || within(q, real) {
-			return "", fmt.Errorf("%s %s overlaps namespace %s's skills directory %s and skills.isolation is strict: give each namespace its own directory, or set namespaces.<ns>.skills.isolation shared on both", key, p, o, q)
-		}
-	}
-	return real, nil
-}
-
-// within reports whether path p is dir or lies in it.
-func within(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
-}
-
 func (s *Supervisor) ready(ctx context.Context, addr string) bool {
 	return probe.ReadyWith(ctx, s.client, addr, s.cfg.Gateway.ReadyPath, s.probeHeader)
-}
-
-// writeConfig renders the namespace's gateway config (openclaw.json) and
-// writes it into the gateway's state dir when it differs from what this
-// container last got: before a first start, after an adoption, and when
-// the spec's hostnames or the dynamic config change. A gateway that is not
-// running reads it when it starts; a running one hot-reloads it. Runtimes
-// that cannot write state get nothing.
-func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, t *track, log hclog.Logger) error {
-	w, ok := s.rt.(runtime.StateWriter)
-	if !ok {
-		return nil
-	}
-	s.mu.Lock()
-	values := s.values
-	s.mu.Unlock()
-	g := s.cfg.Gateway
-	data, err := openclawcfg.Render(ns.Spec, values, openclawcfg.Options{
-		Port: g.Spec.Port, SubnetPool: g.SubnetPool,
-		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.Spec.SkillsDir,
-		HostSkillsDir: hostSkillsDirOf(inst),
-	})
-	if err != nil {
-		return err
-	}
-	if t.configIn == inst.ContainerID && bytes.Equal(t.config, data) {
-		return nil
-	}
-	if err := w.WriteState(ctx, ns.Spec.Name, path.Join(g.Spec.StateDir, openclawcfg.FileName), data); err != nil {
-		return fmt.Errorf("writing the gateway's config: %w", err)
-	}
-	if t.configIn == inst.ContainerID {
-		log.Info("gateway config updated; the gateway reloads it", "bytes", len(data))
-	} else {
-		log.Debug("gateway config written", "container", short(inst.ContainerID), "bytes", len(data))
-	}
-	t.config, t.configIn = data, inst.ContainerID
-	return nil
 }
 
 func exitReason(inst runtime.Instance, spec namespace.Spec) string {

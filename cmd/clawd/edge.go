@@ -96,7 +96,13 @@ func (e *edge) observe(ctx context.Context, rtr *router.Router, idle router.Acti
 // does not grow /metrics forever.
 func (e *edge) forget(ctx context.Context, w interface {
 	WatchNamespaces(context.Context) <-chan store.Event
-}) {
+}, also ...func(string)) {
+	drop := func(n string) {
+		e.m.Forget(n)
+		for _, f := range also {
+			f(n)
+		}
+	}
 	known := map[string]bool{}
 	for ev := range w.WatchNamespaces(ctx) {
 		switch ev.Type {
@@ -107,7 +113,7 @@ func (e *edge) forget(ctx context.Context, w interface {
 			}
 			for n := range known {
 				if !live[n] {
-					e.m.Forget(n)
+					drop(n)
 				}
 			}
 			known = live
@@ -115,7 +121,7 @@ func (e *edge) forget(ctx context.Context, w interface {
 			known[ev.Name] = true
 		case store.EventDelete:
 			delete(known, ev.Name)
-			e.m.Forget(ev.Name)
+			drop(ev.Name)
 		}
 	}
 }

@@ -141,6 +141,12 @@ func up(cfg *config.Static) error {
 		return fmt.Errorf("the Docker engine does not answer: %w (start it, or set --docker.host)", err)
 	}
 
+	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, log)
+	if err != nil {
+		return err
+	}
+	mdl.run(ctx, st)
+
 	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC()}, 10*time.Second); err != nil {
 		return fmt.Errorf("registering node: %w", err)
 	}
@@ -189,6 +195,7 @@ func up(cfg *config.Static) error {
 		MaxRestarts:    cfg.Supervisor.MaxRestarts,
 		StopTimeout:    time.Duration(cfg.Supervisor.StopTimeout),
 		Pool:           poolOrNil(pool),
+		Models:         mdl.reg,
 		MemoryBudget:   budget,
 		MemoryEstimate: estimate,
 		Activity:       activity,
@@ -203,12 +210,14 @@ func up(cfg *config.Static) error {
 	rtr.SetGate(activity)
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
-	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool)}, st, rt)
+	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
+		Secrets: mdl.box, Usage: mdl.counter}, st, rt)
 
+	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st)
+	go edge.forget(ctx, st, mdl.gw.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
@@ -219,9 +228,10 @@ func up(cfg *config.Static) error {
 	routerSrv := rtr.Server(limits)
 	routerSrv.Handler = edge.plain(routerSrv.Handler)
 	adminSrv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveRouter(routerSrv, routerLn) }()
 	go func() { errc <- serve(adminSrv, apiLn) }()
+	go func() { errc <- serve(mdl.srv, mdl.ln) }()
 	edge.serve(rtr.Server(limits), errc)
 
 	select {
@@ -242,6 +252,7 @@ func up(cfg *config.Static) error {
 	defer cancel()
 	_ = routerSrv.ShutdownWithContext(shutCtx)
 	_ = adminSrv.Shutdown(shutCtx)
+	_ = mdl.srv.Shutdown(shutCtx)
 	edge.shutdown(shutCtx)
 	rtr.FlushKeyUse(shutCtx, st) // before the store closes
 	<-done
