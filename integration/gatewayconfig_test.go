@@ -52,7 +52,7 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	d.mustClawd("namespace", "create", "cold", "--hostname=cold.localhost", "--warmup-on-create=false")
 
 	first := d.standin("cold.localhost")
-	if first.ModelPrimary != "anthropic/claude-sonnet-4-5" {
+	if first.ModelPrimary != "clawd-anthropic/claude-sonnet-4-5" {
 		t.Fatalf("first boot saw model %q, want the every-namespace default", first.ModelPrimary)
 	}
 	v := d.get("cold")
@@ -98,7 +98,7 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	var now standinInfo
 	eventually(t, 30*time.Second, "the running gateway sees the new model", func() bool {
 		now = d.standin("cold.localhost")
-		return now.ModelPrimary == "anthropic/claude-haiku-4-5"
+		return now.ModelPrimary == "clawd-anthropic/claude-haiku-4-5"
 	})
 	if now.BootCount != first.BootCount || now.PID != first.PID || d.get("cold").Status.ContainerID != v.Status.ContainerID {
 		t.Errorf("the gateway was restarted for a config change: boot %d → %d, pid %d → %d", first.BootCount, now.BootCount, first.PID, now.PID)
@@ -107,7 +107,7 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	eventually(t, time.Minute, "a ready spare", func() bool { return d.poolReady() == 1 })
 	d.mustClawd("namespace", "create", "warm", "--hostname=warm.localhost")
 	eventually(t, 30*time.Second, "the adopted gateway sees its namespace's model", func() bool {
-		return d.standin("warm.localhost").ModelPrimary == "anthropic/claude-sonnet-4-5"
+		return d.standin("warm.localhost").ModelPrimary == "clawd-anthropic/claude-sonnet-4-5"
 	})
 	if spare := dockerInspect(t, `{{index .Config.Labels "io.clawd.spare"}}`, d.get("warm").Status.ContainerID); spare == "" {
 		t.Error("namespace warm did not adopt a spare")

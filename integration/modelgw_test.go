@@ -152,7 +152,7 @@ func TestModelGatewayThroughTheStandIn(t *testing.T) {
 
 	alpha := d.get("alpha")
 	raw := string(gatewayFile(t, alpha.Status.ContainerID, "/home/node/.openclaw/openclaw.json"))
-	if strings.Contains(raw, fakeProviderKey) || !strings.Contains(raw, `"primary": "openai/gpt-4o"`) || !strings.Contains(raw, `"apiKey": "cmt.alpha.`) {
+	if strings.Contains(raw, fakeProviderKey) || !strings.Contains(raw, `"primary": "clawd-openai/gpt-4o"`) || !strings.Contains(raw, `"apiKey": "cmt.alpha.`) {
 		t.Fatalf("alpha's openclaw.json: want the namespace token, the resolved model and never the provider key:\n%s", raw)
 	}
 	if env := dockerInspect(t, "{{json .Config.Env}}", alpha.Status.ContainerID); strings.Contains(env, fakeProviderKey) {
@@ -224,7 +224,7 @@ func TestModelGatewayThroughTheStandIn(t *testing.T) {
 		}
 	})
 
-	t.Run("deleted namespace's token is refused", func(t *testing.T) {
+	t.Run("a token from outside its namespace is refused", func(t *testing.T) {
 		beta := d.get("beta")
 		raw := string(gatewayFile(t, beta.Status.ContainerID, "/home/node/.openclaw/openclaw.json"))
 		var cfg struct {
@@ -238,7 +238,7 @@ func TestModelGatewayThroughTheStandIn(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 			t.Fatal(err)
 		}
-		p := cfg.Models.Providers["openai"]
+		p := cfg.Models.Providers["clawd-openai"]
 		// From the host the token is refused too: calls count only from the
 		// namespace's own gateway.
 		req, _ := http.NewRequest("POST", p.BaseURL+"/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[]}`))

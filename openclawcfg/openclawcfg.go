@@ -84,12 +84,28 @@ type Provider struct {
 	Models []string
 }
 
+// ProviderID is the id a clawd provider has in a gateway's openclaw.json.
+// It is never one of OpenClaw's built-in provider ids ("openai",
+// "anthropic", ...): those bring the built-in provider's own catalog and
+// side calls (utility models the operator never offered), and every model
+// a gateway sees must be one clawd offers.
+func ProviderID(name string) string { return "clawd-" + name }
+
 // Resolve turns a model as an operator names it into OpenClaw's
-// "provider/model": a bare model (the guide's "gpt-4o") names the one
-// provider that offers it; anything else is kept as given (validation at
-// `config set` refuses what no provider offers).
+// "provider/model" with the provider's ProviderID: a bare model (the
+// guide's "gpt-4o") names the one provider that offers it, "openai/gpt-4o"
+// names both; anything else is kept as given (validation at `config set`
+// refuses what no provider offers).
 func (m Models) Resolve(ref string) string {
-	if ref == "" || strings.Contains(ref, "/") {
+	if ref == "" {
+		return ref
+	}
+	if name, model, ok := strings.Cut(ref, "/"); ok {
+		for _, p := range m.Providers {
+			if p.Name == name && slices.Contains(p.Models, model) {
+				return ProviderID(name) + "/" + model
+			}
+		}
 		return ref
 	}
 	found := ""
@@ -98,7 +114,7 @@ func (m Models) Resolve(ref string) string {
 			if found != "" {
 				return ref
 			}
-			found = p.Name + "/" + ref
+			found = ProviderID(p.Name) + "/" + ref
 		}
 	}
 	if found == "" {
@@ -259,7 +275,7 @@ func renderModels(m Models) *models {
 		for _, id := range p.Models {
 			mp.Models = append(mp.Models, modelEntry{ID: id, Name: id, Compat: modelCompat{SupportsUsageInStreaming: true}})
 		}
-		out.Providers[p.Name] = mp
+		out.Providers[ProviderID(p.Name)] = mp
 	}
 	return out
 }

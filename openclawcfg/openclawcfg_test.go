@@ -81,8 +81,10 @@ func TestModelsResolve(t *testing.T) {
 		{Name: "azure", Models: []string{"shared"}},
 	}}
 	for ref, want := range map[string]string{
-		"gpt-4o":          "openai/gpt-4o",
-		"openai/gpt-4o":   "openai/gpt-4o",
+		"gpt-4o":          "clawd-openai/gpt-4o",
+		"openai/gpt-4o":   "clawd-openai/gpt-4o",
+		"openai/shared":   "clawd-openai/shared",
+		"azure/gpt-4o":    "azure/gpt-4o", // not offered there
 		"shared":          "shared", // ambiguous: left for config set to refuse
 		"unknown":         "unknown",
 		"":                "",

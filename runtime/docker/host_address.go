@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/moby/moby/client"
@@ -27,5 +28,32 @@ func (r *Runtime) HostAddress(ctx context.Context) (netip.Addr, error) {
 			return c.Gateway, nil
 		}
 	}
-	return netip.Addr{}, fmt.Errorf("Docker's default bridge network has no IPv4 gateway address")
+	// Docker 20.10 leaves the default bridge's gateway out of IPAM: it is
+	// the address of the bridge interface itself (docker0 unless the
+	// engine was told otherwise), which is on this host.
+	name := res.Network.Options["com.docker.network.bridge.name"]
+	if name == "" {
+		name = "docker0"
+	}
+	if a, ok := interfaceIPv4(name); ok {
+		return a, nil
+	}
+	return netip.Addr{}, fmt.Errorf("Docker's default bridge network has no IPv4 gateway address (no IPAM gateway, no IPv4 address on %s)", name)
+}
+
+func interfaceIPv4(name string) (netip.Addr, bool) {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr().Is4() {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
 }
