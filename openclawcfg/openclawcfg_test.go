@@ -85,7 +85,7 @@ func TestModelsResolve(t *testing.T) {
 		"openai/gpt-4o":   "clawd-openai/gpt-4o",
 		"openai/shared":   "clawd-openai/shared",
 		"azure/gpt-4o":    "azure/gpt-4o", // not offered there
-		"shared":          "shared", // ambiguous: left for config set to refuse
+		"shared":          "shared",       // ambiguous: left for config set to refuse
 		"unknown":         "unknown",
 		"":                "",
 		"anthropic/other": "anthropic/other",
