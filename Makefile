@@ -47,12 +47,13 @@ test: docker standin-image tools vet gateway-image
 unit:
 	$(GO) test -count=1 -short ./...
 
-# A short run of every fuzzer (parsers of user input).
+# A short run of every fuzzer (parsers of user input and of what providers
+# send back).
+FUZZ_PKGS := units config modelgw
 fuzz:
-	@for f in $$(grep -ho '^func Fuzz[A-Za-z]*' units/*_test.go | cut -d' ' -f2); do \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=15s ./units || exit 1; done
-	@for f in $$(grep -ho '^func Fuzz[A-Za-z]*' config/*_test.go | cut -d' ' -f2); do \
-		$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=15s ./config || exit 1; done
+	@for p in $(FUZZ_PKGS); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$p/*_test.go | cut -d' ' -f2); do \
+			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=15s ./$$p || exit 1; done; done
 
 clean:
 	rm -rf bin
@@ -76,7 +77,7 @@ gateway-image: docker
 # warm-pool adoption; logs the figures (FIGURE lines). Minutes, not seconds.
 # A gateway image that cannot be built fails it.
 .PHONY: e2e-openclaw
-e2e-openclaw: docker gateway-image
+e2e-openclaw: docker tools gateway-image
 	CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
 		-run '^(TestE2EOpenClaw|TestGoldenFilesValidate)$$' ./openclawcfg ./integration
 

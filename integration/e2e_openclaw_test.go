@@ -59,7 +59,10 @@ func TestE2EOpenClaw(t *testing.T) {
 
 	t.Run("two namespaces", func(t *testing.T) {
 		d := startDaemon(t, e2eGatewayFlags(image)...)
-		// Set before the create, so the first boot already has it.
+		// The gateways' models: the fake provider behind clawd's model
+		// gateway, set before the create, so the first boot already has it.
+		fp, fakeURL := startFakeProvider(t)
+		d.addProvider("anthropic", "anthropic-messages", fakeURL, fakeProviderKey, "claude-sonnet-4-5", "claude-haiku-4-5")
 		d.mustClawd("config", "set", "namespaces.*.models.primary", "anthropic/claude-sonnet-4-5")
 
 		start := time.Now()
@@ -101,6 +104,50 @@ func TestE2EOpenClaw(t *testing.T) {
 			if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "openclaw-control-ui") {
 				t.Errorf("GET / (Control UI) = %d %s %.200s", code, hdr.Get("Content-Type"), body)
 			}
+		})
+
+		t.Run("a chat turn through clawd's model gateway", func(t *testing.T) {
+			in0, out0 := fp.Totals()
+			calls0 := len(fp.Calls())
+			start := time.Now()
+			code, text := d.chat("", keyA, false)
+			if code != 200 || !strings.Contains(text, "fake provider") {
+				t.Fatalf("POST /v1/chat/completions with alpha's key: %d %.500s; want the fake provider's reply", code, text)
+			}
+			t.Logf("FIGURE chat turn (real gateway → clawd → fake provider): %s", time.Since(start).Round(10*time.Millisecond))
+			calls := fp.Calls()[calls0:]
+			for _, c := range calls {
+				if c.Header.Get("X-Api-Key") != fakeProviderKey {
+					t.Errorf("the provider got x-api-key %q, want its own key", c.Header.Get("X-Api-Key"))
+				}
+			}
+			in, out := fp.Totals()
+			in, out = in-in0, out-out0
+			var qs quotaStatus
+			eventually(t, 15*time.Second, "quota-status counts what the provider reported", func() bool {
+				qs = d.quotaStatus("alpha")
+				return qs.Totals.Calls == int64(len(calls)) && qs.Totals.InputTokens == in && qs.Totals.OutputTokens == out
+			})
+			t.Logf("FIGURE chat turn: %d provider call(s), %d input + %d output tokens; clawd counted %+v", len(calls), in, out, qs.Totals)
+
+			id := d.get("alpha").Status.ContainerID
+			out2, err := exec.Command("docker", "exec", id, "grep", "-rlsF", fakeProviderKey, "/home/node", "/tmp", "/etc", "/app").CombinedOutput()
+			if err == nil || strings.TrimSpace(string(out2)) != "" {
+				t.Errorf("the provider key is in alpha's container: %s", out2)
+			}
+			if env := dockerInspect(t, "{{json .}}", id); strings.Contains(env, fakeProviderKey) {
+				t.Error("the provider key is in docker inspect of alpha's container")
+			}
+		})
+
+		t.Run("the Control UI offers the model (headless Chromium)", func(t *testing.T) {
+			shot := t.TempDir() + "/models.png"
+			cmd := exec.Command("node", "browser/models.mjs", "http://alpha.localhost:"+routerPort(d)+"/", "clawd-anthropic/claude-sonnet-4-5", "--screenshot", shot)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("models.mjs: %v\n%s", err, out)
+			}
+			t.Logf("the Control UI's model picker: %s", strings.TrimSpace(string(out)))
 		})
 
 		t.Run("WebSocket by hostname and by key", func(t *testing.T) {
@@ -192,17 +239,55 @@ func TestE2EOpenClaw(t *testing.T) {
 			}
 		})
 
+		t.Run("a model token is refused from another namespace's network", func(t *testing.T) {
+			alpha, beta := d.get("alpha").Status.ContainerID, d.get("beta").Status.ContainerID
+			var cfg struct {
+				Models struct {
+					Providers map[string]struct {
+						BaseURL string `json:"baseUrl"`
+						APIKey  string `json:"apiKey"`
+					} `json:"providers"`
+				} `json:"models"`
+			}
+			if err := json.Unmarshal(gatewayFile(t, alpha, "/home/node/.openclaw/openclaw.json"), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			p := cfg.Models.Providers["clawd-anthropic"]
+			// The same call with alpha's token, from alpha's container and
+			// from beta's.
+			script := `fetch(process.argv[1] + "/v1/messages", {method: "POST", headers: {"x-api-key": process.argv[2], "anthropic-version": "2023-06-01", "content-type": "application/json"},` +
+				` body: JSON.stringify({model: "claude-haiku-4-5", max_tokens: 16, messages: [{role: "user", content: "hi"}]})})` +
+				`.then(async r => console.log(r.status, (await r.text()).slice(0, 200))).catch(e => console.log("ERR", e.message))`
+			status := func(container string) string {
+				out, err := exec.Command("docker", "exec", container, "node", "-e", script, p.BaseURL, p.APIKey).CombinedOutput()
+				if err != nil {
+					t.Fatalf("docker exec node: %v\n%s", err, out)
+				}
+				return strings.TrimSpace(string(out))
+			}
+			if got := status(alpha); !strings.HasPrefix(got, "200 ") {
+				t.Errorf("alpha's token from alpha's gateway: %s; want 200", got)
+			}
+			n := len(fp.Calls())
+			if got := status(beta); !strings.HasPrefix(got, "401 ") || !strings.Contains(got, `"authentication_error"`) {
+				t.Errorf("alpha's token from beta's gateway: %s; want 401 in Anthropic's error shape", got)
+			}
+			if len(fp.Calls()) != n {
+				t.Error("a refused call reached the provider")
+			}
+		})
+
 		t.Run("config set reaches the gateway", func(t *testing.T) {
 			c := ocDial(t, d, "alpha.localhost", nil)
 			defer c.close()
-			if m := c.model(t); m != "anthropic/claude-sonnet-4-5" {
+			if m := c.model(t); m != "clawd-anthropic/claude-sonnet-4-5" {
 				t.Fatalf("model at boot %q, want the default set before the create", m)
 			}
 			boot := d.get("alpha").Status.ContainerID
 			set := time.Now()
 			d.mustClawd("config", "set", "namespaces.alpha.models.primary", "anthropic/claude-haiku-4-5")
 			eventually(t, 2*time.Minute, "the gateway runs with the new model", func() bool {
-				return c.model(t) == "anthropic/claude-haiku-4-5"
+				return c.model(t) == "clawd-anthropic/claude-haiku-4-5"
 			})
 			t.Logf("FIGURE config set → visible in config.get: %s", time.Since(set).Round(100*time.Millisecond))
 			if v := d.get("alpha"); v.Status.ContainerID != boot || v.Status.Restarts != 0 {
@@ -210,7 +295,7 @@ func TestE2EOpenClaw(t *testing.T) {
 			}
 			other := ocDial(t, d, "beta.localhost", nil)
 			defer other.close()
-			if m := other.model(t); m != "anthropic/claude-sonnet-4-5" {
+			if m := other.model(t); m != "clawd-anthropic/claude-sonnet-4-5" {
 				t.Errorf("beta's model %q changed with alpha's", m)
 			}
 		})
