@@ -55,7 +55,12 @@ func TestBadInputIsRefusedWithOneLine(t *testing.T) {
 		t.Fatalf("%d networks, want only taken's", n)
 	}
 
-	// Good config values round-trip in their canonical form.
+	// Good config values round-trip in their canonical form; a model must
+	// be one a provider offers (nothing calls this one).
+	if _, errOut, err := d.clawd("config", "set", "namespaces.taken.models.primary", "gpt-4o"); err == nil || !strings.Contains(errOut, "clawd provider add") {
+		t.Errorf("a model with no provider: err %v, %q; want a refusal saying how to add one", err, errOut)
+	}
+	d.addProvider("openai", "openai-completions", "http://127.0.0.1:9/v1", "sk-unused", "gpt-4o")
 	d.mustClawd("config", "set", "namespaces.taken.models.primary", "gpt-4o")
 	d.mustClawd("config", "set", "namespaces.*.autoCleanup.after=1h")
 	if got := strings.TrimSpace(d.mustClawd("config", "get", "namespaces.taken.autoCleanup.after")); got != "1h" {
