@@ -505,7 +505,10 @@ type StatusReply struct {
 	Nodes         []store.Node            `json:"nodes"`
 	Namespaces    int                     `json:"namespaces"`
 	Phases        map[namespace.Phase]int `json:"phases"`
-	Pool          *warmpool.Status        `json:"pool,omitempty"`
+	// Public are the namespaces anyone who reaches their hostnames gets
+	// into (auth.requireKey false).
+	Public []string         `json:"public"`
+	Pool   *warmpool.Status `json:"pool,omitempty"`
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
@@ -517,9 +520,17 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: nodes, Namespaces: len(list), Phases: map[namespace.Phase]int{}}
+	values, err := s.st.ListConfig(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: nodes, Namespaces: len(list),
+		Phases: map[namespace.Phase]int{}, Public: []string{}}
 	for _, ns := range list {
 		rep.Phases[ns.Status.Phase]++
+		if v, _ := config.Effective(values, ns.Spec.Name, "auth.requireKey"); v != "true" {
+			rep.Public = append(rep.Public, ns.Spec.Name)
+		}
 	}
 	if s.cfg.Pool != nil {
 		ps := s.cfg.Pool.Status()

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,9 @@ func statusCmd() *cobra.Command {
 				sort.Strings(phases)
 				for _, p := range phases {
 					fmt.Fprintf(w, "  %s:\t%d\n", p, st.Phases[namespace.Phase(p)])
+				}
+				if len(st.Public) > 0 {
+					fmt.Fprintf(w, "Public:\t%s (no API key needed; close with: clawd config set namespaces.<ns>.auth.requireKey true)\n", strings.Join(st.Public, ", "))
 				}
 				fmt.Fprintln(w, "\nNODE\tADDRESS\tUP SINCE\tLAST SEEN")
 				for _, n := range st.Nodes {

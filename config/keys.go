@@ -85,7 +85,7 @@ var registry = []Key{
 		Description: "keep an audit log for the namespace"},
 	{Pattern: "namespaces.*.audit.events", Kind: List, Enum: auditEvents,
 		Description: `audited event types: "all" or a comma-separated list`},
-	{Pattern: "namespaces.*.auth.requireKey", Kind: Bool, Default: "false", Implemented: true,
+	{Pattern: "namespaces.*.auth.requireKey", Kind: Bool, Default: "true", Implemented: true,
 		Description: "refuse requests without one of the namespace's API keys, even through its hostnames (browsers log in once at /__clawd/login)"},
 	{Pattern: "namespaces.*.autoCleanup.after", Kind: Duration, Default: "1h", Implemented: true,
 		Description: "how long a namespace may be idle before automatic cleanup"},

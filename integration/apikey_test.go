@@ -244,6 +244,44 @@ func TestAPIKeys(t *testing.T) {
 	})
 }
 
+// By default a hostname is not a credential: a namespace answers only with
+// one of its keys (or the login cookie), until the operator makes it
+// public, and clawd status names the public ones.
+func TestKeyNeededByDefault(t *testing.T) {
+	d := startSecureDaemon(t)
+	d.mustClawd("namespace", "create", "shut", "--hostname=shut.localhost")
+	status := func() []string {
+		var st struct {
+			Public []string `json:"public"`
+		}
+		if err := json.Unmarshal([]byte(d.mustClawd("status", "-o", "json")), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Public
+	}
+	if code, _, body := keyedGet(t, d, "shut.localhost", "/healthz", nil); code != 401 {
+		t.Fatalf("by hostname without a key: %d %s, want 401", code, body)
+	}
+	if p := status(); len(p) != 0 {
+		t.Errorf("status lists public namespaces %v, want none", p)
+	}
+	secret, _ := createKey(t, d, "--namespace=shut")
+	if code, _, body := keyedGet(t, d, "shut.localhost", "/healthz", map[string]string{"X-API-Key": secret}); code != 200 {
+		t.Fatalf("with its key: %d %s", code, body)
+	}
+	d.mustClawd("config", "set", "namespaces.shut.auth.requireKey", "false")
+	eventually(t, 10*time.Second, "the public namespace answers by hostname", func() bool {
+		code, _, _ := keyedGet(t, d, "shut.localhost", "/healthz", nil)
+		return code == 200
+	})
+	if p := status(); len(p) != 1 || p[0] != "shut" {
+		t.Errorf("status lists public namespaces %v, want [shut]", p)
+	}
+	if out := d.mustClawd("status"); !strings.Contains(out, "Public:") || !strings.Contains(out, "shut") {
+		t.Errorf("clawd status does not name the public namespace:\n%s", out)
+	}
+}
+
 // namespaces.<ns>.auth.requireKey closes a namespace's hostname to anyone
 // without one of its keys; a browser logs in once and keeps the key in a
 // cookie. Set and unset while the daemon runs.

@@ -126,6 +126,17 @@ type daemon struct {
 
 func startDaemon(t testing.TB, extra ...string) *daemon {
 	t.Helper()
+	d := startSecureDaemon(t, extra...)
+	// Most tests reach gateways by hostname alone, which needs the
+	// namespaces public; TestKeyNeededByDefault covers the default.
+	d.mustClawd("config", "set", "namespaces.*.auth.requireKey", "false")
+	return d
+}
+
+// startSecureDaemon is startDaemon with clawd's defaults: no namespace is
+// reachable without one of its API keys.
+func startSecureDaemon(t testing.TB, extra ...string) *daemon {
+	t.Helper()
 	needDocker(t)
 	d := &daemon{t: t, dir: t.TempDir()}
 	d.apiAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -9,12 +9,29 @@ import (
 	"testing"
 )
 
+// With the dynamic config and nothing set, every namespace needs a key:
+// a hostname is not a credential (ACME puts every name in public logs).
+func TestKeyRequiredByDefault(t *testing.T) {
+	f := newAuthFixtureWith(t, map[string]string{})
+	for _, host := range []string{"a.example", "b.example"} {
+		if rec := f.do(host); rec.Code != 401 {
+			t.Errorf("no key on %s's host by default: %d %s, want 401", host, rec.Code, rec.Body)
+		}
+	}
+	if rec := f.do("a.example", "X-API-Key", f.secret["a"]); rec.Code != 200 {
+		t.Errorf("a's key on a's host: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("b.example", "X-API-Key", f.secret["a"]); rec.Code != 403 {
+		t.Errorf("a's key on b's host: %d %s, want 403", rec.Code, rec.Body)
+	}
+}
+
 // A namespace with auth.requireKey answers nothing without one of its
 // keys, even on its own hostname; a browser is sent to the login page,
 // which keeps a key of that namespace (and only of it) in a cookie the
 // gateway never sees. Other namespaces are unaffected.
 func TestRequireKeyAndLogin(t *testing.T) {
-	f := newAuthFixtureWith(t, map[string]string{"namespaces.a.auth.requireKey": "true"})
+	f := newAuthFixtureWith(t, map[string]string{"namespaces.*.auth.requireKey": "false", "namespaces.a.auth.requireKey": "true"})
 
 	if rec := f.do("a.example"); rec.Code != 401 || !strings.Contains(rec.Body.String(), "requires an API key") {
 		t.Fatalf("no key on a's host: %d %s, want 401", rec.Code, rec.Body)

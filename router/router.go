@@ -54,6 +54,9 @@ type Router struct {
 	names map[string]namespace.Namespace // owned by the watch goroutine
 	// values is the latest dynamic config, also the watch goroutine's.
 	values map[string]string
+	// keyConfig: the Watcher feeds the dynamic config, so auth.requireKey
+	// (default true) applies.
+	keyConfig bool
 	ready  chan struct{}
 
 	waker       Waker
@@ -79,9 +82,9 @@ func New(log hclog.Logger) *Router {
 // Ready is closed once the first snapshots of the store are in the tables.
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
-// ConfigWatcher feeds the dynamic config (namespaces.<ns>.auth.requireKey).
-// The router finds it on its Watcher by type assertion; without it no
-// namespace requires a key.
+// ConfigWatcher feeds the dynamic config (namespaces.<ns>.auth.requireKey,
+// true unless set otherwise). The router finds it on its Watcher by type
+// assertion; without it (unit tests) no namespace requires a key.
 type ConfigWatcher interface {
 	WatchConfig(ctx context.Context) <-chan map[string]string
 }
@@ -95,6 +98,7 @@ func (r *Router) Run(ctx context.Context, w Watcher) {
 	haveValues := true
 	if cw, ok := w.(ConfigWatcher); ok {
 		values, haveValues = cw.WatchConfig(ctx), false
+		r.keyConfig = true
 	}
 	haveNames, announced := false, false
 	events := w.WatchNamespaces(ctx)
@@ -162,8 +166,10 @@ func (r *Router) rebuild() {
 	addrs := make(map[string]bool)
 	for _, ns := range r.names {
 		rt := &route{namespace: ns.Spec.Name, phase: ns.Status.Phase, address: ns.Status.Address}
-		if v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey"); v == "true" {
-			rt.requireKey = true
+		if r.keyConfig {
+			// Before the config arrives the default holds: a key is needed.
+			v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey")
+			rt.requireKey = v == "true"
 		}
 		if rt.address != "" {
 			rt.up = r.ups.get(rt.address)

@@ -129,6 +129,9 @@ func up(cfg *config.Static) error {
 	}
 	defer st.Close()
 	log.Info("store ready", "cluster", st.ClusterID(), "embedded", len(cfg.Etcd.Endpoints) == 0)
+	if err := keepPublicNamespaces(ctx, st, log); err != nil {
+		return err
+	}
 
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
@@ -331,4 +334,19 @@ func adminToken(path string) (string, error) {
 		return "", fmt.Errorf("writing admin token: %w", err)
 	}
 	return t, nil
+}
+
+// keepPublicNamespaces: auth.requireKey defaults to true since this clawd
+// (a hostname is not a credential). Namespaces that were reachable without
+// a key before the upgrade stay so, and the operator is told which.
+func keepPublicNamespaces(ctx context.Context, st *store.Store, log hclog.Logger) error {
+	pinned, err := st.KeepBehaviour(ctx, "require-key-default", "auth.requireKey", "false")
+	if err != nil {
+		return err
+	}
+	if len(pinned) > 0 {
+		log.Warn("upgrade: namespaces now need an API key by default; these existed before and stay public (auth.requireKey=false): "+
+			"run clawd config set namespaces.<ns>.auth.requireKey true to close them", "namespaces", strings.Join(pinned, ","))
+	}
+	return nil
 }
