@@ -114,21 +114,10 @@ func apikeyListCmd() *cobra.Command {
 		Short:   "List a namespace's API keys (never the keys themselves)",
 		Args:    exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
 			if err := checkNamespaceFlag(ns); err != nil {
 				return err
 			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			var list []api.APIKey
-			if err := c.do(cmd.Context(), "GET", "/api/v1/namespaces/"+url.PathEscape(ns)+"/apikeys", nil, &list); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), list, func(w *tabwriter.Writer) {
+			return show(cmd, &o, "/api/v1/namespaces/"+url.PathEscape(ns)+"/apikeys", func(w *tabwriter.Writer, list []api.APIKey) {
 				fmt.Fprintln(w, "ID\tNAME\tPREFIX\tRATE LIMIT\tCREATED\tEXPIRES\tLAST USED\tSTATUS")
 				for _, k := range list {
 					fmt.Fprintf(w, "%s\t%s\t%s…\t%s\t%s\t%s\t%s\t%s\n", k.ID, dash(k.Name), k.Prefix, rateOrUnlimited(k.RateLimit),

@@ -132,18 +132,7 @@ func nsListCmd() *cobra.Command {
 		Short:   "List namespaces",
 		Args:    exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			var list []namespace.Namespace
-			if err := c.do(cmd.Context(), "GET", "/api/v1/namespaces", nil, &list); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), list, func(w *tabwriter.Writer) {
+			return show(cmd, &o, "/api/v1/namespaces", func(w *tabwriter.Writer, list []namespace.Namespace) {
 				fmt.Fprintln(w, "NAME\tDISPLAY NAME\tPHASE\tCPU\tMEMORY\tSKILLS\tHOSTNAMES\tAGE")
 				for _, ns := range list {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.Spec.Name, dash(ns.Spec.DisplayName), phase(ns),

@@ -96,18 +96,7 @@ func providerListCmd() *cobra.Command {
 		Short:   "List model providers (never their keys)",
 		Args:    exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			var list []api.Provider
-			if err := c.do(cmd.Context(), "GET", "/api/v1/providers", nil, &list); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), list, func(w *tabwriter.Writer) {
+			return show(cmd, &o, "/api/v1/providers", func(w *tabwriter.Writer, list []api.Provider) {
 				fmt.Fprintln(w, "NAME\tAPI\tBASE URL\tMODELS\tAGE")
 				for _, p := range list {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.API, p.BaseURL, strings.Join(p.Models, ","), age(p.CreatedAt))
@@ -146,21 +135,10 @@ func nsQuotaStatusCmd() *cobra.Command {
 		Short: "Show what a namespace used today: model calls and tokens per model",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
 			if err := namespace.ValidateName(args[0]); err != nil {
 				return err
 			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			var qs api.QuotaStatus
-			if err := c.do(cmd.Context(), "GET", "/api/v1/namespaces/"+url.PathEscape(args[0])+"/quota-status", nil, &qs); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), qs, func(w *tabwriter.Writer) {
+			return show(cmd, &o, "/api/v1/namespaces/"+url.PathEscape(args[0])+"/quota-status", func(w *tabwriter.Writer, qs api.QuotaStatus) {
 				fmt.Fprintf(w, "namespace %s, today (%s UTC)\n", qs.Namespace, qs.Day)
 				fmt.Fprintln(w, "MODEL\tCALLS\tERRORS\tINPUT TOKENS\tOUTPUT TOKENS\tESTIMATED CALLS")
 				for _, m := range append(qs.Models, qs.Totals) {

@@ -54,6 +54,23 @@ func (o *output) check() error {
 	return fmt.Errorf("invalid --output %q: use table, json or yaml", o.format)
 }
 
+// show GETs path from the admin API and prints the reply as o asks, its
+// table drawn by table.
+func show[T any](cmd *cobra.Command, o *output, path string, table func(*tabwriter.Writer, T)) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	c, err := newClient()
+	if err != nil {
+		return err
+	}
+	var v T
+	if err := c.do(cmd.Context(), "GET", path, nil, &v); err != nil {
+		return err
+	}
+	return o.print(cmd.OutOrStdout(), v, func(w *tabwriter.Writer) { table(w, v) })
+}
+
 // print writes v as JSON or YAML, or calls table for the default format.
 func (o *output) print(w io.Writer, v any, table func(*tabwriter.Writer)) error {
 	switch o.format {

@@ -19,18 +19,7 @@ func statusCmd() *cobra.Command {
 		Short: "Show the cluster: nodes and namespaces by phase",
 		Args:  exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			var st api.StatusReply
-			if err := c.do(cmd.Context(), "GET", "/api/v1/status", nil, &st); err != nil {
-				return err
-			}
-			return o.print(cmd.OutOrStdout(), st, func(w *tabwriter.Writer) {
+			return show(cmd, &o, "/api/v1/status", func(w *tabwriter.Writer, st api.StatusReply) {
 				fmt.Fprintf(w, "Cluster:\t%s\n", st.Cluster)
 				fmt.Fprintf(w, "This node:\t%s\n", st.Node)
 				fmt.Fprintf(w, "Router:\t%s\n", st.RouterAddress)
