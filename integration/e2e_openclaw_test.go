@@ -241,18 +241,7 @@ func TestE2EOpenClaw(t *testing.T) {
 
 		t.Run("a model token is refused from another namespace's network", func(t *testing.T) {
 			alpha, beta := d.get("alpha").Status.ContainerID, d.get("beta").Status.ContainerID
-			var cfg struct {
-				Models struct {
-					Providers map[string]struct {
-						BaseURL string `json:"baseUrl"`
-						APIKey  string `json:"apiKey"`
-					} `json:"providers"`
-				} `json:"models"`
-			}
-			if err := json.Unmarshal(gatewayFile(t, alpha, "/home/node/.openclaw/openclaw.json"), &cfg); err != nil {
-				t.Fatal(err)
-			}
-			p := cfg.Models.Providers["clawd-anthropic"]
+			p := gatewayProviders(t, alpha)["clawd-anthropic"]
 			// The same call with alpha's token, from alpha's container and
 			// from beta's.
 			script := `fetch(process.argv[1] + "/v1/messages", {method: "POST", headers: {"x-api-key": process.argv[2], "anthropic-version": "2023-06-01", "content-type": "application/json"},` +

@@ -82,6 +82,26 @@ func (d *daemon) chat(host, apiKey string, stream bool) (int, string) {
 	return 200, text.String()
 }
 
+// gatewayProvider is a provider as a gateway's openclaw.json lists it.
+type gatewayProvider struct {
+	BaseURL string `json:"baseUrl"`
+	APIKey  string `json:"apiKey"`
+}
+
+// gatewayProviders reads the providers from a gateway's openclaw.json.
+func gatewayProviders(t *testing.T, container string) map[string]gatewayProvider {
+	t.Helper()
+	var cfg struct {
+		Models struct {
+			Providers map[string]gatewayProvider `json:"providers"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(gatewayFile(t, container, "/home/node/.openclaw/openclaw.json"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Models.Providers
+}
+
 type quotaStatus struct {
 	Models []struct {
 		Model          string `json:"model"`
@@ -226,19 +246,7 @@ func TestModelGatewayThroughTheStandIn(t *testing.T) {
 
 	t.Run("a token from outside its namespace is refused", func(t *testing.T) {
 		beta := d.get("beta")
-		raw := string(gatewayFile(t, beta.Status.ContainerID, "/home/node/.openclaw/openclaw.json"))
-		var cfg struct {
-			Models struct {
-				Providers map[string]struct {
-					BaseURL string `json:"baseUrl"`
-					APIKey  string `json:"apiKey"`
-				} `json:"providers"`
-			} `json:"models"`
-		}
-		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-			t.Fatal(err)
-		}
-		p := cfg.Models.Providers["clawd-openai"]
+		p := gatewayProviders(t, beta.Status.ContainerID)["clawd-openai"]
 		// From the host the token is refused too: calls count only from the
 		// namespace's own gateway.
 		req, _ := http.NewRequest("POST", p.BaseURL+"/chat/completions", strings.NewReader(`{"model":"gpt-4o","messages":[]}`))
