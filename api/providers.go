@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/clawd-dev/clawd/config"
-	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/provider"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/usage"
@@ -179,40 +178,4 @@ func (s *Server) checkModel(ctx context.Context, k config.Key, value string) err
 		return badRequest{err}
 	}
 	return nil
-}
-
-// QuotaStatus is clawd namespace quota-status: what the namespace used
-// today (UTC), by model.
-type QuotaStatus struct {
-	Namespace string        `json:"namespace"`
-	Day       string        `json:"day"`
-	Models    []usage.Model `json:"models"`
-	Totals    usage.Model   `json:"totals"`
-}
-
-func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
-	name := r.PathValue("name")
-	if err := namespace.ValidateName(name); err != nil {
-		return 0, nil, badRequest{err}
-	}
-	if _, err := s.st.GetNamespace(r.Context(), name); err != nil {
-		return 0, nil, err
-	}
-	qs := QuotaStatus{Namespace: name, Day: usage.DayOf(time.Now()), Models: []usage.Model{}}
-	if s.cfg.Usage != nil {
-		models, err := s.cfg.Usage.Today(r.Context(), name)
-		if err != nil {
-			return 0, nil, err
-		}
-		qs.Models = models
-	}
-	qs.Totals.Model = "total"
-	for _, m := range qs.Models {
-		qs.Totals.Calls += m.Calls
-		qs.Totals.Errors += m.Errors
-		qs.Totals.InputTokens += m.InputTokens
-		qs.Totals.OutputTokens += m.OutputTokens
-		qs.Totals.EstimatedCalls += m.EstimatedCalls
-	}
-	return http.StatusOK, qs, nil
 }

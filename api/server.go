@@ -102,6 +102,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("GET /api/v1/namespaces/{name}/apikeys", s.listAPIKeys)
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/quota-status", s.quotaStatus)
+	s.handle("PUT /api/v1/namespaces/{name}/quota", s.applyQuota)
 	s.handle("GET /api/v1/providers", s.listProviders)
 	s.handle("POST /api/v1/providers", s.addProvider)
 	s.handle("DELETE /api/v1/providers/{name}", s.removeProvider)

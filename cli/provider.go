@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clawd-dev/clawd/api"
-	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/provider"
 )
 
@@ -126,27 +125,4 @@ func providerRemoveCmd() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func nsQuotaStatusCmd() *cobra.Command {
-	var o output
-	cmd := &cobra.Command{
-		Use:   "quota-status NAME",
-		Short: "Show what a namespace used today: model calls and tokens per model",
-		Args:  exactArgs(1, "NAME"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := namespace.ValidateName(args[0]); err != nil {
-				return err
-			}
-			return show(cmd, &o, "/api/v1/namespaces/"+url.PathEscape(args[0])+"/quota-status", func(w *tabwriter.Writer, qs api.QuotaStatus) {
-				fmt.Fprintf(w, "namespace %s, today (%s UTC)\n", qs.Namespace, qs.Day)
-				fmt.Fprintln(w, "MODEL\tCALLS\tERRORS\tINPUT TOKENS\tOUTPUT TOKENS\tESTIMATED CALLS")
-				for _, m := range append(qs.Models, qs.Totals) {
-					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", m.Model, m.Calls, m.Errors, m.InputTokens, m.OutputTokens, m.EstimatedCalls)
-				}
-			})
-		},
-	}
-	o.register(cmd)
-	return cmd
 }

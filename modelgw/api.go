@@ -65,6 +65,7 @@ const (
 	errModel
 	errTooLarge
 	errUnreachable
+	errQuota
 )
 
 // openAIError and anthropicError are the providers' documented error
@@ -103,6 +104,8 @@ func writeError(w http.ResponseWriter, anthropic bool, status int, kind errKind,
 			e.Error.Type = "request_too_large"
 		case errUnreachable:
 			e.Error.Type = "api_error"
+		case errQuota:
+			e.Error.Type = "rate_limit_error"
 		default:
 			e.Error.Type = "invalid_request_error"
 		}
@@ -123,6 +126,11 @@ func writeError(w http.ResponseWriter, anthropic bool, status int, kind errKind,
 		case errUnreachable:
 			e.Error.Type = "api_error"
 			e.Error.Code = "provider_unreachable"
+		case errQuota:
+			// Not "insufficient_quota": OpenClaw reads that as billing and
+			// sets the provider aside for minutes.
+			e.Error.Type = "quota_exceeded"
+			e.Error.Code = "quota_exceeded"
 		default:
 			e.Error.Code = "invalid_request"
 		}

@@ -19,12 +19,14 @@ package modelgw
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,10 +59,26 @@ type Authenticator interface {
 	Authenticate(token string, remote netip.Addr) (namespace string, ok bool)
 }
 
+// Admitter decides, before a call is forwarded, whether its namespace may
+// make it (quotas), reserving estimate tokens until release is called,
+// which the gateway does once every Sink has the call's Usage. A refusal's
+// message is the client's (a 429); when it has a RetryAfter method, that
+// is the Retry-After.
+type Admitter interface {
+	Admit(ctx context.Context, namespace, provider, model string, estimate int64) (release func(), refusal error)
+}
+
+// retryAfter is the optional part of an Admitter's refusal.
+type retryAfter interface {
+	RetryAfter(now time.Time) time.Duration
+}
+
 // Config is what New needs.
 type Config struct {
 	Providers Providers
 	Auth      Authenticator
+	// Admit, when set, is asked before every call is forwarded.
+	Admit Admitter
 	// Sinks receive every authenticated call's Usage, in order.
 	Sinks []Sink
 	// Registerer gets the gateway's metrics; nil means no metrics.
@@ -79,6 +97,7 @@ type Config struct {
 type Gateway struct {
 	providers Providers
 	auth      Authenticator
+	admit     Admitter
 	sinks     []Sink
 	metrics   *metrics // nil: none
 	linger    time.Duration
@@ -94,6 +113,9 @@ const (
 	// maxCapture bounds how much of a whole reply is kept to read its
 	// usage; beyond it the reply still passes, its counts are estimated.
 	maxCapture = 32 << 20
+	// estimateOutput is what a call is assumed to write, for the
+	// reservation against a token quota (its input is its size / 4).
+	estimateOutput = 1024
 	// defaultLinger is Config.Linger's default.
 	defaultLinger = 30 * time.Second
 )
@@ -103,6 +125,7 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{
 		providers: cfg.Providers,
 		auth:      cfg.Auth,
+		admit:     cfg.Admit,
 		sinks:     slices.Clone(cfg.Sinks),
 		linger:    cfg.Linger,
 		transport: cfg.Transport,
@@ -158,6 +181,8 @@ type call struct {
 	// model may be a metric label.
 	offered bool
 	start   time.Time
+	// release frees what the Admitter reserved for the call.
+	release func()
 }
 
 // ServeHTTP forwards one model call.
@@ -245,6 +270,19 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, c *call, up Up
 		return
 	}
 	c.offered = true
+	if g.admit != nil {
+		release, refusal := g.admit.Admit(r.Context(), c.usage.Namespace, up.Name, req.model, int64(len(body)/4)+estimateOutput)
+		if refusal != nil {
+			if ra, ok := refusal.(retryAfter); ok {
+				if d := ra.RetryAfter(time.Now()); d > 0 {
+					w.Header().Set("Retry-After", strconv.FormatInt(int64(d.Seconds()+0.999), 10))
+				}
+			}
+			c.refuse(w, anthropic, http.StatusTooManyRequests, errQuota, refusal.Error())
+			return
+		}
+		c.release = release
+	}
 
 	m := &meter{api: up.API}
 	out := body
@@ -277,6 +315,9 @@ func (g *Gateway) finish(c *call) {
 	}
 	for _, s := range g.sinks {
 		s.Record(u)
+	}
+	if c.release != nil {
+		c.release()
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/clawd-dev/clawd/quota"
 )
 
 // Phase is where a namespace is in its lifecycle.
@@ -35,11 +37,14 @@ type Spec struct {
 	// MemoryBytes is the memory cap.
 	MemoryBytes int64 `json:"memoryBytes,omitempty"`
 	// MaxSkills is the guide's --quota-skills: how many skills may be installed.
-	MaxSkills    int       `json:"maxSkills,omitempty"`
-	MinInstances int       `json:"minInstances,omitempty"`
-	Warmup       bool      `json:"warmupOnCreate,omitempty"`
-	Node         string    `json:"node,omitempty"`
-	CreatedAt    time.Time `json:"createdAt"`
+	MaxSkills int `json:"maxSkills,omitempty"`
+	// Quota holds the quota file's limits beyond the caps above (clawd
+	// namespace apply-quota); nil: none.
+	Quota        *quota.Limits `json:"quota,omitempty"`
+	MinInstances int           `json:"minInstances,omitempty"`
+	Warmup       bool          `json:"warmupOnCreate,omitempty"`
+	Node         string        `json:"node,omitempty"`
+	CreatedAt    time.Time     `json:"createdAt"`
 	// Deleting is set by namespace delete; the supervisor removes the
 	// namespace's objects, then the spec.
 	Deleting bool `json:"deleting,omitempty"`

@@ -68,14 +68,25 @@ type Counter struct {
 	dirty map[dayKey]bool
 	// loaded marks days whose earlier totals (before a restart) were read.
 	loaded map[dayKey]bool
+	// others caches the other nodes' days for Used.
+	others map[dayKey]othersDay
 }
+
+type othersDay struct {
+	read time.Time
+	days []Day
+}
+
+// othersMaxAge is how old the other nodes' counts Used adds may be: about
+// what their own flushes lag.
+const othersMaxAge = 3 * time.Second
 
 // NewCounter returns a counter for node writing to st.
 func NewCounter(node string, st Store, log hclog.Logger) *Counter {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Counter{node: node, st: st, log: log, days: map[dayKey]*Day{}, dirty: map[dayKey]bool{}, loaded: map[dayKey]bool{}}
+	return &Counter{node: node, st: st, log: log, days: map[dayKey]*Day{}, dirty: map[dayKey]bool{}, loaded: map[dayKey]bool{}, others: map[dayKey]othersDay{}}
 }
 
 // Add counts one call. It never blocks on the store.
@@ -84,11 +95,7 @@ func (c *Counter) Add(call Call) {
 	name := call.Provider + "/" + call.Model
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := c.days[k]
-	if d == nil {
-		d = &Day{Namespace: call.Namespace, Day: k.day, Node: c.node, Models: map[string]*Model{}}
-		c.days[k] = d
-	}
+	d := c.day(k)
 	m := d.Models[name]
 	if m == nil {
 		m = &Model{Model: name}
@@ -104,6 +111,59 @@ func (c *Counter) Add(call Call) {
 		m.EstimatedCalls++
 	}
 	c.dirty[k] = true
+}
+
+// day is k's day on this node, made empty when missing; c.mu is held.
+func (c *Counter) day(k dayKey) *Day {
+	d := c.days[k]
+	if d == nil {
+		d = &Day{Namespace: k.ns, Day: k.day, Node: c.node, Models: map[string]*Model{}}
+		c.days[k] = d
+	}
+	return d
+}
+
+// Used returns namespace ns's counts on the UTC day of now on every node,
+// by model: this node's exact to the last call, the other nodes' as they
+// last wrote them (read again when older than a few seconds). For quotas,
+// on the path of a model call: the store is read only when the other
+// nodes' counts are stale, or this node's earlier totals (before a
+// restart) were not read yet.
+func (c *Counter) Used(ctx context.Context, ns string, now time.Time) ([]Model, error) {
+	k := dayKey{DayOf(now), ns}
+	c.mu.Lock()
+	c.day(k)
+	c.mu.Unlock()
+	if err := c.load(ctx, k); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	o, ok := c.others[k]
+	c.mu.Unlock()
+	if !ok || now.Sub(o.read) > othersMaxAge {
+		all, err := c.st.ListUsageDay(ctx, k.day, ns)
+		if err != nil {
+			return nil, err
+		}
+		o = othersDay{read: now}
+		for _, d := range all {
+			if d.Node != c.node {
+				o.days = append(o.days, d)
+			}
+		}
+		c.mu.Lock()
+		for dk := range c.others {
+			if dk.day < k.day {
+				delete(c.others, dk)
+			}
+		}
+		c.others[k] = o
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	mine := clone(c.days[k])
+	c.mu.Unlock()
+	return Sum(append(slices.Clone(o.days), mine)), nil
 }
 
 // Run writes changed days every interval until ctx ends, then once more.
@@ -171,7 +231,10 @@ func (c *Counter) load(ctx context.Context, k dayKey) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := c.days[k]
+	if c.loaded[k] {
+		return nil // read meanwhile
+	}
+	d := c.day(k)
 	for _, old := range days {
 		if old.Node != c.node {
 			continue

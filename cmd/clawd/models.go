@@ -16,6 +16,7 @@ import (
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/modelgw"
 	"github.com/clawd-dev/clawd/provider/registry"
+	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/usage"
@@ -28,6 +29,7 @@ type models struct {
 	box     *secrets.Box
 	reg     *registry.Registry
 	counter *usage.Counter
+	quotas  *quota.Enforcer
 	gw      *modelgw.Gateway
 	ln      net.Listener
 	srv     *http.Server
@@ -75,9 +77,11 @@ func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *st
 	m := &models{box: box, ln: ln, log: log}
 	m.reg = registry.NewRegistry(box, baseURL, log.Named("providers"))
 	m.counter = usage.NewCounter(cfg.Node.Name, st, log.Named("usage"))
+	m.quotas = quota.NewEnforcer(m.reg, m.counter, reg, log.Named("quota"))
 	m.gw = modelgw.New(modelgw.Config{
 		Providers:  m.reg,
 		Auth:       m.reg,
+		Admit:      m.quotas,
 		Sinks:      []modelgw.Sink{usageSink{m.counter}},
 		Registerer: reg,
 		Linger:     time.Duration(cfg.ModelGW.Linger),

@@ -220,7 +220,7 @@ func up(cfg *config.Static) error {
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)

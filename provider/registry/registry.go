@@ -21,6 +21,7 @@ import (
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/provider"
+	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/store"
 )
@@ -60,6 +61,7 @@ type Registry struct {
 var (
 	_ modelgw.Providers     = (*Registry)(nil)
 	_ modelgw.Authenticator = (*Registry)(nil)
+	_ quota.Source          = (*Registry)(nil)
 )
 
 // NewRegistry returns a registry whose gateways reach the model gateway at
@@ -160,6 +162,17 @@ func (r *Registry) Provider(name string) (modelgw.Upstream, bool) {
 		}
 	}
 	return modelgw.Upstream{}, false
+}
+
+// Limits implements quota.Source: the quota of a namespace as this node
+// last saw its spec.
+func (r *Registry) Limits(ns string) quota.Limits {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if q := r.namespaces[ns].Spec.Quota; q != nil {
+		return *q
+	}
+	return quota.Limits{}
 }
 
 // tokenPrefix starts every namespace token, so a leaked one is recognised.

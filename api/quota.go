@@ -1,0 +1,162 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/quota"
+	"github.com/clawd-dev/clawd/usage"
+)
+
+// ApplyQuotaRequest is the body of PUT /api/v1/namespaces/{name}/quota:
+// the quota file as written (YAML), parsed by the daemon so every client
+// gets the same errors.
+type ApplyQuotaRequest struct {
+	File string `json:"file"`
+}
+
+// applyQuota sets a namespace's quotas from the guide's quota file, all or
+// nothing: the file is the whole quota (a key it leaves out is no limit).
+func (s *Server) applyQuota(r *http.Request) (int, any, error) {
+	name := r.PathValue("name")
+	if err := namespace.ValidateName(name); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	var req ApplyQuotaRequest
+	if err := decode(r, &req); err != nil {
+		return 0, nil, err
+	}
+	f, err := quota.Parse([]byte(req.File))
+	if err != nil {
+		return 0, nil, badRequest{err}
+	}
+	if f.Namespace != name {
+		return 0, nil, invalid("the quota file is for namespace %q (its namespace: key), not %q", f.Namespace, name)
+	}
+	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
+		if sp.Deleting {
+			return invalid("namespace %s is being deleted", name)
+		}
+		sp.CPUMillis, sp.MemoryBytes, sp.MaxSkills = f.CPUMillis, f.MemoryBytes, int(f.MaxInstalled)
+		sp.Quota = nil
+		if !f.Limits.IsZero() {
+			l := f.Limits
+			sp.Quota = &l
+		}
+		if err := sp.Validate(); err != nil {
+			return badRequest{err}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, spec, nil
+}
+
+// QuotaStatus is clawd namespace quota-status: each quota the namespace
+// has, and what it used today (UTC) by model.
+type QuotaStatus struct {
+	Namespace string `json:"namespace"`
+	Day       string `json:"day"`
+	// Quotas are keyed as in the quota file: api.tokensPerDay,
+	// models.maxCallsPerDay.gpt-4o, storage.data, ...
+	Quotas map[string]QuotaLine `json:"quotas"`
+	Models []usage.Model        `json:"models"`
+	Totals usage.Model          `json:"totals"`
+}
+
+// QuotaLine is one quota: its limit and, where clawd counts it, what was
+// used in the current window and when that window ends.
+type QuotaLine struct {
+	Limit     int64      `json:"limit"`
+	Unit      string     `json:"unit,omitempty"` // millicores, bytes; empty: a count
+	Used      *int64     `json:"used,omitempty"`
+	Remaining *int64     `json:"remaining,omitempty"`
+	Resets    *time.Time `json:"resets,omitempty"`
+	// Enforced says whether clawd enforces the quota yet; one that is not
+	// is kept and shown.
+	Enforced bool `json:"enforced"`
+}
+
+func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
+	name := r.PathValue("name")
+	if err := namespace.ValidateName(name); err != nil {
+		return 0, nil, badRequest{err}
+	}
+	ns, err := s.st.GetNamespace(r.Context(), name)
+	if err != nil {
+		return 0, nil, err
+	}
+	now := time.Now().UTC()
+	qs := QuotaStatus{Namespace: name, Day: usage.DayOf(now), Models: []usage.Model{}}
+	if s.cfg.Usage != nil {
+		models, err := s.cfg.Usage.Today(r.Context(), name)
+		if err != nil {
+			return 0, nil, err
+		}
+		qs.Models = models
+	}
+	qs.Totals.Model = "total"
+	for _, m := range qs.Models {
+		qs.Totals.Calls += m.Calls
+		qs.Totals.Errors += m.Errors
+		qs.Totals.InputTokens += m.InputTokens
+		qs.Totals.OutputTokens += m.OutputTokens
+		qs.Totals.EstimatedCalls += m.EstimatedCalls
+	}
+	qs.Quotas = quotaLines(ns.Spec, qs.Models, now)
+	return http.StatusOK, qs, nil
+}
+
+// quotaLines lists spec's quotas with today's model usage.
+func quotaLines(spec namespace.Spec, models []usage.Model, now time.Time) map[string]QuotaLine {
+	out := map[string]QuotaLine{}
+	limit := func(key string, n int64, unit string) {
+		if n > 0 {
+			out[key] = QuotaLine{Limit: n, Unit: unit}
+		}
+	}
+	counted := func(key string, n, used int64, resets time.Time) {
+		if n <= 0 {
+			return
+		}
+		rem := max(n-used, 0)
+		out[key] = QuotaLine{Limit: n, Used: &used, Remaining: &rem, Resets: &resets, Enforced: true}
+	}
+	limit("compute.cpu", spec.CPUMillis, "millicores")
+	limit("compute.memory", spec.MemoryBytes, "bytes")
+	limit("skills.maxInstalled", int64(spec.MaxSkills), "")
+	for _, k := range []string{"compute.cpu", "compute.memory"} {
+		if l, ok := out[k]; ok {
+			l.Enforced = true // the gateway's cgroup caps
+			out[k] = l
+		}
+	}
+	q := spec.Quota
+	if q == nil {
+		return out
+	}
+	limit("storage.skills", q.StorageSkills, "bytes")
+	limit("storage.data", q.StorageData, "bytes")
+	limit("api.requestsPerHour", q.RequestsPerHour, "")
+	limit("skills.maxConcurrent", q.MaxConcurrentSkills, "")
+	day := quota.NextDay(now)
+	var tokens int64
+	for _, m := range models {
+		tokens += m.InputTokens + m.OutputTokens
+	}
+	counted(quota.TokensPerDay, q.TokensPerDay, tokens, day)
+	for model, n := range q.CallsPerDay {
+		key := quota.CallsPerDay + "." + model
+		var calls int64
+		for _, m := range models {
+			if quota.Counts(key, m.Model) {
+				calls += m.Calls - m.Errors
+			}
+		}
+		counted(key, n, calls, day)
+	}
+	return out
+}
