@@ -36,7 +36,7 @@ func TestParseRefusesWithTheKey(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "empty",
 		"namespace: a\nquotas:\n  compute:\n    gpu: 1":                          "quotas.compute.gpu: unknown key; valid here: cpu, memory",
-		"namespace: a\nquotas:\n  storage:\n    data: 10 apples":                      "quotas.storage.data",
+		"namespace: a\nquotas:\n  storage:\n    data: 10 apples":                 "quotas.storage.data",
 		"namespace: a\nquotas:\n  api:\n    tokensPerDay: -5":                    "quotas.api.tokensPerDay: invalid \"-5\"",
 		"namespace: a\nquotas:\n  api:\n    requestsPerHour: 1.5":                "quotas.api.requestsPerHour",
 		"namespace: a\nquotas:\n  compute:\n    cpu: lots":                       "quotas.compute.cpu",

@@ -57,7 +57,7 @@ type Router struct {
 	// keyConfig: the Watcher feeds the dynamic config, so auth.requireKey
 	// (default true) applies.
 	keyConfig bool
-	ready  chan struct{}
+	ready     chan struct{}
 
 	waker       Waker
 	activity    Activity
