@@ -172,3 +172,20 @@ func standinNamespace(t *testing.T, addr string) string {
 }
 
 func dockerRun(args ...string) error { return exec.Command("docker", args...).Run() }
+
+// The guide's first command asks for 4 CPUs; on a host with fewer, the cap
+// is clamped to the host on the warm-pool path too (a cold create accepts
+// it as is), instead of failing the adoption.
+func TestMoreCPUsThanTheHostThroughThePool(t *testing.T) {
+	d := startDaemon(t, "--warmpool.size=1")
+	eventually(t, time.Minute, "a ready spare", func() bool { return d.poolReady() == 1 })
+	d.mustClawd("namespace", "create", "big", "--quota-cpu=64", "--quota-memory=1Gi", "--hostname=big.localhost")
+	id := d.get("big").Status.ContainerID
+	if spare := dockerInspect(t, `{{index .Config.Labels "io.clawd.spare"}}`, id); spare == "" {
+		t.Fatal("namespace big did not adopt the spare")
+	}
+	ncpu := strings.Join(dockerLines(t, "info", "--format", "{{.NCPU}}"), "")
+	if got := dockerInspect(t, "{{.HostConfig.NanoCpus}}", id); got != ncpu+"000000000" {
+		t.Errorf("NanoCpus %s, want the host's %s CPUs", got, ncpu)
+	}
+}

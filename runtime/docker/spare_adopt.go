@@ -222,7 +222,7 @@ func (r *Runtime) applyCaps(ctx context.Context, log hclog.Logger, spec runtime.
 		cur = c.HostConfig.Resources
 	}
 	nano, mem := spec.NanoCPUs, spec.MemoryBytes
-	if (nano == 0 && cur.NanoCPUs != 0) || (mem == 0 && cur.Memory != 0) {
+	if nano != 0 || cur.NanoCPUs != 0 || (mem == 0 && cur.Memory != 0) {
 		var res client.SystemInfoResult
 		err := r.do(ctx, func(ctx context.Context) error {
 			var err error
@@ -230,10 +230,16 @@ func (r *Runtime) applyCaps(ctx context.Context, log hclog.Logger, spec runtime.
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("reading the engine's CPUs and memory to lift a cap: %w", err)
+			return fmt.Errorf("reading the engine's CPUs and memory for the caps: %w", err)
 		}
 		if nano == 0 && cur.NanoCPUs != 0 {
 			nano = int64(res.Info.NCPU) * 1e9
+		}
+		// An update refuses more CPUs than the engine has (a create does
+		// not): the cap is clamped to the host, as on the cold path.
+		if host := int64(res.Info.NCPU) * 1e9; host > 0 && nano > host {
+			log.Info("CPU cap above the host's CPUs; clamped to them", "asked_nano_cpus", nano, "host_cpus", res.Info.NCPU)
+			nano = host
 		}
 		if mem == 0 && cur.Memory != 0 {
 			mem = res.Info.MemTotal
