@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,34 @@ func TestE2EOpenClaw(t *testing.T) {
 			if env := dockerInspect(t, "{{json .}}", id); strings.Contains(env, fakeProviderKey) {
 				t.Error("the provider key is in docker inspect of alpha's container")
 			}
+		})
+
+		t.Run("a token quota refuses without locking the tenant out", func(t *testing.T) {
+			used := d.quotaStatus("alpha").Totals
+			full := used.InputTokens + used.OutputTokens
+			apply := func(limit int64) {
+				d.mustClawd("namespace", "apply-quota", "alpha", "--from="+writeQuota(t, fmt.Sprintf("namespace: alpha\nquotas:\n  api:\n    tokensPerDay: %d\n", limit)))
+			}
+			apply(full) // spent
+			calls0 := len(fp.Calls())
+			start := time.Now()
+			code, text := d.chat("", keyA, false)
+			t.Logf("FIGURE over the token quota, OpenClaw answered in %s: %d %.300s", time.Since(start).Round(10*time.Millisecond), code, text)
+			if strings.Contains(text, "fake provider") || len(fp.Calls()) != calls0 {
+				t.Errorf("a call over the quota reached the provider: %d %.300s", code, text)
+			}
+			_, metrics := d.scrape(d.adminToken())
+			if m := regexp.MustCompile(`clawd_quota_rejections_total\{namespace="alpha",quota="api.tokensPerDay"\} (\d+)`).FindStringSubmatch(metrics); m != nil {
+				t.Logf("FIGURE OpenClaw's calls refused for that one turn: %s", m[1])
+			}
+			// Room again: the very next turn works (no lockout by OpenClaw).
+			apply(full + 100000)
+			start = time.Now()
+			if code, text := d.chat("", keyA, false); code != 200 || !strings.Contains(text, "fake provider") {
+				t.Errorf("after the quota grew, a chat turn: %d %.300s; want the provider's reply at once", code, text)
+			}
+			t.Logf("FIGURE quota raised → next turn answered in %s", time.Since(start).Round(10*time.Millisecond))
+			d.mustClawd("namespace", "apply-quota", "alpha", "--from="+writeQuota(t, "namespace: alpha\nquotas: {}\n"))
 		})
 
 		t.Run("the Control UI offers the model (headless Chromium)", func(t *testing.T) {
