@@ -73,10 +73,12 @@ func (r *Router) hold(ctx *fasthttp.RequestCtx, x *exchange, rt *route) *route {
 	}
 	r.log.Warn("wake failed", "namespace", rt.namespace, "waited", waited, "error", err)
 	x.setRateHeaders(&ctx.Response.Header)
-	retryAfter(ctx, 5*time.Second)
-	p := problemf(rt.namespace, "namespace %s is waking up and not ready yet; retry shortly", rt.namespace)
+	retryAfter(ctx, time.Minute)
+	// The tenant is told what to do; why (memory figures, the budget) is
+	// the operator's business and stays in the log above.
+	p := problemf(rt.namespace, "the gateway is starting; retry in a minute")
 	if !errors.Is(err, context.DeadlineExceeded) {
-		p = problemf(rt.namespace, "namespace %s cannot be woken: %v", rt.namespace, err)
+		p = problemf(rt.namespace, "this namespace cannot start now; contact the operator")
 	}
 	writeProblem(ctx, fasthttp.StatusServiceUnavailable, p)
 	return nil
