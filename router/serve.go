@@ -156,6 +156,7 @@ func (r *Router) forward(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool 
 		r.unreachable(ctx, x, rt, err)
 		return false
 	}
+	headDone(resp)
 	out := &ctx.Response
 	resp.Header.CopyTo(&out.Header)
 	out.Header.SetNoDefaultContentType(true)
@@ -235,12 +236,18 @@ func (s *streamBody) CloseWithError(err error) error {
 	return nil
 }
 
-// unreachable answers 502 when the gateway did not answer the request.
+// unreachable answers 502 when the gateway did not answer the request, 504
+// when it let a deadline pass.
 func (r *Router) unreachable(ctx *fasthttp.RequestCtx, x *exchange, rt *route, err error) {
 	ctx.Response.Reset()
 	x.setRateHeaders(&ctx.Response.Header)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, problemf("", "the request body is too large"))
+		return
+	}
+	if isTimeout(err) {
+		r.log.Warn("gateway did not answer in time", "namespace", rt.namespace, "address", rt.address, "error", err)
+		writeProblem(ctx, fasthttp.StatusGatewayTimeout, problemf(rt.namespace, "the gateway of namespace %s did not answer in time", rt.namespace))
 		return
 	}
 	r.log.Warn("gateway unreachable", "namespace", rt.namespace, "address", rt.address, "error", err)

@@ -36,6 +36,8 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 		r.unreachable(ctx, x, rt, err)
 		return false
 	}
+	// A gateway that accepts and never answers must not pin the client.
+	_ = backend.SetDeadline(time.Now().Add(r.ups.wsHandshake()))
 	bw := bufio.NewWriterSize(backend, 4<<10)
 	if err = req.Write(bw); err == nil {
 		err = bw.Flush()
@@ -64,6 +66,8 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 		return false
 	}
 
+	// The tunnel lasts as long as both sides want it.
+	_ = backend.SetDeadline(time.Time{})
 	x.setRateHeaders(&resp.Header)
 	head := append([]byte(nil), resp.Header.Header()...)
 	ctx.HijackSetNoResponse(true)
