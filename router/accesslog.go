@@ -6,8 +6,11 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // AccessLog writes one JSON object per request, one per line:
@@ -16,22 +19,41 @@ import (
 //	 "host":"alpha.example.com","path":"/v1/models","status":200,"duration_ms":1.532,
 //	 "bytes":512,"bytes_in":0,"wake_waited_ms":0,"remote":"203.0.113.9:51234"}
 //
-// Lines are buffered and flushed at least once a second (Run) and on Close,
-// so a busy router does not pay a write per request.
+// A request only queues its line; Run writes them, buffered and flushed at
+// least once a second, and Flush on shutdown. A stuck output (a paused
+// terminal, a full pipe) never blocks a request: when the queue is full
+// the line is dropped and counted (clawd_router_access_log_dropped_total).
 type AccessLog struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	buf []byte
+	lines   chan *[]byte
+	dropped atomic.Uint64
+	drops   prometheus.CounterFunc
+
+	mu sync.Mutex // guards w; never taken on the request path
+	w  *bufio.Writer
 }
 
-var _ Observer = (*AccessLog)(nil)
+var (
+	_ Observer             = (*AccessLog)(nil)
+	_ prometheus.Collector = (*AccessLog)(nil)
+)
+
+// accessQueue is how many lines wait for the writer, about 4 MiB.
+const accessQueue = 16 << 10
+
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // NewAccessLog writes to w.
 func NewAccessLog(w io.Writer) *AccessLog {
-	return &AccessLog{w: bufio.NewWriterSize(w, 64<<10), buf: make([]byte, 0, 512)}
+	l := &AccessLog{w: bufio.NewWriterSize(w, 64<<10), lines: make(chan *[]byte, accessQueue)}
+	l.drops = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "clawd_router_access_log_dropped_total",
+		Help: "Access log lines dropped because the output did not keep up.",
+	}, func() float64 { return float64(l.dropped.Load()) })
+	return l
 }
 
-// Run flushes the buffer every interval until ctx ends, then once more.
+// Run writes queued lines and flushes them every interval until ctx ends,
+// then once more.
 func (l *AccessLog) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -40,25 +62,56 @@ func (l *AccessLog) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			_ = l.Flush()
 			return
+		case b := <-l.lines:
+			l.mu.Lock()
+			l.write(b)
+			l.mu.Unlock()
 		case <-t.C:
 			_ = l.Flush()
 		}
 	}
 }
 
-// Flush writes out buffered lines.
+// write sends one line to the buffer; l.mu is held.
+func (l *AccessLog) write(b *[]byte) {
+	_, _ = l.w.Write(*b)
+	lineBufs.Put(b)
+}
+
+// Flush writes out queued and buffered lines.
 func (l *AccessLog) Flush() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Flush()
+	for {
+		select {
+		case b := <-l.lines:
+			l.write(b)
+		default:
+			return l.w.Flush()
+		}
+	}
 }
 
-// ObserveRequest writes the request's line.
+// Dropped is how many lines were dropped because the queue was full.
+func (l *AccessLog) Dropped() uint64 { return l.dropped.Load() }
+
+// Describe and Collect make the log its own drop counter's collector.
+func (l *AccessLog) Describe(ch chan<- *prometheus.Desc) { l.drops.Describe(ch) }
+
+// Collect reports the drop counter.
+func (l *AccessLog) Collect(ch chan<- prometheus.Metric) { l.drops.Collect(ch) }
+
+// ObserveRequest queues the request's line, or drops it if the queue is
+// full.
 func (l *AccessLog) ObserveRequest(i *RequestInfo) {
-	l.mu.Lock()
-	l.buf = AppendAccessLine(l.buf[:0], i)
-	_, _ = l.w.Write(l.buf)
-	l.mu.Unlock()
+	b := lineBufs.Get().(*[]byte)
+	*b = AppendAccessLine((*b)[:0], i)
+	select {
+	case l.lines <- b:
+	default:
+		l.dropped.Add(1)
+		lineBufs.Put(b)
+	}
 }
 
 // AppendAccessLine appends i's JSON line, newline included, to b.

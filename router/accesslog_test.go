@@ -2,8 +2,10 @@ package router
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -91,5 +93,57 @@ func TestAccessLineClipsLongFields(t *testing.T) {
 	var v map[string]any
 	if err := json.Unmarshal(line, &v); err != nil || len(v["path"].(string)) != maxLoggedPath {
 		t.Fatalf("clipped line: %v %d", err, len(v["path"].(string)))
+	}
+}
+
+// blockedWriter blocks every write until released.
+type blockedWriter struct {
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += strings.Count(string(p), "\n")
+	return len(p), nil
+}
+
+// A stuck standard output never blocks a request: lines that do not fit
+// the queue are dropped and counted, and the rest are written once the
+// output moves again.
+func TestAccessLogNeverBlocks(t *testing.T) {
+	w := &blockedWriter{release: make(chan struct{})}
+	l := NewAccessLog(w)
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { l.Run(ctx, 10*time.Millisecond); close(ran) }()
+
+	const requests = 20000 // several MiB of lines, far above any buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range requests {
+			l.ObserveRequest(&RequestInfo{Namespace: "a", Path: "/v1/" + strings.Repeat("p", 200), Status: 200})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second): // generous: it takes milliseconds
+		close(w.release)
+		t.Fatal("requests blocked on a stuck access log")
+	}
+	if l.Dropped() == 0 {
+		t.Fatal("no line dropped although the output is stuck")
+	}
+	close(w.release)
+	cancel()
+	<-ran
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if got := uint64(w.n) + l.Dropped(); got != requests {
+		t.Fatalf("%d written + %d dropped = %d, want %d", w.n, l.Dropped(), got, requests)
 	}
 }
