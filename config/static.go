@@ -89,15 +89,17 @@ type Log struct {
 
 // Router configures the tenant-facing listener.
 type Router struct {
-	Address           string          `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
-	WakeTimeout       ptypes.Duration `description:"How long a request for a sleeping namespace is held while it wakes; then 503." json:"wakeTimeout,omitempty" yaml:"wakeTimeout,omitempty"`
-	ReadHeaderTimeout ptypes.Duration `description:"How long a client has to send a request's head (from the connection, or a keep-alive request's first byte); slower clients are cut off." json:"readHeaderTimeout,omitempty" yaml:"readHeaderTimeout,omitempty"`
-	MaxHeaderBytes    int             `description:"Largest request head (request line and header fields) in bytes; a bigger one gets 431. Each open connection holds a buffer of this size." json:"maxHeaderBytes,omitempty" yaml:"maxHeaderBytes,omitempty"`
-	TLSAddress        string          `description:"Address of the HTTPS listener, serving the same routes; empty disables it. It is only opened when a certificate source (certDir or acme.caServer) is set." json:"tlsAddress,omitempty" yaml:"tlsAddress,omitempty"`
-	CertDir           string          `description:"Directory of NAME.crt/NAME.key PEM pairs, each served by SNI for the DNS names in its certificate (wildcards too); re-read when it changes. File certificates win over ACME ones." json:"certDir,omitempty" yaml:"certDir,omitempty"`
-	ACME              *ACME           `description:"Automatic certificates for namespace hostnames from an ACME CA." json:"acme,omitempty" yaml:"acme,omitempty"`
-	HTTPSRedirect     bool            `description:"Redirect plain HTTP requests (308) to HTTPS for hosts that have a certificate." json:"httpsRedirect,omitempty" yaml:"httpsRedirect,omitempty"`
-	AccessLog         bool            `description:"Write one JSON line per request to standard output (namespace, key id, method, host, path without query, status, duration, bytes, wake wait, client address)." json:"accessLog,omitempty" yaml:"accessLog,omitempty"`
+	Address               string          `description:"Address tenants' HTTP traffic arrives on." json:"address,omitempty" yaml:"address,omitempty"`
+	WakeTimeout           ptypes.Duration `description:"How long a request for a sleeping namespace is held while it wakes; then 503." json:"wakeTimeout,omitempty" yaml:"wakeTimeout,omitempty"`
+	ReadHeaderTimeout     ptypes.Duration `description:"How long a client has to send a request's head (from the connection, or a keep-alive request's first byte); slower clients are cut off." json:"readHeaderTimeout,omitempty" yaml:"readHeaderTimeout,omitempty"`
+	MaxHeaderBytes        int             `description:"Largest request head (request line and header fields) in bytes; a bigger one gets 431. Each open connection holds a buffer of this size." json:"maxHeaderBytes,omitempty" yaml:"maxHeaderBytes,omitempty"`
+	TLSAddress            string          `description:"Address of the HTTPS listener, serving the same routes; empty disables it. It is only opened when a certificate source (certDir or acme.caServer) is set." json:"tlsAddress,omitempty" yaml:"tlsAddress,omitempty"`
+	CertDir               string          `description:"Directory of NAME.crt/NAME.key PEM pairs, each served by SNI for the DNS names in its certificate (wildcards too); re-read when it changes. File certificates win over ACME ones." json:"certDir,omitempty" yaml:"certDir,omitempty"`
+	ACME                  *ACME           `description:"Automatic certificates for namespace hostnames from an ACME CA." json:"acme,omitempty" yaml:"acme,omitempty"`
+	HTTPSRedirect         bool            `description:"Redirect plain HTTP requests (308) to HTTPS for hosts that have a certificate." json:"httpsRedirect,omitempty" yaml:"httpsRedirect,omitempty"`
+	ResponseHeaderTimeout ptypes.Duration `description:"How long a gateway has to send a reply's head once it has the request; then the client gets 504. Generous: OpenClaw answers a non-streamed chat completion only when the whole agent run is done. A stream, once its head is in, is not limited." json:"responseHeaderTimeout,omitempty" yaml:"responseHeaderTimeout,omitempty"`
+	WSHandshakeTimeout    ptypes.Duration `description:"How long a gateway has to answer a WebSocket upgrade; then the client gets 504." json:"wsHandshakeTimeout,omitempty" yaml:"wsHandshakeTimeout,omitempty"`
+	AccessLog             bool            `description:"Write one JSON line per request to standard output (namespace, key id, method, host, path without query, status, duration, bytes, wake wait, client address)." json:"accessLog,omitempty" yaml:"accessLog,omitempty"`
 }
 
 // ACME configures automatic certificates. They are requested on the first
@@ -153,7 +155,8 @@ func (s *Static) SetDefaults() {
 	s.Node = &Node{Name: host}
 	s.Log = &Log{Level: "info", Format: "text"}
 	s.Router = &Router{Address: ":80", WakeTimeout: ptypes.Duration(60 * time.Second), TLSAddress: ":443", ACME: &ACME{}, AccessLog: true,
-		ReadHeaderTimeout: ptypes.Duration(10 * time.Second), MaxHeaderBytes: 64 << 10}
+		ReadHeaderTimeout: ptypes.Duration(10 * time.Second), MaxHeaderBytes: 64 << 10,
+		ResponseHeaderTimeout: ptypes.Duration(5 * time.Minute), WSHandshakeTimeout: ptypes.Duration(30 * time.Second)}
 	s.API = &API{Address: "127.0.0.1:7070"}
 	s.Docker = &Docker{SubnetPool: "10.213.0.0/16"}
 	s.Gateway = &Gateway{
@@ -284,6 +287,12 @@ func lowerFirst(s string) string {
 func (s *Static) validate() error {
 	if s.Router.ReadHeaderTimeout <= 0 {
 		return fmt.Errorf("invalid --router.readheadertimeout %s: must be a positive duration", time.Duration(s.Router.ReadHeaderTimeout))
+	}
+	if s.Router.ResponseHeaderTimeout <= 0 {
+		return fmt.Errorf("invalid --router.responseheadertimeout %s: must be a positive duration", time.Duration(s.Router.ResponseHeaderTimeout))
+	}
+	if s.Router.WSHandshakeTimeout <= 0 {
+		return fmt.Errorf("invalid --router.wshandshaketimeout %s: must be a positive duration", time.Duration(s.Router.WSHandshakeTimeout))
 	}
 	if s.Router.MaxHeaderBytes < 4<<10 || s.Router.MaxHeaderBytes > 1<<20 {
 		return fmt.Errorf("invalid --router.maxheaderbytes %d: use 4096 to 1048576", s.Router.MaxHeaderBytes)

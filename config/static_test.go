@@ -58,6 +58,8 @@ func TestLoadStaticRefuses(t *testing.T) {
 		{"bad duration", []string{"--supervisor.starttimeout=soon"}, nil, "flags"},
 		{"configfile without value", []string{"--configfile"}, nil, "needs a file path"},
 		{"zero read-header timeout", []string{"--router.readheadertimeout=0s"}, nil, "--router.readheadertimeout"},
+		{"zero response-head timeout", []string{"--router.responseheadertimeout=0s"}, nil, "--router.responseheadertimeout"},
+		{"zero handshake timeout", []string{"--router.wshandshaketimeout=0s"}, nil, "--router.wshandshaketimeout"},
 		{"tiny header limit", []string{"--router.maxheaderbytes=100"}, nil, "--router.maxheaderbytes"},
 	}
 	for _, tc := range cases {
@@ -67,5 +69,22 @@ func TestLoadStaticRefuses(t *testing.T) {
 				t.Fatalf("err %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestUpstreamTimeouts(t *testing.T) {
+	s, err := LoadStatic(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(s.Router.ResponseHeaderTimeout) != 5*time.Minute || time.Duration(s.Router.WSHandshakeTimeout) != 30*time.Second {
+		t.Fatalf("defaults: %v %v", time.Duration(s.Router.ResponseHeaderTimeout), time.Duration(s.Router.WSHandshakeTimeout))
+	}
+	s, err = LoadStatic([]string{"--router.responseHeaderTimeout=10m"}, []string{"CLAWD_ROUTER_WSHANDSHAKETIMEOUT=5s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(s.Router.ResponseHeaderTimeout) != 10*time.Minute || time.Duration(s.Router.WSHandshakeTimeout) != 5*time.Second {
+		t.Fatalf("set: %v %v", time.Duration(s.Router.ResponseHeaderTimeout), time.Duration(s.Router.WSHandshakeTimeout))
 	}
 }
