@@ -256,10 +256,12 @@ func bearerKey(v []byte) ([]byte, bool) {
 // gateway trusts the router, and a tenant's key is no business of the
 // code running inside it.
 func stripKeys(h *fasthttp.RequestHeader) {
-	if len(h.Peek(apiKeyHeader)) > 0 {
+	// Any field or cookie of the name goes, empty or not: an empty first
+	// one must not shield a key behind it (found by FuzzRequestHead).
+	if len(h.PeekAll(apiKeyHeader)) > 0 {
 		h.Del(apiKeyHeader)
 	}
-	if len(h.Cookie(keyCookie)) > 0 {
+	if len(h.Peek(fasthttp.HeaderCookie)) > 0 {
 		h.DelCookie(keyCookie)
 	}
 	auth := h.PeekAll(fasthttp.HeaderAuthorization)
