@@ -141,8 +141,13 @@ type connAddr struct {
 }
 
 // headDone lifts the head deadline from the connection resp came on, so
-// its body streams for as long as the gateway sends it.
+// its body streams for as long as the gateway sends it. Only a reply with
+// a body stream still holds its connection: one without went back to the
+// pool, and may already carry another request's deadline.
 func headDone(resp *fasthttp.Response) {
+	if resp.BodyStream() == nil {
+		return
+	}
 	if a, ok := resp.LocalAddr().(*connAddr); ok {
 		_ = a.c.SetReadDeadline(time.Time{})
 	}
