@@ -143,6 +143,14 @@ func up(cfg *config.Static) error {
 	if err != nil {
 		return fmt.Errorf("the Docker engine does not answer: %w (start it, or set --docker.host)", err)
 	}
+	// Before any gateway runs: no gateway may reach the host's cloud
+	// metadata service, whatever a tool inside it tries.
+	fwCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = rt.BlockMetadata(fwCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w (clawd needs root, or CAP_NET_ADMIN, and iptables on the host)", err)
+	}
 
 	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, log)
 	if err != nil {
