@@ -390,7 +390,7 @@ func TestLifecycle(t *testing.T) {
 		if hc.Init == nil || !*hc.Init || !hc.ReadonlyRootfs || hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 			t.Errorf("init %v, readonly %v, restart %q", hc.Init, hc.ReadonlyRootfs, hc.RestartPolicy.Name)
 		}
-		if len(hc.Tmpfs) != 2 || hc.Tmpfs["/tmp"] == "" || len(hc.Ulimits) != 1 || hc.Ulimits[0].Name != "nofile" || hc.Ulimits[0].Hard != defaultNofile {
+		if hc.Tmpfs["/tmp"] == "" || len(hc.Ulimits) != 1 || hc.Ulimits[0].Name != "nofile" || hc.Ulimits[0].Hard != defaultNofile {
 			t.Errorf("tmpfs %v, ulimits %+v", hc.Tmpfs, hc.Ulimits)
 		}
 		if hc.LogConfig.Type != "json-file" || hc.LogConfig.Config["max-size"] != "10m" || hc.LogConfig.Config["max-file"] != "3" {
