@@ -54,13 +54,12 @@ type Options struct {
 	// (no tenant state, no model token) to claim. Render falls back to it
 	// when Proxy is unknown (a runtime that cannot tell).
 	//
-	// Adoption narrows a spare's trust from the pool to Proxy: OpenClaw
-	// applies gateway.trustedProxies live, without a restart, and the
-	// router's address is trusted before and after, so no request is
-	// refused on the way. The supervisor writes the narrowed config before
-	// the namespace's first route exists; a WebSocket opened before the
-	// gateway has reloaded it would be closed once (OpenClaw re-admits
-	// clients under a changed trust policy) and reconnect.
+	// A gateway adopted from the warm pool keeps trusting the pool: OpenClaw
+	// applies gateway.trustedProxies live but closes every client connection
+	// when they change, so narrowing them at adoption would drop the
+	// tenant's first connections. OpenClaw itself refuses a proxy source
+	// that is loopback or one of its own addresses, which is what a tool
+	// inside the gateway could send from.
 	SubnetPool netip.Prefix
 	// HTTPPort and HTTPSPort are the router's listening ports (0: that
 	// listener is off). Origins get ":port" variants when they are not
@@ -261,9 +260,10 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 
 // Spare returns the openclaw.json of a warm-pool gateway: a namespace's
 // without hostnames or models, allowing any browser origin. The adopting
-// namespace's config then narrows the origins to its hostnames and the
-// trusted proxy to the router's address on its network, both applied live
-// (see Options.SubnetPool); its hostnames work in between. No browser can reach a spare; and on a namespace's
+// namespace's config then narrows the origins to its hostnames; its
+// hostnames work in between, and OpenClaw keeps its connections through
+// that reload because the trusted proxy does not change (see
+// Options.SubnetPool). No browser can reach a spare; and on a namespace's
 // hostname the origin check guards nothing a client without a browser
 // could not do: the router's auth does that (a key, or its login cookie,
 // which is SameSite=Strict).

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -15,9 +16,23 @@ import (
 // gateway (the router's) come from, and so the one address the gateway
 // should trust as its proxy. It is known before the container first runs
 // (a created container has no endpoint yet), from the network's IPAM.
+//
+// A gateway adopted from the warm pool gets the zero address and no error:
+// it booted trusting the subnet pool (it did not know the network it would
+// serve on), and OpenClaw closes every client connection when its trusted
+// proxies change, so narrowing them at adoption would drop the tenant's
+// first connections. It keeps the pool; OpenClaw still refuses its own
+// addresses as a proxy.
 func (r *Runtime) RouterAddress(ctx context.Context, ns string) (netip.Addr, error) {
 	if err := checkNamespace(ns); err != nil {
 		return netip.Addr{}, err
+	}
+	c, err := r.inspectContainer(ctx, r.containerName(ns))
+	switch {
+	case err == nil && c.Config.Labels[LabelSpare] != "":
+		return netip.Addr{}, nil
+	case err != nil && !errors.Is(err, runtime.ErrNotFound):
+		return netip.Addr{}, fmt.Errorf("finding the router's address for %s: %w", ns, err)
 	}
 	name := r.networkName(ns)
 	mine, err := r.ownNetworks(ctx, name)
