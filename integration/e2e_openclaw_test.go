@@ -122,16 +122,19 @@ func TestE2EOpenClaw(t *testing.T) {
 			if cfg := d.execGateway(t, id, "cat", "/home/node/.openclaw/openclaw.json"); !strings.Contains(cfg, `"`+router+`"`) || strings.Contains(cfg, "/16") {
 				t.Errorf("alpha's gateway does not trust only the router's address %s:\n%s", router, cfg)
 			}
-			const fetch = `fetch(process.argv[1], {headers: {"x-clawd-user": "forged"}}).then(r => console.log("status", r.status)).catch(e => console.log("error", e.cause ? e.cause.code : e.message))`
+			// With the headers the router sends: OpenClaw refuses
+			// proxy-shaped requests from an untrusted source with 403
+			// (proxy attribution required); a trusted one gets the models.
+			const fetch = `fetch(process.argv[1], {headers: {"x-clawd-user": "forged", "x-forwarded-for": "203.0.113.9", "x-forwarded-host": "alpha.localhost", "x-forwarded-proto": "http"}}).then(r => console.log("status", r.status)).catch(e => console.log("error", e.cause ? e.cause.code : e.message))`
 			for _, url := range []string{"http://127.0.0.1:18789/v1/models", "http://" + own + ":18789/v1/models"} {
-				if out := d.execGateway(t, id, "node", "-e", fetch, url); !strings.Contains(out, "status 401") {
-					t.Errorf("from inside the gateway, GET %s with a forged user: %s, want 401", url, out)
+				if out := d.execGateway(t, id, "node", "-e", fetch, url); !strings.Contains(out, "status 403") {
+					t.Errorf("from inside the gateway, GET %s with a forged user: %s, want 403", url, out)
 				}
 			}
 			out, _ := exec.Command("docker", "run", "--rm", "--network", network, "--cap-drop", "ALL", "--entrypoint", "node", image,
 				"-e", fetch, "http://"+own+":18789/v1/models").CombinedOutput()
-			if !strings.Contains(string(out), "status 401") {
-				t.Errorf("from a sidecar on alpha's network, a forged user: %s, want 401", out)
+			if !strings.Contains(string(out), "status 403") {
+				t.Errorf("from a sidecar on alpha's network, a forged user: %s, want 403", out)
 			}
 
 			// Metadata addresses are refused at once (REJECT), not routed.
