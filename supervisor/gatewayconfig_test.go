@@ -15,7 +15,7 @@ type routerRuntime struct {
 	*writingRuntime
 }
 
-var _ routerAddresser = routerRuntime{}
+var _ RouterAddresser = routerRuntime{}
 
 func (routerRuntime) RouterAddress(_ context.Context, ns string) (netip.Addr, error) {
 	return netip.MustParseAddr("10.213.7.1"), nil

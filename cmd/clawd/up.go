@@ -133,6 +133,8 @@ func up(cfg *config.Static) error {
 		return err
 	}
 
+	// A runtime without it leaves every gateway trusting the whole pool.
+	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
