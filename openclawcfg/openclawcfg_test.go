@@ -96,7 +96,9 @@ func TestTrustedProxies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var f struct{ Gateway struct{ TrustedProxies []string } }
+			var f struct {
+				Gateway struct{ TrustedProxies []string }
+			}
 			if err := json.Unmarshal(out, &f); err != nil {
 				t.Fatal(err)
 			}
