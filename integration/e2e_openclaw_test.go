@@ -138,7 +138,7 @@ func TestE2EOpenClaw(t *testing.T) {
 			}
 
 			// Metadata addresses are refused at once (REJECT), not routed.
-			const dial = `require("net").connect(80, "169.254.169.254").on("connect", () => { console.log("connected"); process.exit(0) }).on("error", e => { console.log("error", e.code); process.exit(0) })`
+			const dial = `require("net").connect(80, "169.254.169.254").setTimeout(20000, () => { console.log("no answer"); process.exit(0) }).on("connect", () => { console.log("connected"); process.exit(0) }).on("error", e => { console.log("error", e.code); process.exit(0) })`
 			if out := d.execGateway(t, id, "node", "-e", dial); !strings.Contains(out, "error ECONNREFUSED") {
 				t.Errorf("169.254.169.254:80 from the gateway: %s, want ECONNREFUSED", out)
 			}

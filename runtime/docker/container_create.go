@@ -44,6 +44,8 @@ const (
 const (
 	envNamespace = "CLAWD_NAMESPACE"
 	envStateDir  = "OPENCLAW_STATE_DIR"
+	// envCompileCache is Node's compile cache dir, set unless the spec does.
+	envCompileCache = "NODE_COMPILE_CACHE"
 )
 
 // errRetryCreate asks the create loop for another round (the name was taken
@@ -247,6 +249,12 @@ func (r *Runtime) createOptions(spec runtime.GatewaySpec, g gateway, netID strin
 		env = append(env, k+"="+spec.Env[k])
 	}
 	env = append(env, envStateDir+"="+spec.StateDir)
+	if _, ok := spec.Env[envCompileCache]; !ok {
+		// The image's compile cache is under /tmp, which the scratch tmpfs
+		// hides and a stop empties: without one on the state volume every
+		// start recompiles OpenClaw (about 4 s more to ready here).
+		env = append(env, envCompileCache+"="+path.Join(spec.StateDir, ".node-compile-cache"))
+	}
 
 	exposed := network.PortSet{}
 	if p, ok := network.PortFrom(uint16(spec.Port), network.TCP); ok {

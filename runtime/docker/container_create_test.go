@@ -31,7 +31,7 @@ func TestCreateOptions(t *testing.T) {
 		t.Errorf("name %q image %q", opts.Name, opts.Config.Image)
 	}
 	// The runtime's variables win over the spec's and the order is stable.
-	wantEnv := []string{"CLAWD_NAMESPACE=acme", "A=2", "Z=1", "OPENCLAW_STATE_DIR=/home/node/.openclaw"}
+	wantEnv := []string{"CLAWD_NAMESPACE=acme", "A=2", "Z=1", "OPENCLAW_STATE_DIR=/home/node/.openclaw", "NODE_COMPILE_CACHE=/home/node/.openclaw/.node-compile-cache"}
 	if !slices.Equal(opts.Config.Env, wantEnv) {
 		t.Errorf("env = %v, want %v", opts.Config.Env, wantEnv)
 	}
