@@ -107,6 +107,51 @@ func TestE2EOpenClaw(t *testing.T) {
 			}
 		})
 
+		t.Run("hardened container", func(t *testing.T) {
+			id := d.get("alpha").Status.ContainerID
+			// A forged user header from anywhere but the router is anonymous:
+			// from a tool inside the gateway (loopback, its own address) and
+			// from anything else on its network (a sidecar, which today's
+			// whole-pool trust let through). /v1/models needs auth.
+			nets := dockerInspect(t, `{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}} {{$v.Gateway}}{{end}}`, id)
+			f := strings.Fields(nets)
+			if len(f) != 3 {
+				t.Fatalf("alpha's networks: %q", nets)
+			}
+			network, own, router := f[0], f[1], f[2]
+			if cfg := d.execGateway(t, id, "cat", "/home/node/.openclaw/openclaw.json"); !strings.Contains(cfg, `"`+router+`"`) || strings.Contains(cfg, "/16") {
+				t.Errorf("alpha's gateway does not trust only the router's address %s:\n%s", router, cfg)
+			}
+			// With the headers the router sends: OpenClaw refuses
+			// proxy-shaped requests from an untrusted source with 403
+			// (proxy attribution required); a trusted one gets the models.
+			const fetch = `fetch(process.argv[1], {headers: {"x-clawd-user": "forged", "x-forwarded-for": "203.0.113.9", "x-forwarded-host": "alpha.localhost", "x-forwarded-proto": "http"}}).then(r => console.log("status", r.status)).catch(e => console.log("error", e.cause ? e.cause.code : e.message))`
+			for _, url := range []string{"http://127.0.0.1:18789/v1/models", "http://" + own + ":18789/v1/models"} {
+				if out := d.execGateway(t, id, "node", "-e", fetch, url); !strings.Contains(out, "status 403") {
+					t.Errorf("from inside the gateway, GET %s with a forged user: %s, want 403", url, out)
+				}
+			}
+			out, _ := exec.Command("docker", "run", "--rm", "--network", network, "--cap-drop", "ALL", "--entrypoint", "node", image,
+				"-e", fetch, "http://"+own+":18789/v1/models").CombinedOutput()
+			if !strings.Contains(string(out), "status 403") {
+				t.Errorf("from a sidecar on alpha's network, a forged user: %s, want 403", out)
+			}
+
+			// Metadata addresses are refused at once (REJECT), not routed.
+			const dial = `require("net").connect(80, "169.254.169.254").setTimeout(20000, () => { console.log("no answer"); process.exit(0) }).on("connect", () => { console.log("connected"); process.exit(0) }).on("error", e => { console.log("error", e.code); process.exit(0) })`
+			if out := d.execGateway(t, id, "node", "-e", dial); !strings.Contains(out, "error ECONNREFUSED") {
+				t.Errorf("169.254.169.254:80 from the gateway: %s, want ECONNREFUSED", out)
+			}
+			// Read-only root, writable scratch, a nofile limit.
+			if out, err := exec.Command("docker", "exec", id, "touch", "/usr/local/x").CombinedOutput(); err == nil || !strings.Contains(string(out), "Read-only file system") {
+				t.Errorf("touch /usr/local/x: %v %s, want a read-only file system", err, out)
+			}
+			d.execGateway(t, id, "touch", "/tmp/x", "/home/node/.cache/x")
+			if out := strings.TrimSpace(d.execGateway(t, id, "sh", "-c", "ulimit -n")); out != "8192" {
+				t.Errorf("nofile limit = %s, want 8192", out)
+			}
+		})
+
 		t.Run("a chat turn through clawd's model gateway", func(t *testing.T) {
 			in0, out0 := fp.Totals()
 			calls0 := len(fp.Calls())
@@ -363,6 +408,17 @@ func TestE2EOpenClaw(t *testing.T) {
 			return strings.Contains(strings.Join(o, " "), "warm.localhost") && !slices.Contains(o, "*")
 		})
 	})
+}
+
+// execGateway runs a command in a gateway container and returns its output;
+// a failure fails the test.
+func (d *daemon) execGateway(t *testing.T, id string, cmd ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", append([]string{"exec", id}, cmd...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker exec %v: %v\n%s", cmd, err, out)
+	}
+	return string(out)
 }
 
 func routerPort(d *daemon) string {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,17 +73,12 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		t.Fatalf("openclaw.json: %v\n%s", err, raw)
 	}
-	// The gateway trusts clawd's subnet pool, where the host's address on
-	// its network (the router's connections come from it) lies.
+	// The gateway trusts only the host's address on its network, where the
+	// router's connections come from: not the pool, which holds its own.
 	netGateway := dockerInspect(t, "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", v.Status.ContainerID)
-	var trustsRouter bool
-	if len(cfg.Gateway.TrustedProxies) == 1 {
-		pool, err := netip.ParsePrefix(cfg.Gateway.TrustedProxies[0])
-		trustsRouter = err == nil && pool.Contains(netip.MustParseAddr(netGateway)) && pool.Bits() >= 8
-	}
-	if !trustsRouter || cfg.Gateway.Auth.Mode != "trusted-proxy" ||
+	if !slices.Equal(cfg.Gateway.TrustedProxies, []string{netGateway}) || cfg.Gateway.Auth.Mode != "trusted-proxy" ||
 		cfg.Gateway.Auth.TrustedProxy.UserHeader != "x-clawd-user" {
-		t.Errorf("openclaw.json trusts %v in mode %s (user header %q), want a pool holding the host's address %s", cfg.Gateway.TrustedProxies,
+		t.Errorf("openclaw.json trusts %v in mode %s (user header %q), want only the host's address %s", cfg.Gateway.TrustedProxies,
 			cfg.Gateway.Auth.Mode, cfg.Gateway.Auth.TrustedProxy.UserHeader, netGateway)
 	}
 	if o := strings.Join(cfg.Gateway.ControlUI.AllowedOrigins, " "); !strings.Contains(o, "http://cold.localhost:") || !strings.Contains(o, "https://cold.localhost") {

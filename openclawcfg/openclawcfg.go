@@ -41,14 +41,25 @@ const UserHeader = "X-Clawd-User"
 type Options struct {
 	// Port is the gateway's port inside its container.
 	Port int
+	// Proxy is the router's address on the gateway's network (the host's
+	// address on that bridge, where the router's connections come from):
+	// the one address a namespace's gateway trusts to say who is calling.
+	// Not its own addresses, not anything else in the pool: a tool inside
+	// the gateway, or anything that ever shares its network, is anonymous
+	// whatever UserHeader it sends.
+	Proxy netip.Addr
 	// SubnetPool is the pool clawd carves every gateway network from
-	// (--docker.subnetpool). The gateway trusts it as its proxy: the
-	// router's connections come from the host's address on the gateway's
-	// network, which lies in it. Nothing else in it can reach the gateway:
-	// each gateway is alone on its network, and Docker isolates networks
-	// from each other, so the only other address is the gateway's own. The
-	// same trust for spares and namespaces means an adoption never changes
-	// it, and OpenClaw keeps its connections when the config is rewritten.
+	// (--docker.subnetpool). A spare trusts it as its proxy: its network
+	// is not the one it will serve on, and a spare holds nothing of anyone
+	// (no tenant state, no model token) to claim. Render falls back to it
+	// when Proxy is unknown (a runtime that cannot tell).
+	//
+	// A gateway adopted from the warm pool keeps trusting the pool: OpenClaw
+	// applies gateway.trustedProxies live but closes every client connection
+	// when they change, so narrowing them at adoption would drop the
+	// tenant's first connections. OpenClaw itself refuses a proxy source
+	// that is loopback or one of its own addresses, which is what a tool
+	// inside the gateway could send from.
 	SubnetPool netip.Prefix
 	// HTTPPort and HTTPSPort are the router's listening ports (0: that
 	// listener is off). Origins get ":port" variants when they are not
@@ -219,10 +230,11 @@ type skills struct {
 // models (namespaces.<ns>.models.primary|fallback), skills volume and
 // skills directory from the host.
 func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte, error) {
-	if !opts.SubnetPool.IsValid() {
-		return nil, fmt.Errorf("rendering openclaw.json for %s: no subnet pool to trust as the router", spec.Name)
+	if !opts.Proxy.IsValid() && !opts.SubnetPool.IsValid() {
+		return nil, fmt.Errorf("rendering openclaw.json for %s: no router address to trust", spec.Name)
 	}
 	f := base(opts)
+
 	if origins := Origins(spec.Hostnames, opts.HTTPPort, opts.HTTPSPort); len(origins) > 0 {
 		f.Gateway.ControlUI = &controlUI{AllowedOrigins: origins}
 	}
@@ -259,6 +271,7 @@ func Spare(opts Options) ([]byte, error) {
 	if !opts.SubnetPool.IsValid() {
 		return nil, errors.New("rendering a spare's openclaw.json: no subnet pool to trust as the router")
 	}
+	opts.Proxy = netip.Addr{} // see Options.SubnetPool
 	f := base(opts)
 	f.Gateway.ControlUI = &controlUI{AllowedOrigins: []string{"*"}}
 	return encode(f)
@@ -285,7 +298,7 @@ func base(opts Options) file {
 		Mode:           "local",
 		Bind:           "lan",
 		Port:           opts.Port,
-		TrustedProxies: []string{opts.SubnetPool.Masked().String()},
+		TrustedProxies: trusted(opts),
 		Auth: auth{Mode: "trusted-proxy", TrustedProxy: trustedProxy{
 			UserHeader:        strings.ToLower(UserHeader),
 			DeviceAutoApprove: enabled{Enabled: true},
@@ -297,6 +310,13 @@ func base(opts Options) file {
 		f.Skills.Load.ExtraDirs = []string{opts.SkillsDir}
 	}
 	return f
+}
+
+func trusted(opts Options) []string {
+	if opts.Proxy.IsValid() {
+		return []string{opts.Proxy.String()}
+	}
+	return []string{opts.SubnetPool.Masked().String()}
 }
 
 func encode(f file) ([]byte, error) {

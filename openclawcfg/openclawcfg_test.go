@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestRender(t *testing.T) {
-	opts := Options{Port: 18789, SubnetPool: netip.MustParsePrefix("10.213.0.0/16"), HTTPPort: 80, HTTPSPort: 443, SkillsDir: "/home/node/skills"}
+	opts := Options{Port: 18789, Proxy: netip.MustParseAddr("10.213.4.17"), SubnetPool: netip.MustParsePrefix("10.213.0.0/16"), HTTPPort: 80, HTTPSPort: 443, SkillsDir: "/home/node/skills"}
 	tests := []struct {
 		name   string
 		spec   namespace.Spec
@@ -73,6 +74,51 @@ func TestRender(t *testing.T) {
 		}
 		golden(t, "spare", got)
 	})
+}
+
+// A namespace's gateway trusts the router's address on its network and
+// nothing else of the pool (its own address included); a spare, on a
+// network it will not serve on, the pool.
+func TestTrustedProxies(t *testing.T) {
+	pool := netip.MustParsePrefix("10.213.0.0/16")
+	tests := []struct {
+		name string
+		opts Options
+		want []string
+	}{
+		{"router address", Options{Port: 18789, Proxy: netip.MustParseAddr("10.213.4.17"), SubnetPool: pool}, []string{"10.213.4.17"}},
+		{"router address, no pool", Options{Port: 18789, Proxy: netip.MustParseAddr("10.213.4.17")}, []string{"10.213.4.17"}},
+		{"unknown router address", Options{Port: 18789, SubnetPool: pool}, []string{"10.213.0.0/16"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := Render(namespace.Spec{Name: "alpha"}, nil, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var f struct {
+				Gateway struct{ TrustedProxies []string }
+			}
+			if err := json.Unmarshal(out, &f); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(f.Gateway.TrustedProxies, tt.want) {
+				t.Errorf("trustedProxies = %v, want %v", f.Gateway.TrustedProxies, tt.want)
+			}
+		})
+	}
+	if _, err := Render(namespace.Spec{Name: "alpha"}, nil, Options{Port: 18789}); err == nil {
+		t.Error("rendered with nothing to trust")
+	}
+	out, err := Spare(Options{Port: 18789, Proxy: netip.MustParseAddr("10.213.4.17"), SubnetPool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"trustedProxies": [
+      "10.213.0.0/16"
+    ]`) {
+		t.Errorf("spare config does not trust the pool:\n%s", out)
+	}
 }
 
 func TestModelsResolve(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/netip"
 	"path"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,13 +27,21 @@ func (s *Supervisor) gatewaySpec(spec namespace.Spec, hostSkills string) runtime
 	return g
 }
 
+// RouterAddresser is a runtime that knows the router's address on a
+// namespace's network: the only address the namespace's gateway trusts to
+// say who is calling (openclawcfg.Options.Proxy). Without it the gateway
+// trusts the whole subnet pool.
+type RouterAddresser interface {
+	RouterAddress(ctx context.Context, ns string) (netip.Addr, error)
+}
+
 // writeConfig renders the namespace's gateway config (openclaw.json) and
 // writes it into the gateway's state dir when it differs from what this
 // container last got: before a first start, after an adoption, and when
 // the spec's hostnames or the dynamic config change. A gateway that is not
 // running reads it when it starts; a running one hot-reloads it. Runtimes
 // that cannot write state get nothing.
-func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, t *track, log hclog.Logger) error {
+func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, t *track, log hclog.Logger) (err error) {
 	w, ok := s.rt.(runtime.StateWriter)
 	if !ok {
 		return nil
@@ -41,8 +50,14 @@ func (s *Supervisor) writeConfig(ctx context.Context, ns namespace.Namespace, in
 	values := s.values
 	s.mu.Unlock()
 	g := s.cfg.Gateway
+	var proxy netip.Addr
+	if ra, ok := s.rt.(RouterAddresser); ok {
+		if proxy, err = ra.RouterAddress(ctx, ns.Spec.Name); err != nil {
+			return fmt.Errorf("finding the router's address for the gateway's config: %w", err)
+		}
+	}
 	data, err := openclawcfg.Render(ns.Spec, values, openclawcfg.Options{
-		Port: g.Spec.Port, SubnetPool: g.SubnetPool,
+		Port: g.Spec.Port, Proxy: proxy, SubnetPool: g.SubnetPool,
 		HTTPPort: g.RouterHTTPPort, HTTPSPort: g.RouterHTTPSPort, SkillsDir: g.Spec.SkillsDir,
 		HostSkillsDir: hostSkillsDirOf(inst),
 		Models:        s.models(ns.Spec),

@@ -133,6 +133,8 @@ func up(cfg *config.Static) error {
 		return err
 	}
 
+	// A runtime without it leaves every gateway trusting the whole pool.
+	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
@@ -142,6 +144,14 @@ func up(cfg *config.Static) error {
 	cancel()
 	if err != nil {
 		return fmt.Errorf("the Docker engine does not answer: %w (start it, or set --docker.host)", err)
+	}
+	// Before any gateway runs: no gateway may reach the host's cloud
+	// metadata service, whatever a tool inside it tries.
+	fwCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = rt.BlockMetadata(fwCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w (clawd needs root, or CAP_NET_ADMIN, and iptables on the host)", err)
 	}
 
 	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, log)

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -30,7 +31,7 @@ func TestCreateOptions(t *testing.T) {
 		t.Errorf("name %q image %q", opts.Name, opts.Config.Image)
 	}
 	// The runtime's variables win over the spec's and the order is stable.
-	wantEnv := []string{"CLAWD_NAMESPACE=acme", "A=2", "Z=1", "OPENCLAW_STATE_DIR=/home/node/.openclaw"}
+	wantEnv := []string{"CLAWD_NAMESPACE=acme", "A=2", "Z=1", "OPENCLAW_STATE_DIR=/home/node/.openclaw", "NODE_COMPILE_CACHE=/home/node/.openclaw/.node-compile-cache"}
 	if !slices.Equal(opts.Config.Env, wantEnv) {
 		t.Errorf("env = %v, want %v", opts.Config.Env, wantEnv)
 	}
@@ -44,8 +45,20 @@ func TestCreateOptions(t *testing.T) {
 	if hc.NanoCPUs != 2e9 || hc.Memory != 1<<30 || hc.MemorySwap != 1<<30 || *hc.PidsLimit != defaultPidsLimit {
 		t.Errorf("resources = %+v", hc.Resources)
 	}
-	if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.SecurityOpt, []string{"no-new-privileges"}) || !*hc.Init || hc.ReadonlyRootfs {
+	if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.SecurityOpt, []string{"no-new-privileges"}) || !*hc.Init || !hc.ReadonlyRootfs {
 		t.Errorf("hardening: cap drop %v, security %v, init %v, ro %v", hc.CapDrop, hc.SecurityOpt, *hc.Init, hc.ReadonlyRootfs)
+	}
+	// A read-only root, with what OpenClaw writes outside its volumes on
+	// size-capped tmpfs: /tmp, and the home its state dir is in.
+	wantTmpfs := map[string]string{
+		"/tmp":       "rw,nosuid,nodev,mode=1777,size=256m",
+		"/home/node": "rw,nosuid,nodev,mode=0755,uid=1000,gid=1000,size=64m",
+	}
+	if !maps.Equal(hc.Tmpfs, wantTmpfs) {
+		t.Errorf("tmpfs = %v, want %v", hc.Tmpfs, wantTmpfs)
+	}
+	if len(hc.Ulimits) != 1 || hc.Ulimits[0].Name != "nofile" || hc.Ulimits[0].Soft != defaultNofile || hc.Ulimits[0].Hard != defaultNofile {
+		t.Errorf("ulimits = %+v, want nofile %d", hc.Ulimits, defaultNofile)
 	}
 	wantMounts := []mount.Mount{
 		{Type: mount.TypeVolume, Source: "vol-data", Target: "/home/node/.openclaw"},

@@ -63,6 +63,7 @@ type Runtime struct {
 	callTimeout time.Duration
 	subnets     subnetPool
 	claims      sync.Map // spare id → namespace, while a rename claims it
+	iptables    iptablesFunc
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.
@@ -108,7 +109,7 @@ func newRuntime(api client.APIClient, cfg Config) *Runtime {
 	if len(short) > 8 {
 		short = short[:8]
 	}
-	return &Runtime{api: api, log: log, cluster: cfg.ClusterID, short: short, callTimeout: timeout}
+	return &Runtime{api: api, log: log, cluster: cfg.ClusterID, short: short, callTimeout: timeout, iptables: runIptables}
 }
 
 // ClusterID returns the cluster id the runtime stamps on its objects.

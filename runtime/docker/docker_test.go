@@ -387,8 +387,11 @@ func TestLifecycle(t *testing.T) {
 		if !slices.Equal(hc.CapDrop, []string{"ALL"}) || !slices.Equal(hc.SecurityOpt, []string{"no-new-privileges"}) {
 			t.Errorf("cap drop %v, security opt %v", hc.CapDrop, hc.SecurityOpt)
 		}
-		if hc.Init == nil || !*hc.Init || hc.ReadonlyRootfs || hc.RestartPolicy.Name != container.RestartPolicyDisabled {
+		if hc.Init == nil || !*hc.Init || !hc.ReadonlyRootfs || hc.RestartPolicy.Name != container.RestartPolicyDisabled {
 			t.Errorf("init %v, readonly %v, restart %q", hc.Init, hc.ReadonlyRootfs, hc.RestartPolicy.Name)
+		}
+		if hc.Tmpfs["/tmp"] == "" || len(hc.Ulimits) != 1 || hc.Ulimits[0].Name != "nofile" || hc.Ulimits[0].Hard != defaultNofile {
+			t.Errorf("tmpfs %v, ulimits %+v", hc.Tmpfs, hc.Ulimits)
 		}
 		if hc.LogConfig.Type != "json-file" || hc.LogConfig.Config["max-size"] != "10m" || hc.LogConfig.Config["max-file"] != "3" {
 			t.Errorf("log config = %+v", hc.LogConfig)

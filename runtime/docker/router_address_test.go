@@ -1,0 +1,68 @@
+package docker
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"github.com/clawd-dev/clawd/runtime"
+)
+
+// RouterAddress is the host's address on the namespace's network, where
+// the router's connections to the gateway come from: the endpoint's
+// gateway, known before the first start. A gateway adopted from the warm
+// pool has none: it keeps the pool it booted trusting.
+func TestRouterAddress(t *testing.T) {
+	r := newTestRuntime(t)
+	image := testImage(t, r.api)
+	ctx := ctxT(t)
+
+	if _, err := r.RouterAddress(ctx, "none"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Errorf("router address without a network: %v, want not found", err)
+	}
+
+	check := func(t *testing.T, ns string) {
+		t.Helper()
+		addr, err := r.RouterAddress(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.api.ContainerInspect(ctx, r.containerName(ns), client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep := res.Container.NetworkSettings.Networks[r.networkName(ns)]
+		if ep == nil || ep.Gateway != addr {
+			t.Fatalf("router address %s, container endpoint %+v", addr, ep)
+		}
+		if !r.subnets.pool.Contains(addr) || ep.IPAddress == addr {
+			t.Fatalf("router address %s: not in the pool %s, or the gateway's own", addr, r.subnets.pool)
+		}
+	}
+
+	t.Run("created", func(t *testing.T) {
+		if _, err := r.Create(ctx, testSpec("ra", image)); err != nil {
+			t.Fatal(err)
+		}
+		before, err := r.RouterAddress(ctx, "ra")
+		if err != nil || !before.IsValid() {
+			t.Fatalf("before the first start: %v %v", before, err)
+		}
+		if err := r.Start(ctx, "ra"); err != nil {
+			t.Fatal(err)
+		}
+		check(t, "ra")
+	})
+	t.Run("adopted", func(t *testing.T) {
+		if _, err := r.CreateSpare(ctx, "rs", spareSpec(image)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Adopt(ctx, "rs", adoptSpec("rb", image)); err != nil {
+			t.Fatal(err)
+		}
+		if addr, err := r.RouterAddress(ctx, "rb"); err != nil || addr.IsValid() {
+			t.Fatalf("router address of an adopted gateway = %v, %v; want none", addr, err)
+		}
+	})
+}
