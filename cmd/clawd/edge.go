@@ -82,6 +82,7 @@ func (e *edge) observe(ctx context.Context, rtr *router.Router, idle router.Acti
 	obs := []router.Observer{routerMetrics{e.m}}
 	if e.cfg.Router.AccessLog {
 		e.access = router.NewAccessLog(os.Stdout)
+		e.reg.MustRegister(e.access)
 		go e.access.Run(ctx, time.Second)
 		obs = append(obs, e.access)
 	}

@@ -219,6 +219,10 @@ func up(cfg *config.Static) error {
 		pool.SetFits(sup.Fits)
 	}
 	rtr := router.New(log.Named("router"))
+	rtr.LimitUpstream(router.UpstreamLimits{
+		ResponseHeaderTimeout: time.Duration(cfg.Router.ResponseHeaderTimeout),
+		WSHandshakeTimeout:    time.Duration(cfg.Router.WSHandshakeTimeout),
+	})
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
