@@ -5,18 +5,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-)
+	"time"
 
-// waitingNames is what the queue would hand out next, without blocking.
-func waitingNames(q *queue) []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return append([]string{}, q.waiting...)
-}
+	clocktesting "k8s.io/utils/clock/testing"
+)
 
 func mustGet(t *testing.T, q *queue) string {
 	t.Helper()
-	if len(waitingNames(q)) == 0 {
+	if q.len() == 0 {
 		t.Fatal("get would block: nothing is waiting")
 	}
 	name, ok := q.get()
@@ -31,7 +27,7 @@ func TestQueue(t *testing.T) {
 		name string
 		run  func(t *testing.T, q *queue) []string // returns names processed
 		want []string
-		left []string // still waiting at the end
+		left int // still waiting at the end
 	}{
 		{
 			name: "duplicates collapse",
@@ -51,8 +47,8 @@ func TestQueue(t *testing.T) {
 				got := []string{mustGet(t, q)}
 				q.add("a")
 				q.add("a")
-				if w := waitingNames(q); len(w) != 0 {
-					t.Errorf("a is waiting %v while a worker has it", w)
+				if n := q.len(); n != 0 {
+					t.Errorf("%d waiting while a worker has a", n)
 				}
 				q.done("a")
 				got = append(got, mustGet(t, q))
@@ -83,12 +79,11 @@ func TestQueue(t *testing.T) {
 				return got
 			},
 			want: []string{"a", "b"},
-			left: []string{"a"},
+			left: 1,
 		},
 		{
-			name: "closed queue hands out nothing and takes nothing",
+			name: "closed queue takes nothing",
 			run: func(t *testing.T, q *queue) []string {
-				q.add("a")
 				q.close()
 				q.add("b")
 				if _, ok := q.get(); ok {
@@ -96,20 +91,46 @@ func TestQueue(t *testing.T) {
 				}
 				return nil
 			},
-			left: []string{"a"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			q := newQueue()
+			defer q.close()
 			got := tc.run(t, q)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("processed %v, want %v", got, tc.want)
 			}
-			if left := waitingNames(q); !slices.Equal(left, tc.left) && (len(left) != 0 || len(tc.left) != 0) {
-				t.Errorf("left waiting %v, want %v", left, tc.left)
+			if n := q.len(); n != tc.left {
+				t.Errorf("left %d waiting, want %d", n, tc.left)
 			}
 		})
+	}
+}
+
+// Every trigger of a namespace that asks for a later pass (a retry, a
+// probe, a config change) shares one timer: many delayed adds give one
+// pass, not one each.
+func TestQueueDelayedAddsAreDeduplicated(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	q := newQueueWithClock(clk)
+	defer q.close()
+	for i := range 50 {
+		q.addAfter("a", time.Second+time.Duration(i)*time.Millisecond)
+	}
+	waitFor(t, "the delayed adds are waiting on the clock", func() bool { return clk.HasWaiters() })
+	clk.Step(time.Minute)
+	waitFor(t, "a is ready", func() bool { return q.len() == 1 })
+	if got := mustGet(t, q); got != "a" {
+		t.Fatalf("got %q", got)
+	}
+	q.done("a")
+	clk.Step(time.Hour)
+	// A later add is a barrier: the queue is FIFO, so anything the
+	// delayed adds left behind would come out before it.
+	q.add("barrier")
+	if got := mustGet(t, q); got != "barrier" {
+		t.Errorf("after one pass over a, the queue still had %q: each delayed add ran on its own timer", got)
 	}
 }
 
