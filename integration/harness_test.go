@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/clawd-dev/clawd/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -76,7 +77,7 @@ func needDocker(t testing.TB) {
 		t.Skip("integration test; -short given")
 	}
 	if !dockerOK {
-		t.Skip(dockerWhy)
+		testenv.Missing(t, "%s", dockerWhy)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/clawd-dev/clawd/internal/testenv"
 	"io"
 	"math/big"
 	"net"
@@ -221,7 +222,7 @@ func installPebble(t *testing.T) {
 	t.Helper()
 	out, err := exec.Command("bash", filepath.Join(repoRoot, "scripts", "ensure-tools.sh")).CombinedOutput()
 	if err != nil {
-		t.Skipf("pebble is not installed and installing it failed: %v\n%s", err, out)
+		testenv.Missing(t, "pebble is not installed and installing it failed: %v: %s", err, out)
 	}
 }
 

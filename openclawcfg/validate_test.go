@@ -3,6 +3,7 @@ package openclawcfg
 import (
 	"errors"
 	"fmt"
+	"github.com/clawd-dev/clawd/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,13 +28,13 @@ func TestGoldenFilesValidate(t *testing.T) {
 		image = config.DefaultGatewayImage
 	}
 	if out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
-		t.Skipf("no Docker engine answers: %v: %s", err, strings.TrimSpace(string(out)))
+		testenv.Missing(t, "no Docker engine answers: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	if err := exec.Command("docker", "image", "inspect", image).Run(); err != nil {
 		if os.Getenv("CLAWD_E2E_OPENCLAW") == "1" {
 			t.Fatalf("gateway image %s is missing: run make gateway-image", image)
 		}
-		t.Skipf("gateway image %s is missing (make gateway-image builds it)", image)
+		testenv.Missing(t, "gateway image %s is missing (make gateway-image builds it)", image)
 	}
 
 	dir := t.TempDir()

@@ -1,6 +1,7 @@
 package cgroupfs
 
 import (
+	"github.com/clawd-dev/clawd/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -187,7 +188,7 @@ func TestWorkingSet(t *testing.T) {
 // its version, as a smoke test of the mode detection and path resolution.
 func TestReadPidSelf(t *testing.T) {
 	if cgroups.Mode() == cgroups.Unavailable {
-		t.Skip("no cgroup filesystem")
+		testenv.Missing(t, "no cgroup filesystem")
 	}
 	st, err := ReadPid(os.Getpid())
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clawd-dev/clawd/internal/testenv"
 	"io"
 	"net/http"
 	"net/netip"
@@ -91,7 +92,7 @@ func newTestRuntimeCluster(t *testing.T, cluster string) *Runtime {
 	defer cancel()
 	if err := r.Ping(ctx); err != nil {
 		_ = r.Close()
-		t.Skipf("no Docker engine reachable (run scripts/ensure-docker.sh): %v", err)
+		testenv.Missing(t, "no Docker engine reachable (run scripts/ensure-docker.sh): %v", err)
 	}
 	t.Cleanup(func() {
 		purgeCluster(t, r.api, cluster)
