@@ -51,7 +51,10 @@ func (r *Router) hold(ctx *fasthttp.RequestCtx, x *exchange, rt *route) *route {
 		writeProblem(ctx, fasthttp.StatusServiceUnavailable, problemf(rt.namespace, "namespace %s is %s; retry shortly", rt.namespace, phaseOrPending(rt.phase)))
 		return nil
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.wakeTimeout)
+	// Not derived from ctx: fasthttp recycles a RequestCtx once the
+	// handler returns, and a timer context's own cancel may still be
+	// reading its parent then (a race). A client leaving cancels it below.
+	wctx, cancel := context.WithTimeout(context.Background(), r.wakeTimeout)
 	defer cancel()
 	w := watchClient(ctx, cancel)
 	start := time.Now()
