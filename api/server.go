@@ -4,8 +4,10 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,11 +131,16 @@ func (s *Server) handle(pattern string, fn func(*http.Request) (int, any, error)
 		}
 		code, v, err := fn(r)
 		if err != nil {
-			code, detail := classify(err)
-			if code >= 500 {
-				s.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			p := problem.Problem{}
+			p.Status, p.Detail = classify(err)
+			if p.Status >= 500 {
+				// The cause may name hosts, paths or store keys: the
+				// caller gets an id to quote, the log the error.
+				p.RequestID = requestID()
+				p.Detail += " (request id " + p.RequestID + ")"
+				s.log.Error("api request failed", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path, "error", err)
 			}
-			problem.Error(w, code, detail)
+			problem.Write(w, p)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -176,9 +183,16 @@ func classify(err error) (int, string) {
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, context.DeadlineExceeded):
-		return http.StatusGatewayTimeout, "the state store did not answer in time: " + err.Error()
+		return http.StatusGatewayTimeout, "the state store did not answer in time; try again"
 	}
-	return http.StatusInternalServerError, err.Error()
+	return http.StatusInternalServerError, "internal error"
+}
+
+// requestID is a short random id that ties a 5xx reply to its log line.
+func requestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -18,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
@@ -763,5 +767,59 @@ func TestCreateWarmupDefaultsFromConfig(t *testing.T) {
 		if rec.Code != http.StatusCreated || ns.Spec.Warmup != want {
 			t.Errorf("%s: %d, warmup %v; want %v", body, rec.Code, ns.Spec.Warmup, want)
 		}
+	}
+}
+
+// failingStore fails every namespace read with err.
+type failingStore struct {
+	*memStore
+	err error
+}
+
+func (f failingStore) ListNamespaces(context.Context) ([]namespace.Namespace, error) {
+	return nil, f.err
+}
+
+// A 5xx tells the caller only "internal error" and an id; the daemon's log
+// has the same id next to the real cause.
+func TestServerErrorsHideTheCause(t *testing.T) {
+	const secret = "dial tcp 10.1.2.3:2379: etcd key /clawd/secret"
+	for _, tc := range []struct {
+		name   string
+		err    error
+		code   int
+		detail string
+	}{
+		{"internal", errors.New(secret), http.StatusInternalServerError, "internal error"},
+		{"deadline", fmt.Errorf("%s: %w", secret, context.DeadlineExceeded), http.StatusGatewayTimeout, "did not answer in time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logBuf bytes.Buffer
+			log := hclog.New(&hclog.LoggerOptions{Output: &logBuf, JSONFormat: true})
+			srv := New(Config{Token: adminToken, Logger: log}, failingStore{newMemStore(), tc.err}, nil)
+			rec := admin(t, srv, "GET", "/api/v1/namespaces", "")
+			wantProblem(t, rec, tc.code, tc.detail)
+			if strings.Contains(rec.Body.String(), "10.1.2.3") || strings.Contains(rec.Body.String(), "etcd") {
+				t.Errorf("reply leaks the cause: %s", rec.Body)
+			}
+			var p struct {
+				Detail    string `json:"detail"`
+				RequestID string `json:"requestId"`
+			}
+			decodeInto(t, rec, &p)
+			if p.RequestID == "" || !strings.Contains(p.Detail, p.RequestID) || rec.Header().Get("X-Request-Id") != p.RequestID {
+				t.Fatalf("request id %q: detail %q, X-Request-Id %q", p.RequestID, p.Detail, rec.Header().Get("X-Request-Id"))
+			}
+			var line struct {
+				RequestID string `json:"request_id"`
+				Error     string `json:"error"`
+			}
+			if err := json.Unmarshal(logBuf.Bytes(), &line); err != nil {
+				t.Fatalf("log %q: %v", logBuf.String(), err)
+			}
+			if line.RequestID != p.RequestID || !strings.Contains(line.Error, secret) {
+				t.Errorf("log line %s does not tie id %s to the cause", logBuf.String(), p.RequestID)
+			}
+		})
 	}
 }

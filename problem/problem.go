@@ -17,6 +17,9 @@ type Problem struct {
 	Status    int    `json:"status"`
 	Detail    string `json:"detail,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
+	// RequestID names the daemon's log line holding the cause that a 5xx
+	// body leaves out.
+	RequestID string `json:"requestId,omitempty"`
 }
 
 // Write sends p with its status code.
@@ -26,6 +29,9 @@ func Write(w http.ResponseWriter, p Problem) {
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
+	if p.RequestID != "" {
+		w.Header().Set("X-Request-Id", p.RequestID)
+	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }
