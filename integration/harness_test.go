@@ -228,6 +228,21 @@ func (d *daemon) kill9() {
 	<-d.waitErr
 }
 
+// kill9When kills the daemon as soon as cond holds: the state a kill -9
+// test means to interrupt, not whatever a fixed sleep happens to reach.
+// It polls tightly, a Docker CLI call at a time; cond must be monotonic.
+func (d *daemon) kill9When(timeout time.Duration, what string, cond func() bool) {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			d.t.Fatalf("timed out after %s waiting for %s to kill the daemon in", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.kill9()
+}
+
 // removeDockerObjects deletes everything labelled with this daemon's
 // cluster id, so tests leave the engine as they found it.
 func (d *daemon) removeDockerObjects() {

@@ -151,8 +151,13 @@ func TestKillDuringConcurrentCreatesConverges(t *testing.T) {
 			d.clawd("namespace", "create", fmt.Sprintf("crowd-%02d", i), "--quota-memory=64Mi", "--wait=false")
 		}(i)
 	}
-	time.Sleep(1500 * time.Millisecond)
-	d.kill9()
+	gateways := func() []string {
+		return dockerLines(t, "ps", "-aq", "--filter", "label=io.clawd.cluster="+d.cluster, "--filter", "label=io.clawd.role=gateway")
+	}
+	d.kill9When(time.Minute, "the first gateway container", func() bool { return len(gateways()) > 0 })
+	if got := len(gateways()); got >= n {
+		t.Fatalf("all %d gateways existed when the daemon died: the kill interrupted no create", got)
+	}
 	wg.Wait()
 	d.start()
 

@@ -101,8 +101,19 @@ func TestKillDuringAdoptionServesEachNamespaceOnce(t *testing.T) {
 			d.clawd("namespace", "create", fmt.Sprintf("race-%d", i), "--wait=false")
 		}(i)
 	}
-	time.Sleep(300 * time.Millisecond)
-	d.kill9()
+	// A spare is claimed by its rename to the namespace's container name.
+	spareNames := func() []string {
+		return dockerLines(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "label=io.clawd.cluster="+d.cluster, "--filter", "label=io.clawd.spare")
+	}
+	adopted := func() (n int) {
+		for _, name := range spareNames() {
+			if !strings.Contains(name, ".spare-") {
+				n++
+			}
+		}
+		return n
+	}
+	d.kill9When(time.Minute, "the first adoption of a spare", func() bool { return adopted() > 0 })
 	wg.Wait()
 	d.start()
 	for i := 0; i < 6; i++ {
