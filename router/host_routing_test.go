@@ -355,24 +355,15 @@ func TestHostSpoofing(t *testing.T) {
 		{"https target names b", "GET https://b.example/x HTTP/1.1\r\nHost: a.example\r\n", 200, "b", "b.example"},
 		{"two Host fields", "GET /x HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n", 400, "", ""},
 		{"Host with a path", "GET /x HTTP/1.1\r\nHost: b.example/evil\r\n", 400, "", ""},
-		{"Host with userinfo", "GET /x HTTP/1.1\r\nHost: a.example@b.example\r\n", 0, "", ""},
+		// fasthttp takes what follows the '@' as the host: b, and the
+		// gateway is told b, the host it was routed by.
+		{"Host with userinfo", "GET /x HTTP/1.1\r\nHost: a.example@b.example\r\n", 200, "b", "b.example"},
 		{"suffix of a hostname", "GET /x HTTP/1.1\r\nHost: xa.example\r\n", 404, "", ""},
 		{"CONNECT to b", "CONNECT b.example:80 HTTP/1.1\r\nHost: b.example:80\r\n", 405, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := f.rawRequest(t, tc.head)
-			if tc.wantStatus == 0 {
-				// Either refused, or routed to the host it names, with
-				// the gateway told that same host.
-				if resp.StatusCode == 200 {
-					s := decodeSeen(t, body)
-					if !strings.HasSuffix(s.Host, s.Backend+".example") || s.XForwardedHost != s.Host {
-						t.Fatalf("reached %s with Host %q, X-Forwarded-Host %q", s.Backend, s.Host, s.XForwardedHost)
-					}
-				}
-				return
-			}
 			if resp.StatusCode != tc.wantStatus {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.wantStatus, body)
 			}
