@@ -157,19 +157,20 @@ func TestRouterForwarding(t *testing.T) {
 			name string
 			head string
 			want string // namespace that must answer; "" for a refusal
+			code int    // the refusal's status
 		}{
-			{"X-Forwarded-Host", "GET /__standin HTTP/1.1\r\nHost: alpha.localhost\r\nX-Forwarded-Host: beta.localhost\r\n", "alpha"},
-			{"absolute form names beta", "GET http://beta.localhost/__standin HTTP/1.1\r\nHost: alpha.localhost\r\n", "beta"},
-			{"absolute form names alpha", "GET http://alpha.localhost/__standin HTTP/1.1\r\nHost: beta.localhost\r\n", "alpha"},
-			{"alpha's key, absolute form to beta", "GET http://beta.localhost/__standin HTTP/1.1\r\nHost: alpha.localhost\r\nX-API-Key: " + secret + "\r\n", ""},
-			{"alpha's key, Host beta", "GET /__standin HTTP/1.1\r\nHost: beta.localhost\r\nX-API-Key: " + secret + "\r\n", ""},
-			{"two Host fields", "GET /__standin HTTP/1.1\r\nHost: alpha.localhost\r\nHost: beta.localhost\r\n", ""},
+			{"X-Forwarded-Host", "GET /__standin HTTP/1.1\r\nHost: alpha.localhost\r\nX-Forwarded-Host: beta.localhost\r\n", "alpha", 0},
+			{"absolute form names beta", "GET http://beta.localhost/__standin HTTP/1.1\r\nHost: alpha.localhost\r\n", "beta", 0},
+			{"absolute form names alpha", "GET http://alpha.localhost/__standin HTTP/1.1\r\nHost: beta.localhost\r\n", "alpha", 0},
+			{"alpha's key, absolute form to beta", "GET http://beta.localhost/__standin HTTP/1.1\r\nHost: alpha.localhost\r\nX-API-Key: " + secret + "\r\n", "", http.StatusForbidden},
+			{"alpha's key, Host beta", "GET /__standin HTTP/1.1\r\nHost: beta.localhost\r\nX-API-Key: " + secret + "\r\n", "", http.StatusForbidden},
+			{"two Host fields", "GET /__standin HTTP/1.1\r\nHost: alpha.localhost\r\nHost: beta.localhost\r\n", "", http.StatusBadRequest},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				code, body := rawRequest(t, d.routerAddr, tc.head)
 				if tc.want == "" {
-					if code != http.StatusForbidden && code != http.StatusBadRequest {
-						t.Fatalf("status %d, want a refusal: %s", code, body)
+					if code != tc.code {
+						t.Fatalf("status %d, want %d: %s", code, tc.code, body)
 					}
 					return
 				}
