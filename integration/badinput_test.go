@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every bad input gets one clear line on stderr, a non-zero exit, and
@@ -51,6 +52,9 @@ func TestBadInputIsRefusedWithOneLine(t *testing.T) {
 	if len(l) != 1 || l[0].Spec.Name != "taken" {
 		t.Fatalf("namespaces after bad input: %+v", l)
 	}
+	// taken was created without waiting: its network exists once it runs,
+	// however slow the engine (counting before that raced the create).
+	d.waitPhase("taken", "Running", time.Minute)
 	if n := len(dockerLines(t, "network", "ls", "-q", "--filter", "label=io.clawd.cluster="+d.cluster)); n != 1 {
 		t.Fatalf("%d networks, want only taken's", n)
 	}
