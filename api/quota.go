@@ -98,14 +98,7 @@ func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
 		}
 		qs.Models = models
 	}
-	qs.Totals.Model = "total"
-	for _, m := range qs.Models {
-		qs.Totals.Calls += m.Calls
-		qs.Totals.Errors += m.Errors
-		qs.Totals.InputTokens += m.InputTokens
-		qs.Totals.OutputTokens += m.OutputTokens
-		qs.Totals.EstimatedCalls += m.EstimatedCalls
-	}
+	qs.Totals = usage.Total(qs.Models)
 	qs.Quotas = quotaLines(ns.Spec, qs.Models, now)
 	return http.StatusOK, qs, nil
 }

@@ -245,11 +245,7 @@ func (c *Counter) load(ctx context.Context, k dayKey) error {
 				cur = &Model{Model: name}
 				d.Models[name] = cur
 			}
-			cur.Calls += m.Calls
-			cur.Errors += m.Errors
-			cur.InputTokens += m.InputTokens
-			cur.OutputTokens += m.OutputTokens
-			cur.EstimatedCalls += m.EstimatedCalls
+			cur.add(*m)
 		}
 	}
 	c.loaded[k] = true
@@ -277,11 +273,7 @@ func Sum(days []Day) []Model {
 				s = &Model{Model: name}
 				by[name] = s
 			}
-			s.Calls += m.Calls
-			s.Errors += m.Errors
-			s.InputTokens += m.InputTokens
-			s.OutputTokens += m.OutputTokens
-			s.EstimatedCalls += m.EstimatedCalls
+			s.add(*m)
 		}
 	}
 	out := make([]Model, 0, len(by))
@@ -290,6 +282,23 @@ func Sum(days []Day) []Model {
 	}
 	slices.SortFunc(out, func(a, b Model) int { return strings.Compare(a.Model, b.Model) })
 	return out
+}
+
+// Total adds models up into one named "total".
+func Total(models []Model) Model {
+	t := Model{Model: "total"}
+	for _, m := range models {
+		t.add(m)
+	}
+	return t
+}
+
+func (m *Model) add(o Model) {
+	m.Calls += o.Calls
+	m.Errors += o.Errors
+	m.InputTokens += o.InputTokens
+	m.OutputTokens += o.OutputTokens
+	m.EstimatedCalls += o.EstimatedCalls
 }
 
 func clone(d *Day) Day {
