@@ -510,3 +510,37 @@ func join(s []string) string {
 	}
 	return b.String()
 }
+
+func TestReportAnyHoursAndStorageAcrossBatches(t *testing.T) {
+	// Storage samples of the same hours arrive in many batches, in no
+	// order: the daily rows must still hold each hour's largest sample once.
+	// Queries with bounds inside days read daily and hourly roll-ups
+	// together; all must agree with the events.
+	eachBackend(t, func(t *testing.T, o Options) {
+		l := open(t, o)
+		r := mrand.New(mrand.NewPCG(13, 14))
+		start := time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC)
+		evs := randomEvents(r, "s", 3000, 3, 4, start)
+		for i := range 1500 {
+			evs = append(evs, Event{ID: "st-" + strconv.Itoa(i), Namespace: "ns-" + strconv.Itoa(r.IntN(3)),
+				Time: start.Add(time.Duration(r.IntN(4*24*60)) * time.Minute), StorageBytes: 1 + r.Int64N(10<<30)})
+		}
+		r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		for off := 0; off < len(evs); off += 97 {
+			mustWrite(t, l, evs[off:min(off+97, len(evs))])
+		}
+		qs := []Query{month(t, "2026-05"), {Start: start.Add(5 * time.Hour), End: start.Add(77 * time.Hour)}}
+		for range 20 {
+			a, b := r.IntN(5*24), r.IntN(5*24)
+			if a == b {
+				continue
+			}
+			qs = append(qs, Query{Start: start.Add(time.Duration(min(a, b)) * time.Hour), End: start.Add(time.Duration(max(a, b)) * time.Hour)})
+		}
+		for _, q := range qs {
+			sameUsage(t, mustReport(t, l, q), expected(evs, q))
+			q.Namespace = "ns-1"
+			sameUsage(t, mustReport(t, l, q), expected(evs, q))
+		}
+	})
+}
