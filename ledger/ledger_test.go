@@ -218,7 +218,7 @@ func TestReportExactFigures(t *testing.T) {
 			{ID: "5", Time: h, Namespace: "acme", CPUMicros: 1_500_000, MemoryMiBSeconds: 1024 * 3600 / 2},
 			{ID: "6", Time: h, Namespace: "acme", StorageBytes: 2 << 30},
 			{ID: "7", Time: h.Add(30 * time.Minute), Namespace: "acme", StorageBytes: 3 << 30}, // the hour's max
-			{ID: "8", Time: h.Add(2 * time.Hour), Namespace: "acme", StorageBytes: 1 << 30},   // the latest hour
+			{ID: "8", Time: h.Add(2 * time.Hour), Namespace: "acme", StorageBytes: 1 << 30},    // the latest hour
 			{ID: "9", Time: h, Namespace: "beta", APIRequests: 1},
 		})
 		us := mustReport(t, l, month(t, "2026-05"))

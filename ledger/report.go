@@ -66,7 +66,7 @@ func (q Query) spans() []span {
 	}
 	lo, hi := q.Start.Unix(), q.End.Unix()
 	d0 := floorDiv(lo+secondsPerDay-1, secondsPerDay) // the first whole day
-	d1 := floorDiv(hi, secondsPerDay)                  // the day after the last whole one
+	d1 := floorDiv(hi, secondsPerDay)                 // the day after the last whole one
 	if d0 >= d1 {
 		return []span{hours(lo, hi)}
 	}
