@@ -173,3 +173,37 @@ func bestOf(n int, fn func()) float64 {
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 	return ds[0].Seconds()
 }
+
+// BenchmarkWrite: one Write of 10,000 events (1,000 namespaces, 3 models,
+// one hour) per iteration; events/s is the figure.
+func BenchmarkWrite(b *testing.B) {
+	for _, backend := range []string{BackendSQLite, BackendPostgres} {
+		b.Run(backend, func(b *testing.B) {
+			o := sqliteOptions(b)
+			if backend == BackendPostgres {
+				o = postgresOptions(b)
+			}
+			o.Logger = nil
+			l := open(b, o)
+			n := 10000
+			if s := os.Getenv("LEDGER_BENCH_BATCH"); s != "" {
+				n, _ = strconv.Atoi(s)
+			}
+			evs := make([]Event, n)
+			b.ResetTimer()
+			for it := range b.N {
+				b.StopTimer()
+				for i := range evs {
+					k := it*n + i
+					evs[i] = Event{ID: "b-" + strconv.Itoa(k), Time: t0.Add(time.Duration(k) * time.Millisecond),
+						Namespace: "ns-" + strconv.Itoa(k%1000), Model: models[k%3], Calls: 1, InputTokens: 5, OutputTokens: 7}
+				}
+				b.StartTimer()
+				if got := mustWrite(b, l, evs); got != n {
+					b.Fatalf("inserted %d", got)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
