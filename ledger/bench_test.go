@@ -150,7 +150,7 @@ func TestBenchLedger(t *testing.T) {
 	}
 	rate := func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "/s" }
 	dur := func(v float64) string {
-		return time.Duration(v * float64(time.Second)).Round(time.Millisecond).String()
+		return time.Duration(v * float64(time.Second)).Round(100 * time.Microsecond).String()
 	}
 	row("ingest via Writer (batched), events/s", func(f figures) string { return rate(f.writer) })
 	row("plain INSERT per event (autocommit), events/s", func(f figures) string { return rate(f.plain) })

@@ -146,25 +146,72 @@ func (l *Ledger) horizon(ctx context.Context, q querier) (int64, error) {
 const insertColumns = `day, id, ts_micros, namespace, model, api_requests, calls, input_tokens,
 	output_tokens, skills_executed, cpu_micros, memory_mib_seconds, storage_bytes`
 
+// sqliteRows is how many events one SQLite INSERT carries (13 parameters
+// each): fewer statements, and RETURNING names the ones claimed.
+const sqliteRows = 64
+
 func (l *Ledger) insertSQLite(ctx context.Context, tx *sql.Tx, batch []*Event) ([]*Event, error) {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (`+insertColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-	if err != nil {
-		return nil, err
+	prepare := func(rows int) (*sql.Stmt, error) {
+		return tx.PrepareContext(ctx, `INSERT INTO events (`+insertColumns+`) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", rows), ", ")+
+			` ON CONFLICT DO NOTHING RETURNING day, id`)
 	}
-	defer stmt.Close()
-	var new []*Event
-	for _, e := range batch {
-		res, err := stmt.ExecContext(ctx, dayOf(e.Time), e.ID, e.Time.UnixMicro(), e.Namespace, e.Model,
-			e.APIRequests, e.Calls, e.InputTokens, e.OutputTokens, e.SkillsExecuted,
-			e.CPUMicros, e.MemoryMiBSeconds, e.StorageBytes)
-		if err != nil {
-			return nil, fmt.Errorf("inserting event %s: %w", e.ID, err)
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, err
-		} else if n == 1 {
+	}()
+	new := make([]*Event, 0, len(batch))
+	args := make([]any, 0, 13*sqliteRows)
+	byKey := make(map[eventKey]*Event, sqliteRows)
+	for len(batch) > 0 {
+		n := min(len(batch), sqliteRows)
+		chunk := batch[:n]
+		batch = batch[n:]
+		args = args[:0]
+		clear(byKey)
+		for _, e := range chunk {
+			d := dayOf(e.Time)
+			byKey[eventKey{d, e.ID}] = e
+			args = append(args, d, e.ID, e.Time.UnixMicro(), e.Namespace, e.Model,
+				e.APIRequests, e.Calls, e.InputTokens, e.OutputTokens, e.SkillsExecuted,
+				e.CPUMicros, e.MemoryMiBSeconds, e.StorageBytes)
+		}
+		stmt := full
+		if n == sqliteRows && full == nil {
+			var err error
+			if full, err = prepare(n); err != nil {
+				return nil, err
+			}
+			stmt = full
+		} else if n < sqliteRows {
+			var err error
+			if stmt, err = prepare(n); err != nil {
+				return nil, err
+			}
+			defer stmt.Close()
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("inserting %d events: %w", n, err)
+		}
+		for rows.Next() {
+			var k eventKey
+			if err := rows.Scan(&k.day, &k.id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			e, ok := byKey[k]
+			if !ok {
+				rows.Close()
+				return nil, fmt.Errorf("inserting events: the database returned an unknown event %d/%s", k.day, k.id)
+			}
 			new = append(new, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("inserting %d events: %w", n, err)
 		}
 	}
 	return new, nil
