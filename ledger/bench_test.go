@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ func TestBenchLedger(t *testing.T) {
 	)
 	type figures struct{ writer, plain, report, reportOne, export, exportRows float64 }
 	res := map[string]figures{}
+	loadBefore := loadAvg()
 	for _, b := range []string{BackendSQLite, BackendPostgres} {
 		t.Run(b, func(t *testing.T) {
 			var o Options
@@ -143,7 +145,8 @@ func TestBenchLedger(t *testing.T) {
 		})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nledger benchmark (%d events; roll-ups of %d namespaces × %d days × 24 h)\n", events, namespaces, days)
+	fmt.Fprintf(&b, "\nledger benchmark (%d events; roll-ups of %d namespaces × %d days × 24 h; %d CPUs, load average %s before, %s after)\n",
+		events, namespaces, days, runtime.NumCPU(), loadBefore, loadAvg())
 	fmt.Fprintf(&b, "%-46s %14s %14s\n", "", BackendSQLite, BackendPostgres)
 	row := func(name string, get func(figures) string) {
 		fmt.Fprintf(&b, "%-46s %14s %14s\n", name, get(res[BackendSQLite]), get(res[BackendPostgres]))
@@ -160,6 +163,16 @@ func TestBenchLedger(t *testing.T) {
 	row("export rows streamed", func(f figures) string { return strconv.FormatFloat(f.exportRows, 'f', 0, 64) })
 	t.Log(b.String())
 	fmt.Print(b.String())
+}
+
+// loadAvg is the 1-minute load average: the figures are only as good as
+// the machine was quiet.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 // bestOf runs fn n times and returns the shortest run, in seconds.
