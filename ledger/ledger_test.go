@@ -451,9 +451,11 @@ func TestRetainDropsWholeOldDaysAndKeepsRollups(t *testing.T) {
 		}
 		if l.Backend() == BackendPostgres {
 			var parts int
-			l.w.QueryRow(`SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass`).Scan(&parts)
-			if parts != 4 {
-				t.Fatalf("%d day partitions left, want 4 (May 7-10)", parts)
+			var oldest string
+			l.w.QueryRow(`SELECT count(*), min(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				WHERE i.inhparent = 'events'::regclass`).Scan(&parts, &oldest)
+			if parts != 5 || oldest != "events_20260507" {
+				t.Fatalf("%d day partitions left from %s, want 5 from events_20260507 (May 7-10, and May 11 made ahead)", parts, oldest)
 			}
 		} else {
 			var free int

@@ -542,10 +542,13 @@ func (l *Ledger) ensurePartitions(ctx context.Context, batch []*Event, horizon i
 	var need []int64
 	seen := map[int64]bool{}
 	for _, e := range batch {
-		d := dayOf(e.Time)
-		if d >= horizon && !l.parts[d] && !seen[d] {
-			seen[d] = true
-			need = append(need, d)
+		// The next day's too: made ahead, it costs no write a wait for the
+		// DDL lock at midnight.
+		for d := dayOf(e.Time); d <= dayOf(e.Time)+1; d++ {
+			if d >= horizon && !l.parts[d] && !seen[d] {
+				seen[d] = true
+				need = append(need, d)
+			}
 		}
 	}
 	l.partMu.Unlock()
