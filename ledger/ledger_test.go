@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -545,4 +546,22 @@ func TestReportAnyHoursAndStorageAcrossBatches(t *testing.T) {
 			sameUsage(t, mustReport(t, l, q), expected(evs, q))
 		}
 	})
+}
+
+func TestOpenRefusesWhatItCannotUse(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{DSN: "mysql://root@localhost/clawd"},
+		{DSN: "/var/lib/clawd/ledger.db"},
+	} {
+		if l, err := Open(context.Background(), o); err == nil {
+			l.Close()
+			t.Errorf("Open(%+v) succeeded", o)
+		}
+	}
+	// A password does not end up in the error.
+	_, err := Open(context.Background(), Options{DSN: "mysql://u:secret@h/db"})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %v shows the password", err)
+	}
 }
