@@ -83,11 +83,11 @@ func (l *Ledger) Write(ctx context.Context, evs []Event) (inserted int, err erro
 	if n := len(batch) - len(live); n > 0 {
 		l.log.Warn("usage events older than the retention horizon refused", "events", n, "horizon", dayString(horizon))
 	}
-	var new []*Event
+	var fresh []*Event
 	if l.backend == BackendPostgres {
-		new, err = l.insertPostgres(ctx, tx, live)
+		fresh, err = l.insertPostgres(ctx, tx, live)
 	} else {
-		new, err = l.insertSQLite(ctx, tx, live)
+		fresh, err = l.insertSQLite(ctx, tx, live)
 	}
 	if err != nil {
 		if l.backend == BackendPostgres && isNoPartition(err) {
@@ -95,7 +95,7 @@ func (l *Ledger) Write(ctx context.Context, evs []Event) (inserted int, err erro
 		}
 		return 0, fmt.Errorf("writing usage: %w", err)
 	}
-	if err := l.rollUp(ctx, tx, new); err != nil {
+	if err := l.rollUp(ctx, tx, fresh); err != nil {
 		return 0, fmt.Errorf("writing usage: rolling up: %w", err)
 	}
 	if l.beforeCommit != nil {
@@ -111,7 +111,7 @@ func (l *Ledger) Write(ctx context.Context, evs []Event) (inserted int, err erro
 			return 0, fmt.Errorf("writing usage: %w", err)
 		}
 	}
-	return len(new), nil
+	return len(fresh), nil
 }
 
 // dedupe keeps the first event of each (day, ID): the database would keep
@@ -162,7 +162,7 @@ func (l *Ledger) insertSQLite(ctx context.Context, tx *sql.Tx, batch []*Event) (
 			full.Close()
 		}
 	}()
-	new := make([]*Event, 0, len(batch))
+	fresh := make([]*Event, 0, len(batch))
 	args := make([]any, 0, 13*sqliteRows)
 	byKey := make(map[eventKey]*Event, sqliteRows)
 	for len(batch) > 0 {
@@ -207,14 +207,14 @@ func (l *Ledger) insertSQLite(ctx context.Context, tx *sql.Tx, batch []*Event) (
 				rows.Close()
 				return nil, fmt.Errorf("inserting events: the database returned an unknown event %d/%s", k.day, k.id)
 			}
-			new = append(new, e)
+			fresh = append(fresh, e)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("inserting %d events: %w", n, err)
 		}
 	}
-	return new, nil
+	return fresh, nil
 }
 
 // insertPostgres inserts the whole batch in one statement from arrays; the
@@ -246,7 +246,7 @@ func (l *Ledger) insertPostgres(ctx context.Context, tx *sql.Tx, batch []*Event)
 		return nil, fmt.Errorf("inserting %d events: %w", n, err)
 	}
 	defer rows.Close()
-	var new []*Event
+	var fresh []*Event
 	for rows.Next() {
 		var k eventKey
 		if err := rows.Scan(&k.day, &k.id); err != nil {
@@ -256,12 +256,12 @@ func (l *Ledger) insertPostgres(ctx context.Context, tx *sql.Tx, batch []*Event)
 		if !ok {
 			return nil, fmt.Errorf("inserting events: the database returned an unknown event %d/%s", k.day, k.id)
 		}
-		new = append(new, e)
+		fresh = append(fresh, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("inserting %d events: %w", n, err)
 	}
-	return new, nil
+	return fresh, nil
 }
 
 // rollUp adds the inserted events to their hourly and daily roll-ups:
@@ -273,8 +273,8 @@ func (l *Ledger) insertPostgres(ctx context.Context, tx *sql.Tx, batch []*Event)
 // each hour's largest sample grew: the old hourly maxima are read first
 // (PostgreSQL: under a per-namespace advisory lock, so that two nodes
 // sampling one namespace at once do not both add the same growth).
-func (l *Ledger) rollUp(ctx context.Context, tx *sql.Tx, new []*Event) error {
-	if len(new) == 0 {
+func (l *Ledger) rollUp(ctx context.Context, tx *sql.Tx, fresh []*Event) error {
+	if len(fresh) == 0 {
 		return nil
 	}
 	hourly := map[groupKey]*counts{}
@@ -286,7 +286,7 @@ func (l *Ledger) rollUp(ctx context.Context, tx *sql.Tx, new []*Event) error {
 		}
 		return c
 	}
-	for _, e := range new {
+	for _, e := range fresh {
 		h := hourOf(e.Time)
 		c := get(hourly, groupKey{e.Namespace, h, e.Model})
 		storage := e.StorageBytes
