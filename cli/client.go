@@ -109,6 +109,42 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
+// stream GETs path and copies the reply to w as it arrives, without the
+// client's overall timeout (an export may run for minutes). A reply cut
+// short is an error: the daemon cuts the connection when its ledger
+// fails mid-way, and a short file must not pass for a whole one.
+func (c *client) stream(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.addr+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return fmt.Errorf("cannot reach the clawd daemon at %s: is 'clawd up' running? (set CLAWD_ADDR to use another address)", c.addr)
+		}
+		return fmt.Errorf("talking to the clawd daemon at %s: %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := &apiError{status: resp.StatusCode, detail: "the daemon answered " + resp.Status}
+		var p problem.Problem
+		if json.Unmarshal(raw, &p) == nil && p.Detail != "" {
+			e.detail = p.Detail
+		}
+		return e
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("the export was cut short (%v); what was written is incomplete, run it again", err)
+	}
+	return nil
+}
+
 // apiError is a problem reply of the admin API.
 type apiError struct {
 	status int
