@@ -142,7 +142,7 @@ func (m *meters) MeteringStatus() api.MeteringStatus {
 	s := m.writer.Stats()
 	return api.MeteringStatus{
 		Backend: m.meter.Backend(), Ledger: m.ledger.Backend(), Retention: units.FormatDuration(time.Duration(m.current.Load())),
-		Queued: s.Queued, Written: s.Written, Dropped: s.Dropped, Failures: s.Failures, LastFlush: s.LastFlush,
+		Queued: int64(s.Queued), Written: s.Written, Dropped: s.Dropped, Failures: s.Failures, LastFlush: s.LastFlush,
 	}
 }
 
