@@ -120,10 +120,10 @@ func (m *Meter) Add(e ledger.Event) {
 	}
 }
 
-// Requests counts n tenant requests to namespace ns. They reach the
+// Counted counts n tenant requests to namespace ns. They reach the
 // ledger as one event per namespace and second (Run), which keeps the
 // router's hot path to a map increment.
-func (m *Meter) Requests(ns string, n int) {
+func (m *Meter) Counted(ns string, n int) {
 	if !m.enabled.Load() || n <= 0 {
 		return
 	}

@@ -35,9 +35,9 @@ func TestRequestsAggregatePerNamespaceAndSecond(t *testing.T) {
 	s := &sink{}
 	m := New(Config{Node: "n1", Sink: s})
 	for range 5 {
-		m.Requests("a", 1)
+		m.Counted("a", 1)
 	}
-	m.Requests("b", 3)
+	m.Counted("b", 3)
 	m.flushRequests(time.Unix(100, 500))
 	got := map[string]int64{}
 	ids := map[string]bool{}
@@ -59,7 +59,7 @@ func TestRequestsAggregatePerNamespaceAndSecond(t *testing.T) {
 		t.Fatalf("an idle second wrote %d events", len(evs))
 	}
 	m2 := New(Config{Node: "n1", Sink: s})
-	m2.Requests("a", 1)
+	m2.Counted("a", 1)
 	m2.flushRequests(time.Unix(100, 0))
 	if e := s.take()[0]; ids[e.ID] {
 		t.Fatalf("a restarted meter reused id %s", e.ID)
@@ -71,7 +71,7 @@ func TestDisabledRecordsNothing(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := New(Config{Node: "n1", Sink: s, Registerer: reg})
 	m.Configure(false, BackendPrometheus)
-	m.Requests("a", 1)
+	m.Counted("a", 1)
 	m.Add(ledger.Event{Namespace: "a", InputTokens: 5})
 	m.flushRequests(time.Now())
 	if evs := s.take(); len(evs) != 0 || m.Backend() != "off" {
@@ -84,7 +84,7 @@ func TestDisabledRecordsNothing(t *testing.T) {
 	}
 	m.Configure(true, BackendPrometheus)
 	m.Add(ledger.Event{Namespace: "a", Model: "p/m", InputTokens: 7, OutputTokens: 2, Calls: 1})
-	m.Requests("a", 4)
+	m.Counted("a", 4)
 	m.flushRequests(time.Now())
 	want := `
 # HELP clawd_usage_api_requests_total Tenant requests the router forwarded, by namespace (metering.backend=prometheus).
