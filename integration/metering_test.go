@@ -66,6 +66,26 @@ func (d *daemon) report(ns string) report {
 	return r
 }
 
+// reportAll sums every namespace's report (metering report without
+// --namespace).
+func (d *daemon) reportAll() report {
+	d.t.Helper()
+	var rs []report
+	out := d.mustClawd("metering", "report", "--period="+aroundToday(), "--format=json")
+	if err := json.Unmarshal([]byte(out), &rs); err != nil {
+		d.t.Fatalf("metering report: %v\n%s", err, out)
+	}
+	var sum report
+	for _, r := range rs {
+		sum.Usage.ModelCalls += r.Usage.ModelCalls
+		sum.Usage.InputTokens += r.Usage.InputTokens
+		sum.Usage.OutputTokens += r.Usage.OutputTokens
+		sum.Usage.TokensUsed += r.Usage.TokensUsed
+		sum.Usage.APIRequests += r.Usage.APIRequests
+	}
+	return sum
+}
+
 type meteringStatus struct {
 	Metering struct {
 		Backend   string    `json:"backend"`
