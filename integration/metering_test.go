@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/clawd-dev/clawd/internal/testenv"
+	"github.com/clawd-dev/clawd/modelgw/fakeprovider"
 )
 
 // report is `clawd metering report -o json` for one namespace.
@@ -142,6 +143,24 @@ func postgresLedger(t *testing.T) string {
 	return u.String()
 }
 
+// meteredDaemon starts a daemon whose namespaces (created with
+// <name>.localhost) call the fake provider's gpt-4o, after setting the
+// config pairs given.
+func meteredDaemon(t *testing.T, flags, config []string, namespaces ...string) (*daemon, *fakeprovider.Provider) {
+	t.Helper()
+	fp, fakeURL := startFakeProvider(t)
+	d := startDaemon(t, flags...)
+	d.addProvider("openai", "openai-completions", fakeURL+"/v1", fakeProviderKey, "gpt-4o")
+	d.mustClawd("config", "set", "namespaces.*.models.primary", "gpt-4o")
+	for i := 0; i+1 < len(config); i += 2 {
+		d.mustClawd("config", "set", config[i], config[i+1])
+	}
+	for _, ns := range namespaces {
+		d.mustClawd("namespace", "create", ns, "--hostname="+ns+".localhost")
+	}
+	return d, fp
+}
+
 // meteringFlags make a daemon sample and flush quickly.
 var meteringFlags = []string{"--metering.computeinterval=1s", "--metering.storageinterval=1s", "--ledger.flushinterval=200ms"}
 
@@ -162,12 +181,7 @@ func TestMeteringReportIsExact(t *testing.T) {
 }
 
 func meteringExact(t *testing.T, backend string, flags []string) {
-	fp, fakeURL := startFakeProvider(t)
-	d := startDaemon(t, flags...)
-	d.addProvider("openai", "openai-completions", fakeURL+"/v1", fakeProviderKey, "gpt-4o")
-	d.mustClawd("config", "set", "namespaces.*.models.primary", "gpt-4o")
-	d.mustClawd("namespace", "create", "alpha", "--hostname=alpha.localhost")
-	d.mustClawd("namespace", "create", "beta", "--hostname=beta.localhost")
+	d, fp := meteredDaemon(t, flags, nil, "alpha", "beta")
 
 	if st := d.meteringStatus(); st.Metering.Backend != "ledger" || st.Metering.Ledger != backend {
 		t.Fatalf("status shows metering %+v, want the ledger backend on %s", st.Metering, backend)
@@ -273,11 +287,7 @@ func meteringExact(t *testing.T, backend string, flags []string) {
 // report holds every call flushed before the kill, and its tokens are
 // exactly its calls' tokens.
 func TestMeteringSurvivesKill9(t *testing.T) {
-	fp, fakeURL := startFakeProvider(t)
-	d := startDaemon(t, meteringFlags...)
-	d.addProvider("openai", "openai-completions", fakeURL+"/v1", fakeProviderKey, "gpt-4o")
-	d.mustClawd("config", "set", "namespaces.*.models.primary", "gpt-4o")
-	d.mustClawd("namespace", "create", "alpha", "--hostname=alpha.localhost")
+	d, fp := meteredDaemon(t, meteringFlags, nil, "alpha")
 
 	var done atomic.Int64 // chat turns the client saw answered
 	stop := make(chan struct{})
@@ -372,12 +382,7 @@ func TestMeteringPrometheusScrape(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "no prometheus server binary (Debian: apt-get install prometheus; make tools installs it)")
 	}
-	fp, fakeURL := startFakeProvider(t)
-	d := startDaemon(t, meteringFlags...)
-	d.addProvider("openai", "openai-completions", fakeURL+"/v1", fakeProviderKey, "gpt-4o")
-	d.mustClawd("config", "set", "namespaces.*.models.primary", "gpt-4o")
-	d.mustClawd("config", "set", "metering.backend", "prometheus")
-	d.mustClawd("namespace", "create", "alpha", "--hostname=alpha.localhost")
+	d, fp := meteredDaemon(t, meteringFlags, []string{"metering.backend", "prometheus"}, "alpha")
 	eventually(t, 10*time.Second, "status shows the prometheus backend", func() bool {
 		return d.meteringStatus().Metering.Backend == "prometheus"
 	})
