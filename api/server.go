@@ -67,6 +67,10 @@ type Config struct {
 	Secrets Sealer
 	// Usage reads today's model usage for quota-status; nil: none shown.
 	Usage UsageToday
+	// Ledger serves the metering reports; nil: no metering endpoints.
+	Ledger Ledger
+	// Metering tells status what metering does; nil: not shown.
+	Metering MeteringState
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -105,6 +109,8 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/quota-status", s.quotaStatus)
 	s.handle("PUT /api/v1/namespaces/{name}/quota", s.applyQuota)
+	s.handle("GET /api/v1/metering/report", s.meteringReport)
+	s.mux.HandleFunc("GET /api/v1/metering/export", s.meteringExport)
 	s.handle("GET /api/v1/providers", s.listProviders)
 	s.handle("POST /api/v1/providers", s.addProvider)
 	s.handle("DELETE /api/v1/providers/{name}", s.removeProvider)
@@ -522,8 +528,9 @@ type StatusReply struct {
 	Phases        map[namespace.Phase]int `json:"phases"`
 	// Public are the namespaces anyone who reaches their hostnames gets
 	// into (auth.requireKey false).
-	Public []string         `json:"public"`
-	Pool   *warmpool.Status `json:"pool,omitempty"`
+	Public   []string         `json:"public"`
+	Pool     *warmpool.Status `json:"pool,omitempty"`
+	Metering *MeteringStatus  `json:"metering,omitempty"`
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
@@ -550,6 +557,10 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if s.cfg.Pool != nil {
 		ps := s.cfg.Pool.Status()
 		rep.Pool = &ps
+	}
+	if s.cfg.Metering != nil {
+		ms := s.cfg.Metering.MeteringStatus()
+		rep.Metering = &ms
 	}
 	return http.StatusOK, rep, nil
 }

@@ -28,6 +28,14 @@ func statusCmd() *cobra.Command {
 				} else {
 					fmt.Fprintf(w, "Warm pool:\toff\n")
 				}
+				if m := st.Metering; m != nil {
+					if m.Backend == "off" {
+						fmt.Fprintf(w, "Metering:\toff (metering.enabled=false: no usage is recorded)\n")
+					} else {
+						fmt.Fprintf(w, "Metering:\t%s, %s ledger, events kept %s; %d written, %d queued (a crash loses at most the queued), %d dropped\n",
+							m.Backend, m.Ledger, m.Retention, m.Written, m.Queued, m.Dropped)
+					}
+				}
 				fmt.Fprintf(w, "Namespaces:\t%d\n", st.Namespaces)
 				phases := make([]string, 0, len(st.Phases))
 				for p := range st.Phases {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
@@ -154,7 +155,15 @@ func up(cfg *config.Static) error {
 		return fmt.Errorf("%w (clawd needs root, or CAP_NET_ADMIN, and iptables on the host)", err)
 	}
 
-	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, log)
+	mtr, err := newMeters(ctx, cfg, edge.reg, log)
+	if err != nil {
+		return err
+	}
+	// After every other deferred step that may still record usage: the
+	// writer's last flush, then the ledger closes.
+	defer mtr.wait()
+	mtr.run(ctx, st)
+	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, modelSink{mtr.meter}, log)
 	if err != nil {
 		return err
 	}
@@ -228,18 +237,22 @@ func up(cfg *config.Static) error {
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Ledger: mtr.ledger, Metering: mtr}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mtr.meter.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
+	go metering.NewSampler(metering.SamplerConfig{
+		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
+		Logger: log.Named("metering"),
+	}, mtr.meter, sup, rt, rt).Run(ctx)
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
 	routerSrv := rtr.Server(limits)
