@@ -113,10 +113,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		inst, missing = runtime.Instance{}, true
 	}
 	if missing {
-		if err := s.makeRoom(cctx, name, ns.Spec); err != nil {
-			log.Warn("no memory for the gateway; will retry", "error", err)
-			s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, Reason: err.Error()})
-			s.q.addAfter(name, 5*time.Second)
+		if !s.admit(cctx, ns, t.failures, log) {
 			return
 		}
 		inst, err = s.createOrAdopt(cctx, ns, skills, log)
@@ -204,6 +201,9 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			status.Phase = namespace.PhaseStarting
 			s.setStatus(ctx, name, status)
 			s.q.addAfter(name, wait)
+			return
+		}
+		if !holdsMemory(ns.Status.Phase) && !s.admit(cctx, ns, t.failures, log) {
 			return
 		}
 		if err := s.rt.Start(cctx, name); err != nil {

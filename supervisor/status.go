@@ -39,6 +39,7 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 			// A wake that cancelled a sleep before it happened.
 			s.runs(name)
 		}
+		s.released(name, st.Phase, false)
 		return
 	}
 	st.Since = old.Since
@@ -60,6 +61,7 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 		s.known[name] = ns
 	}
 	s.mu.Unlock()
+	s.released(name, st.Phase, false)
 	if st.Phase == namespace.PhaseRunning {
 		s.runs(name)
 	}

@@ -122,6 +122,15 @@ type Supervisor struct {
 	// when the namespace's status turns Running.
 	running map[string]chan struct{}
 	wakes   singleflight.Group
+	// reserved is memory promised to namespaces on their way up, from the
+	// check that admitted them until their status says the gateway holds
+	// it (see reserve).
+	reserved map[string]int64
+	// victims lists, per namespace waiting for memory, the namespaces
+	// being stopped to make room for it.
+	victims map[string][]string
+	// waking counts wakes in flight per namespace: none is a victim.
+	waking map[string]int
 }
 
 // New makes a supervisor; Run starts it.
@@ -153,6 +162,9 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 		tracks:      map[string]*track{},
 		synced:      make(chan struct{}),
 		running:     map[string]chan struct{}{},
+		reserved:    map[string]int64{},
+		victims:     map[string][]string{},
+		waking:      map[string]int{},
 	}
 }
 

@@ -37,7 +37,17 @@ func (s *Supervisor) Wake(ctx context.Context, name string) (string, error) {
 func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 	s.mu.Lock()
 	ns, ok := s.known[name]
+	// From here until the wake ends the namespace is never a victim: that
+	// would stop what a tenant waits for.
+	s.waking[name]++
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.waking[name]--; s.waking[name] <= 0 {
+			delete(s.waking, name)
+		}
+		s.mu.Unlock()
+	}()
 	switch {
 	case !ok:
 		return "", fmt.Errorf("namespace %s: %w", name, store.ErrNotFound)
@@ -49,7 +59,10 @@ func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 		return ns.Status.Address, nil
 	}
 	if !holdsMemory(ns.Status.Phase) {
-		if err := s.makeRoom(ctx, name, ns.Spec); err != nil {
+		// Reserved here so a wake that cannot fit fails at once; victims
+		// chosen for it go down while the reconcile loop waits for them,
+		// queued again by their status changes.
+		if _, err := s.reserve(ctx, ns); err != nil {
 			return "", err
 		}
 	}
@@ -66,6 +79,9 @@ func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 			return nil
 		})
 		if err != nil {
+			s.mu.Lock()
+			s.releaseLocked(name)
+			s.mu.Unlock()
 			return "", fmt.Errorf("waking namespace %s: %w", name, err)
 		}
 		s.noteSpec(spec)

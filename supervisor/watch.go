@@ -42,6 +42,7 @@ func (s *Supervisor) watchStore(ctx context.Context) {
 			delete(s.known, ev.Name)
 			delete(s.tracks, ev.Name)
 			s.mu.Unlock()
+			s.released(ev.Name, "", true)
 		}
 	}
 }
