@@ -18,6 +18,9 @@ type track struct {
 	lastReason  string
 	lastStarted time.Time // StartedAt of the container we last counted
 	readySince  time.Time
+	lastExit    time.Time // FinishedAt of the exit last counted
+	logTail     []string  // the last counted crash's log lines
+	ooms        []time.Time
 	// drainSince is when a pause began waiting for open requests.
 	drainSince time.Time
 	// config is the gateway config last written into container configIn.
@@ -55,13 +58,18 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.remove(ctx, ns, log)
 		return
 	}
-	if ns.Status.Phase == namespace.PhaseFailed && ns.Status.WakeGeneration == ns.Spec.WakeGeneration {
-		return
-	}
 	if ns.Status.WakeGeneration != ns.Spec.WakeGeneration {
 		// namespace wake: forget past crashes and try again now. The last
-		// start is kept so the exit already counted is not counted again.
-		*t = track{lastStarted: t.lastStarted}
+		// start is kept so the exit already counted is not counted again,
+		// and the OOM kills so "3rd time today" stays true.
+		*t = track{lastStarted: t.lastStarted, ooms: t.ooms}
+	} else if ns.Status.Phase == namespace.PhaseFailed && ns.Spec.Target == "" {
+		// Failed waits for its next try without touching the engine: a
+		// crash loop must not eat it from the neighbours.
+		if wait := time.Until(t.nextStart); wait > 0 {
+			s.q.addAfter(name, wait)
+			return
+		}
 	}
 
 	if t.starting != "" && ns.Spec.Target == "" && time.Since(t.fullPass) < probeWhileStarting && !s.ready(ctx, t.starting) {
@@ -79,6 +87,8 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.q.addAfter(name, 2*time.Second)
 		return
 	}
+	s.engineSeen()
+	s.forgiveEngineExit(t, log)
 	if ns.Spec.Target != "" {
 		s.sleep(cctx, ns, t, inst, missing, log)
 		return
@@ -149,15 +159,15 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			if t.readySince.IsZero() {
 				t.readySince = time.Now()
 			}
-			if time.Since(t.readySince) > time.Minute && t.failures > 0 {
+			if t.failures > 0 && s.stable(t, time.Now()) {
 				// Stable again: the next crash starts a fresh backoff.
-				t.failures, t.lastReason = 0, ""
+				t.failures, t.lastReason, t.logTail = 0, "", nil
 				status.Restarts, status.Reason = 0, ""
 			}
 			status.Phase = namespace.PhaseRunning
 			s.setStatus(ctx, name, status)
 			if t.failures > 0 {
-				s.q.addAfter(name, time.Minute)
+				s.q.addAfter(name, time.Until(t.readySince.Add(s.cfg.StablePeriod)))
 			}
 			return
 		}
@@ -165,7 +175,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		if !inst.StartedAt.IsZero() && time.Since(inst.StartedAt) > s.cfg.StartTimeout {
 			log.Warn("gateway not ready in time; restarting it", "start_timeout", s.cfg.StartTimeout)
 			_ = s.rt.Stop(cctx, name, s.cfg.StopTimeout)
-			s.countFailure(t, inst, fmt.Sprintf("not ready within %s", s.cfg.StartTimeout))
+			s.countFailure(t, inst, fmt.Sprintf("not ready within %s", s.cfg.StartTimeout), nil)
 			s.q.add(name)
 			return
 		}
@@ -182,23 +192,26 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		// Frozen processes answer at once when thawed; no need to wait.
 		s.q.add(name)
 	case runtime.StateCreated, runtime.StateExited:
-		t.readySince = time.Time{}
-		// An exit we asked for (sleep to Stopped) is no crash.
+		// An exit we asked for (sleep to Stopped) is no crash, nor is one
+		// the engine caused by going down.
 		asked := ns.Status.Phase == namespace.PhaseStopped
 		if !inst.StartedAt.IsZero() && !inst.StartedAt.Equal(t.lastStarted) && !asked {
-			s.countFailure(t, inst, exitReason(inst, ns.Spec))
-			log.Warn("gateway exited", "reason", t.lastReason, "failures", t.failures)
+			if s.byEngine(inst.FinishedAt) {
+				log.Info("gateway stopped with the container engine; not counted as its failure", "exit_code", inst.ExitCode)
+			} else {
+				reason, tail := s.exitReason(cctx, inst, ns.Spec, t, log)
+				s.countFailure(t, inst, reason, tail)
+				log.Warn("gateway exited", "reason", t.lastReason, "failures", t.failures)
+			}
 		}
+		t.readySince = time.Time{}
 		t.lastStarted = inst.StartedAt
-		status.Restarts, status.Reason = t.failures, t.lastReason
-		if t.failures >= s.cfg.MaxRestarts {
-			status.Phase = namespace.PhaseFailed
-			status.Reason = fmt.Sprintf("%s (gave up after %d failed starts; 'clawd namespace wake %s' retries)", t.lastReason, t.failures, name)
-			s.setStatus(ctx, name, status)
-			return
-		}
+		status.Restarts, status.Reason, status.LogTail = t.failures, t.lastReason, t.logTail
 		if wait := time.Until(t.nextStart); wait > 0 {
 			status.Phase = namespace.PhaseStarting
+			if t.failures >= s.cfg.MaxRestarts {
+				status = s.failedStatus(name, t, status)
+			}
 			s.setStatus(ctx, name, status)
 			s.q.addAfter(name, wait)
 			return

@@ -3,6 +3,8 @@ package supervisor
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/clawd-dev/clawd/namespace"
@@ -19,7 +21,11 @@ func (s *Supervisor) get(name string) (namespace.Namespace, *track, bool) {
 	t := s.tracks[name]
 	if t == nil {
 		// After a restart of clawd, carry the crash count over from the store.
-		t = &track{failures: ns.Status.Restarts, lastReason: ns.Status.Reason}
+		reason := ns.Status.Reason
+		if i := strings.Index(reason, " (failed "); ns.Status.Phase == namespace.PhaseFailed && i >= 0 {
+			reason = reason[:i]
+		}
+		t = &track{failures: ns.Status.Restarts, lastReason: reason, logTail: ns.Status.LogTail, nextStart: ns.Status.NextTry}
 		s.tracks[name] = t
 	}
 	return ns, t, true
@@ -34,7 +40,7 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 	st.WakeGeneration = cur.Spec.WakeGeneration
 	if old.Phase == st.Phase && old.Reason == st.Reason && old.ContainerID == st.ContainerID &&
 		old.Address == st.Address && old.Restarts == st.Restarts && old.Node == st.Node &&
-		old.WakeGeneration == st.WakeGeneration {
+		old.WakeGeneration == st.WakeGeneration && old.NextTry.Equal(st.NextTry) && slices.Equal(old.LogTail, st.LogTail) {
 		if st.Phase == namespace.PhaseRunning {
 			// A wake that cancelled a sleep before it happened.
 			s.runs(name)
@@ -62,8 +68,12 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 	}
 	s.mu.Unlock()
 	s.released(name, st.Phase, false)
-	if st.Phase == namespace.PhaseRunning {
+	switch st.Phase {
+	case namespace.PhaseRunning:
 		s.runs(name)
+	case namespace.PhaseFailed:
+		// Wakes waiting for it get the reason now, not at their timeout.
+		s.releaseWakes(name)
 	}
 	if old.Phase != st.Phase {
 		s.log.Info("phase changed", "namespace", name, "from", old.Phase, "to", st.Phase, "reason", st.Reason)
@@ -76,6 +86,11 @@ func (s *Supervisor) runs(name string) {
 	if s.cfg.Gate != nil {
 		s.cfg.Gate.Open(name)
 	}
+	s.releaseWakes(name)
+}
+
+// releaseWakes lets the wakes waiting for name read its status.
+func (s *Supervisor) releaseWakes(name string) {
 	s.mu.Lock()
 	if ch, ok := s.running[name]; ok {
 		close(ch)

@@ -82,7 +82,15 @@ type Config struct {
 	StartTimeout   time.Duration
 	BackoffBase    time.Duration
 	BackoffMax     time.Duration
-	MaxRestarts    int
+	// MaxRestarts failures in a row (crashes, failed starts) make a
+	// namespace Failed; it is still tried again, every MaxBackoff at most.
+	MaxRestarts int
+	MaxBackoff  time.Duration
+	// StablePeriod is how long a gateway stays ready before its failures
+	// are forgotten: only crashes close together count as a loop.
+	StablePeriod time.Duration
+	// Metrics, when set, counts OOM kills.
+	Metrics Metrics
 	// StopTimeout is the drain period between SIGTERM and SIGKILL.
 	StopTimeout time.Duration
 	// Pool, when set, gives new namespaces a pre-started gateway.
@@ -131,6 +139,10 @@ type Supervisor struct {
 	victims map[string][]string
 	// waking counts wakes in flight per namespace: none is a victim.
 	waking map[string]int
+	// engineLost is when the runtime's event stream last broke and
+	// engineUp when the engine answered after that: exits in between are
+	// the engine's doing, not the gateways' (see byEngine).
+	engineLost, engineUp time.Time
 }
 
 // New makes a supervisor; Run starts it.
@@ -146,6 +158,12 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 	}
 	if cfg.BackoffBase <= 0 {
 		cfg.BackoffBase = time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Minute
+	}
+	if cfg.StablePeriod <= 0 {
+		cfg.StablePeriod = 3 * time.Minute
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()

@@ -9,8 +9,9 @@ import (
 	"github.com/clawd-dev/clawd/store"
 )
 
-// ErrFailed is returned by Wake for a namespace whose gateway keeps failing;
-// only an operator's `namespace wake` retries it.
+// ErrFailed is returned (as a *FailedError) by Wake for a namespace whose
+// gateway keeps failing; clawd retries it with a growing backoff and an
+// operator's `namespace wake` retries it at once.
 var ErrFailed = errors.New("gateway failed")
 
 // Wake brings a namespace to Running and returns the address of its ready
@@ -54,7 +55,8 @@ func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 	case ns.Spec.Deleting:
 		return "", fmt.Errorf("namespace %s is being deleted", name)
 	case ns.Status.Phase == namespace.PhaseFailed && ns.Status.WakeGeneration == ns.Spec.WakeGeneration:
-		return "", fmt.Errorf("namespace %s: %w: %s", name, ErrFailed, ns.Status.Reason)
+		// Answered at once, never held: clawd retries on its own schedule.
+		return "", failedError(ns)
 	case ns.Spec.Target == "" && ns.Status.Phase == namespace.PhaseRunning && ns.Status.Address != "":
 		return ns.Status.Address, nil
 	}
@@ -95,6 +97,9 @@ func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 	s.mu.Lock()
 	ns = s.known[name]
 	s.mu.Unlock()
+	if ns.Status.Phase == namespace.PhaseFailed {
+		return "", failedError(ns)
+	}
 	return ns.Status.Address, nil
 }
 

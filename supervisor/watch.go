@@ -98,6 +98,9 @@ func (s *Supervisor) watchRuntime(ctx context.Context) {
 			case err := <-errs:
 				if ctx.Err() == nil {
 					s.log.Warn("runtime event stream broke; resyncing", "error", err)
+					// Perhaps the engine is restarting: gateways it stops
+					// are not failing.
+					s.engineDown(time.Now())
 				}
 				break stream
 			case <-ctx.Done():
