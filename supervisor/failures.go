@@ -236,8 +236,8 @@ var secretPatterns = []struct {
 	with string
 }{
 	{regexp.MustCompile(`://[^/\s:@]+:[^/\s@]+@`), "://[redacted]@"},
+	{regexp.MustCompile(`(?i)((?:token|secret|password|passwd|pwd|api[_-]?key|apikey|authorization|cookie|credential)s?["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^\s"',;&]+`), "${1}[redacted]"},
 	{regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+`), "$1 [redacted]"},
-	{regexp.MustCompile(`(?i)((?:token|secret|password|passwd|pwd|api[_-]?key|apikey|authorization|cookie|credential)s?["']?\s*[:=]\s*["']?)[^\s"',;&]+`), "${1}[redacted]"},
 	{regexp.MustCompile(`\b(?:sk|pk|rk|xox[abp])-[A-Za-z0-9_-]{8,}`), "[redacted]"},
 	{regexp.MustCompile(`[A-Za-z0-9+/_-]{32,}={0,2}`), "[redacted]"},
 }
