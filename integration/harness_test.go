@@ -302,8 +302,9 @@ type nsView struct {
 		Phase       string `json:"phase"`
 		ContainerID string `json:"containerId"`
 		Address     string `json:"address"`
-		Reason      string `json:"reason"`
-		Restarts    int    `json:"restarts"`
+		Reason      string    `json:"reason"`
+		Restarts    int       `json:"restarts"`
+		NextTry     time.Time `json:"nextTry"`
 	} `json:"status"`
 }
 
