@@ -299,9 +299,9 @@ type nsView struct {
 		Hostnames []string `json:"hostnames"`
 	} `json:"spec"`
 	Status struct {
-		Phase       string `json:"phase"`
-		ContainerID string `json:"containerId"`
-		Address     string `json:"address"`
+		Phase       string    `json:"phase"`
+		ContainerID string    `json:"containerId"`
+		Address     string    `json:"address"`
 		Reason      string    `json:"reason"`
 		Restarts    int       `json:"restarts"`
 		NextTry     time.Time `json:"nextTry"`
