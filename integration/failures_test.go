@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,14 +59,39 @@ func TestKillsWithHealthyGapsNeverFail(t *testing.T) {
 // once, and it runs again by itself after the backoff.
 func TestCrashLoopFailsThenRecoversByItself(t *testing.T) {
 	d := startDaemon(t, "--supervisor.maxrestarts=5", "--supervisor.backoffmax=5s", "--supervisor.maxbackoff=10s", "--supervisor.stableperiod=10m")
+	d.mustClawd("namespace", "create", "calm", "--hostname=calm.localhost", "--quota-memory=64Mi")
 	d.mustClawd("namespace", "create", "loopy", "--hostname=loopy.localhost", "--quota-memory=64Mi")
+	d.waitPhase("calm", "Running", 90*time.Second)
 	d.waitPhase("loopy", "Running", 90*time.Second)
+
+	// The neighbour is served throughout; its latency is a figure, not an
+	// assertion (shared CI cores make timings noisy).
+	before := neighbourLatency(t, d, "calm.localhost", 50)
+	stop := make(chan struct{})
+	during := make(chan []time.Duration, 1)
+	go func() {
+		// A request every 20 ms: a tenant's steady traffic, not a load test.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var ds []time.Duration
+		for {
+			select {
+			case <-stop:
+				during <- ds
+				return
+			case <-tick.C:
+				ds = append(ds, neighbourLatency(t, d, "calm.localhost", 1)...)
+			}
+		}
+	}()
 	for range 5 {
 		d.killGateway("loopy")
 	}
 	v := d.waitPhase("loopy", "Failed", time.Minute)
-	if !strings.HasPrefix(v.Status.Reason, "exited with code 137") || v.Status.Restarts < 5 {
-		t.Errorf("Failed with reason %q, restarts %d; want exit code 137 after 5 failures", v.Status.Reason, v.Status.Restarts)
+	close(stop)
+	t.Logf("FIGURE neighbour latency before the crash loop: %s; during it: %s", summary(before), summary(<-during))
+	if !strings.HasPrefix(v.Status.Reason, "exited with code 137; last log line: ") || v.Status.Restarts < 5 {
+		t.Errorf("Failed with reason %q, restarts %d; want exit code 137 and the gateway's last log line after 5 failures", v.Status.Reason, v.Status.Restarts)
 	}
 	if v.Status.NextTry.IsZero() {
 		t.Errorf("Failed without a next try")
@@ -102,4 +128,38 @@ func TestCrashLoopFailsThenRecoversByItself(t *testing.T) {
 	if code, _ := d.viaRouter("loopy.localhost", "/healthz"); code != 200 {
 		t.Fatalf("after recovering by itself the gateway answers %d", code)
 	}
+}
+
+// neighbourLatency times n requests to host through the router; each must
+// be answered 200.
+func neighbourLatency(t *testing.T, d *daemon, host string, n int) []time.Duration {
+	t.Helper()
+	out := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		req, _ := http.NewRequest("GET", "http://"+d.routerAddr+"/healthz", nil)
+		req.Host = host
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+		if err != nil {
+			t.Errorf("neighbour request: %v", err)
+			return out
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("neighbour answered %d during a crash loop next door", resp.StatusCode)
+		}
+		out = append(out, time.Since(start))
+	}
+	return out
+}
+
+// summary is the median and the largest of ds.
+func summary(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no requests"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmt.Sprintf("median %s, max %s over %d requests", s[len(s)/2].Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond), len(s))
 }
