@@ -152,7 +152,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.q.addAfter(name, 5*time.Second)
 	}
 
-	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason}
+	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason, LogTail: t.logTail}
 	switch inst.State {
 	case runtime.StateRunning:
 		if s.ready(cctx, inst.Address) {
@@ -162,7 +162,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			if t.failures > 0 && s.stable(t, time.Now()) {
 				// Stable again: the next crash starts a fresh backoff.
 				t.failures, t.lastReason, t.logTail = 0, "", nil
-				status.Restarts, status.Reason = 0, ""
+				status.Restarts, status.Reason, status.LogTail = 0, "", nil
 			}
 			status.Phase = namespace.PhaseRunning
 			s.setStatus(ctx, name, status)
