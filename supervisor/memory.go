@@ -157,6 +157,10 @@ func (s *Supervisor) reserve(ctx context.Context, ns namespace.Namespace) (waiti
 			name, units.FormatBytes(need), units.FormatBytes(max(0, free)), units.FormatBytes(budget), ErrNoMemory)
 	}
 	for _, v := range victims {
+		if v.Spec.Target == namespace.PhaseStopped || v.Spec.Target == namespace.PhaseEvicted {
+			s.log.Debug("memory budget: waiting for a namespace already going down", "namespace", name, "victim", v.Spec.Name)
+			continue
+		}
 		s.log.Info("memory budget: stopping a least recently used namespace", "namespace", name, "victim", v.Spec.Name, "phase", v.Status.Phase)
 		if err := s.Sleep(ctx, v.Spec.Name, namespace.PhaseStopped); err != nil {
 			// The next reserve sees the victim is not going down and
@@ -209,7 +213,9 @@ func (s *Supervisor) reserveLocked(name string, need int64) (ok bool, waiting []
 func (s *Supervisor) victimsFor(name string, need int64) []namespace.Namespace {
 	short := s.usedLocked(name) + need - s.cfg.MemoryBudget
 	var out []namespace.Namespace
-	for _, v := range s.lruVictimsLocked(name) {
+	// Namespaces already on their way down (the reaper's or an operator's
+	// sleep) cost no tenant anything more: wait for them first.
+	for _, v := range append(s.goingDownLocked(name), s.lruVictimsLocked(name)...) {
 		if short <= 0 {
 			break
 		}
@@ -220,6 +226,36 @@ func (s *Supervisor) victimsFor(name string, need int64) []namespace.Namespace {
 		return nil
 	}
 	return out
+}
+
+// goingDownLocked lists namespaces whose gateway still holds memory while
+// they are asked to stop or be evicted, and that no other namespace waits
+// for, by name. s.mu must be held.
+func (s *Supervisor) goingDownLocked(except string) []namespace.Namespace {
+	claimed := s.claimedLocked()
+	var out []namespace.Namespace
+	for name, ns := range s.known {
+		if name == except || claimed[name] || (ns.Spec.Node != "" && ns.Spec.Node != s.cfg.Node) || !holdsMemory(ns.Status.Phase) {
+			continue
+		}
+		if ns.Spec.Target == namespace.PhaseStopped || ns.Spec.Target == namespace.PhaseEvicted {
+			out = append(out, ns)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
+	return out
+}
+
+// claimedLocked is the set of namespaces some waiter is stopping for its
+// memory. s.mu must be held.
+func (s *Supervisor) claimedLocked() map[string]bool {
+	claimed := map[string]bool{}
+	for _, vs := range s.victims {
+		for _, v := range vs {
+			claimed[v] = true
+		}
+	}
+	return claimed
 }
 
 // releaseLocked drops name's reservation: its gateway now holds the memory
@@ -291,12 +327,7 @@ func (s *Supervisor) lruVictimsLocked(except string) []namespace.Namespace {
 		tier int
 		last time.Time
 	}
-	claimed := map[string]bool{}
-	for _, vs := range s.victims {
-		for _, v := range vs {
-			claimed[v] = true
-		}
-	}
+	claimed := s.claimedLocked()
 	var cs []cand
 	for name, ns := range s.known {
 		if name == except || (ns.Spec.Node != "" && ns.Spec.Node != s.cfg.Node) ||

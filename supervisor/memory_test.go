@@ -272,3 +272,40 @@ func TestANamespaceWithOpenConnectionsIsNoVictim(t *testing.T) {
 		t.Errorf("alpha, with a connection open, got target %s", tg)
 	}
 }
+
+// A namespace already on its way down (the reaper's sleep) is waited for
+// before anyone else is stopped: stopping a second would cost its tenant
+// for nothing.
+func TestANamespaceGoingDownIsWaitedForFirst(t *testing.T) {
+	log := &opLog{}
+	rt := newHeldRuntime(newFakeRuntime(log))
+	for _, n := range []string{"alpha", "beta", "delta"} {
+		rt.setBehaviour(n, runsAt(readyGateway(t)))
+	}
+	st := newFakeStore(log, spec("alpha"), spec("delta"))
+	cfg := testConfig()
+	cfg.MemoryBudget, cfg.MemoryEstimate = 200, 100
+	cfg.Workers = 4
+	s := runHeld(t, cfg, rt, st)
+	waitPhase(t, st, "alpha", namespace.PhaseRunning)
+	waitPhase(t, st, "delta", namespace.PhaseRunning)
+
+	rt.hold("stop", "alpha")
+	if err := s.Sleep(context.Background(), "alpha", namespace.PhaseStopped); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alpha is being stopped", func() bool { return rt.waiting("stop", "alpha") == 1 })
+	st.put(spec("beta"))
+	waitFor(t, "beta waits for memory, or delta is chosen", func() bool {
+		b, ok := st.last("beta")
+		return (ok && b.Phase == namespace.PhasePending) || st.spec("delta").Target != ""
+	})
+	if tg := st.spec("delta").Target; tg != "" {
+		t.Errorf("delta was stopped (target %s) while alpha was already going down", tg)
+	}
+	rt.release("stop", "alpha")
+	waitPhase(t, st, "beta", namespace.PhaseRunning)
+	if tg := st.spec("delta").Target; tg != "" {
+		t.Errorf("delta was stopped (target %s)", tg)
+	}
+}
