@@ -365,3 +365,38 @@ func TestRedactLines(t *testing.T) {
 		}
 	}
 }
+
+// A gateway that stopped while clawd was down (a reboot stops the host's
+// every gateway) is started again without counting a failure, and a
+// Failed namespace's count is not raised again by the exit already counted.
+func TestExitWhileClawdWasDownIsNotCounted(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		status   namespace.Status
+		want     namespace.Phase
+		restarts int
+	}{
+		{"was running", namespace.Status{Phase: namespace.PhaseRunning}, namespace.PhaseRunning, 0},
+		{"was failed", namespace.Status{Phase: namespace.PhaseFailed, Restarts: 2, Reason: "exited with code 1 (failed 2 times in a row; …)"}, namespace.PhaseRunning, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &opLog{}
+			rt := newFakeRuntime(log)
+			rt.setBehaviour("alpha", runsAt(readyGateway(t)))
+			rt.containers["alpha"] = &runtime.Instance{Namespace: "alpha", ContainerID: "c1", State: runtime.StateExited, ExitCode: 143,
+				StartedAt: time.Now().Add(-time.Hour), FinishedAt: time.Now().Add(-time.Minute)}
+			ns := spec("alpha")
+			ns.Status = tc.status
+			st := newFakeStore(log, ns)
+			cfg := testConfig()
+			cfg.MaxRestarts = 3
+			cfg.BackoffMax = time.Hour
+
+			runSupervisor(t, cfg, rt, st)
+			got := waitPhase(t, st, "alpha", tc.want)
+			if got.Restarts != tc.restarts {
+				t.Errorf("restarts %d, want %d (history %v)", got.Restarts, tc.restarts, phasesOf(st.history("alpha")))
+			}
+		})
+	}
+}

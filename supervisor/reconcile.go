@@ -196,9 +196,14 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		// the engine caused by going down.
 		asked := ns.Status.Phase == namespace.PhaseStopped
 		if !inst.StartedAt.IsZero() && !inst.StartedAt.Equal(t.lastStarted) && !asked {
-			if s.byEngine(inst.FinishedAt) {
+			switch {
+			case s.byEngine(inst.FinishedAt):
 				log.Info("gateway stopped with the container engine; not counted as its failure", "exit_code", inst.ExitCode)
-			} else {
+			case t.lastStarted.IsZero() && !inst.FinishedAt.IsZero() && inst.FinishedAt.Before(s.started):
+				// A reboot stops every gateway while clawd is down too; a
+				// gateway that really crash-loops shows it again at once.
+				log.Info("gateway stopped while clawd was down (a restart of the host or engine?); not counted as its failure", "exit_code", inst.ExitCode, "finished_at", inst.FinishedAt)
+			default:
 				reason, tail := s.exitReason(cctx, inst, ns.Spec, t, log)
 				s.countFailure(t, inst, reason, tail)
 				log.Warn("gateway exited", "reason", t.lastReason, "failures", t.failures)

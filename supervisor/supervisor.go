@@ -143,6 +143,9 @@ type Supervisor struct {
 	// engineUp when the engine answered after that: exits in between are
 	// the engine's doing, not the gateways' (see byEngine).
 	engineLost, engineUp time.Time
+	// started is when this supervisor was made: an exit before it
+	// happened while clawd was down, most likely with the host or engine.
+	started time.Time
 }
 
 // New makes a supervisor; Run starts it.
@@ -183,6 +186,7 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 		reserved:    map[string]int64{},
 		victims:     map[string][]string{},
 		waking:      map[string]int{},
+		started:     time.Now(),
 	}
 }
 
