@@ -528,9 +528,20 @@ type StatusReply struct {
 	Phases        map[namespace.Phase]int `json:"phases"`
 	// Public are the namespaces anyone who reaches their hostnames gets
 	// into (auth.requireKey false).
-	Public   []string         `json:"public"`
-	Pool     *warmpool.Status `json:"pool,omitempty"`
-	Metering *MeteringStatus  `json:"metering,omitempty"`
+	Public []string         `json:"public"`
+	Pool   *warmpool.Status `json:"pool,omitempty"`
+	// Metering is what metering does on this node.
+	Metering *MeteringStatus `json:"metering,omitempty"`
+	// Failing are the namespaces whose gateway keeps failing: why, and
+	// when clawd tries again.
+	Failing []FailingNamespace `json:"failing,omitempty"`
+}
+
+// FailingNamespace is one Failed namespace in clawd status.
+type FailingNamespace struct {
+	Name    string    `json:"name"`
+	Reason  string    `json:"reason"`
+	NextTry time.Time `json:"nextTry,omitzero"`
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
@@ -550,6 +561,9 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 		Phases: map[namespace.Phase]int{}, Public: []string{}}
 	for _, ns := range list {
 		rep.Phases[ns.Status.Phase]++
+		if ns.Status.Phase == namespace.PhaseFailed {
+			rep.Failing = append(rep.Failing, FailingNamespace{Name: ns.Spec.Name, Reason: ns.Status.Reason, NextTry: ns.Status.NextTry})
+		}
 		if v, _ := config.Effective(values, ns.Spec.Name, "auth.requireKey"); v != "true" {
 			rep.Public = append(rep.Public, ns.Spec.Name)
 		}

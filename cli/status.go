@@ -48,6 +48,9 @@ func statusCmd() *cobra.Command {
 				if len(st.Public) > 0 {
 					fmt.Fprintf(w, "Public:\t%s (no API key needed; close with: clawd config set namespaces.<ns>.auth.requireKey true)\n", strings.Join(st.Public, ", "))
 				}
+				for _, f := range st.Failing {
+					fmt.Fprintf(w, "Failed:\t%s, next try %s: %s\n", f.Name, nextTry(f.NextTry), f.Reason)
+				}
 				fmt.Fprintln(w, "\nNODE\tADDRESS\tUP SINCE\tLAST SEEN")
 				for _, n := range st.Nodes {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", n.Name, dash(n.Address), age(n.StartedAt), age(n.SeenAt))

@@ -5,6 +5,7 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,12 +24,16 @@ import (
 )
 
 var (
-	clawdBin   string
-	dockerOK   bool
-	dockerWhy  string
-	imageMu    sync.Mutex
-	repoRoot   string
-	standinImg = "clawd-standin:latest"
+	clawdBin  string
+	dockerOK  bool
+	dockerWhy string
+	imageMu   sync.Mutex
+	repoRoot  string
+	// standinImg is the stand-in gateway image every test daemon runs:
+	// STANDIN_IMAGE (as for integration/standin/build.sh) names another
+	// build, so a change to the stand-in can be tested without replacing
+	// the image other checkouts on this engine use.
+	standinImg = cmp.Or(os.Getenv("STANDIN_IMAGE"), "clawd-standin:latest")
 )
 
 func TestMain(m *testing.M) {
@@ -88,6 +93,10 @@ func variantImage(t testing.TB, tag string, env map[string]string) string {
 	imageMu.Lock()
 	defer imageMu.Unlock()
 	name := "clawd-standin:" + tag
+	if base, ok := strings.CutPrefix(standinImg, "clawd-standin:"); !ok || base != "latest" {
+		// Variants of another build get tags of their own.
+		name = "clawd-standin:" + strings.NewReplacer("/", "-", ":", "-").Replace(strings.TrimPrefix(standinImg, "clawd-standin:")) + "-" + tag
+	}
 	var df strings.Builder
 	fmt.Fprintf(&df, "FROM %s\n", standinImg)
 	for k, v := range env {
@@ -299,11 +308,12 @@ type nsView struct {
 		Hostnames []string `json:"hostnames"`
 	} `json:"spec"`
 	Status struct {
-		Phase       string `json:"phase"`
-		ContainerID string `json:"containerId"`
-		Address     string `json:"address"`
-		Reason      string `json:"reason"`
-		Restarts    int    `json:"restarts"`
+		Phase       string    `json:"phase"`
+		ContainerID string    `json:"containerId"`
+		Address     string    `json:"address"`
+		Reason      string    `json:"reason"`
+		Restarts    int       `json:"restarts"`
+		NextTry     time.Time `json:"nextTry"`
 	} `json:"status"`
 }
 

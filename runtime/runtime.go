@@ -171,6 +171,14 @@ type StateWriter interface {
 	WriteState(ctx context.Context, namespace, path string, data []byte) error
 }
 
+// LogTailer reads the end of a gateway's log (stdout and stderr, in order),
+// so a crash can be explained by what the gateway said last.
+type LogTailer interface {
+	// TailLogs returns up to n of the last lines the namespace's gateway
+	// container wrote, oldest first.
+	TailLogs(ctx context.Context, namespace string, n int) ([]string, error)
+}
+
 // Runtime runs gateway containers. Every method is idempotent and every call
 // takes a context with a deadline. Containers, networks and volumes are named
 // deterministically from the cluster id and the namespace.

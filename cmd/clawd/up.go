@@ -24,6 +24,7 @@ import (
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/metering"
+	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
@@ -136,6 +137,7 @@ func up(cfg *config.Static) error {
 
 	// A runtime without it leaves every gateway trusting the whole pool.
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
+	var _ supervisor.Metrics = (*metrics.Supervisor)(nil)
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
@@ -205,6 +207,7 @@ func up(cfg *config.Static) error {
 		spare.StateFiles = map[string][]byte{openclawcfg.FileName: spareConfig}
 		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
+	supMetrics := metrics.NewSupervisor(edge.reg)
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
@@ -215,6 +218,9 @@ func up(cfg *config.Static) error {
 		StartTimeout:   time.Duration(cfg.Supervisor.StartTimeout),
 		BackoffMax:     time.Duration(cfg.Supervisor.BackoffMax),
 		MaxRestarts:    cfg.Supervisor.MaxRestarts,
+		MaxBackoff:     time.Duration(cfg.Supervisor.MaxBackoff),
+		StablePeriod:   time.Duration(cfg.Supervisor.StablePeriod),
+		Metrics:        supMetrics,
 		StopTimeout:    time.Duration(cfg.Supervisor.StopTimeout),
 		Pool:           poolOrNil(pool),
 		Models:         mdl.reg,
@@ -243,7 +249,7 @@ func up(cfg *config.Static) error {
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mtr.meter.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mtr.meter.Forget, supMetrics.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)

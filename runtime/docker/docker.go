@@ -23,6 +23,7 @@ var (
 	_ runtime.Objects     = (*Runtime)(nil)
 	_ runtime.Pool        = (*Runtime)(nil)
 	_ runtime.StateWriter = (*Runtime)(nil)
+	_ runtime.LogTailer   = (*Runtime)(nil)
 )
 
 // DefaultCallTimeout bounds each Docker API call when Config.CallTimeout is 0.
