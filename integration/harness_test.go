@@ -50,12 +50,22 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	clawdBin = filepath.Join(dir, "clawd")
-	build := exec.Command("go", "build", "-o", clawdBin, "./cmd/clawd")
+	args := []string{"build", "-o", clawdBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/clawd")...)
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building clawd:", err)
 		return 1
+	}
+	if raceEnabled {
+		// The race runtime sleeps a second at every exit by default: each
+		// CLI call would take a second, and tests that watch a phase go by
+		// would miss it.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
 	if dockerOK {
 		if err := exec.Command("docker", "image", "inspect", standinImg).Run(); err != nil {
@@ -160,6 +170,7 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 	t.Cleanup(func() {
 		d.stop()
 		d.removeDockerObjects()
+		d.checkRaces()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log())
 		}
@@ -169,6 +180,9 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
+	if d.logs != nil {
+		d.checkRaces() // a restart: the last run's log is about to go
+	}
 	d.cmd = exec.Command(clawdBin, d.args...)
 	d.cmd.Env = append(os.Environ(), "CLAWD_LOG_LEVEL=debug")
 	d.logs = &bytes.Buffer{}
@@ -207,6 +221,19 @@ func (d *daemon) log() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.logs.String()
+}
+
+// raceReport starts each report of a daemon built with -race.
+const raceReport = "WARNING: DATA RACE"
+
+// checkRaces fails the test when the daemon's log holds a race report: the
+// race detector only logs them, and the daemon's exit status is not read.
+func (d *daemon) checkRaces() {
+	d.t.Helper()
+	if log := d.log(); strings.Contains(log, raceReport) {
+		report := log[strings.Index(log, raceReport):]
+		d.t.Errorf("the daemon has a data race:\n%s", report[:min(len(report), 20000)])
+	}
 }
 
 // stop sends SIGTERM and waits, as an operator's systemctl stop would.
