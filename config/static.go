@@ -41,6 +41,12 @@ type Static struct {
 	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
 	ModelGW    *ModelGW    `description:"The model gateway: tenants' gateways reach model providers through it, with clawd's keys, and it counts their tokens." json:"modelgw,omitempty" yaml:"modelgw,omitempty"`
 	Secrets    *Secrets    `description:"The key that seals secrets clawd stores (provider keys) with AES-256-GCM." json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
+}
+
+// Skills bounds namespaces.<ns>.skills.path.
+type Skills struct {
+	Roots []string `description:"Directories a namespace's skills.path must be in, after symlinks are resolved, e.g. /srv/clawd/skills (comma-separated). Empty (the default) allows no host skills directory. The data dir, the secrets key and the certificate dir are refused wherever they are." json:"roots,omitempty" yaml:"roots,omitempty"`
 }
 
 // ModelGW configures the model gateway.
@@ -178,6 +184,7 @@ func (s *Static) SetDefaults() {
 	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
 	s.ModelGW = &ModelGW{Address: ":7071", Linger: ptypes.Duration(30 * time.Second)}
 	s.Secrets = &Secrets{}
+	s.Skills = &Skills{}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -344,6 +351,9 @@ func (s *Static) validate() error {
 	}
 	if s.ModelGW.Linger < 0 {
 		return errors.New("--modelgw.linger must not be negative")
+	}
+	if err := s.SkillsPolicy().validateRoots(); err != nil {
+		return err
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)

@@ -28,6 +28,9 @@ var (
 	dockerWhy  string
 	imageMu    sync.Mutex
 	repoRoot   string
+	// skillsRoot is every daemon's --skills.roots; skillDir makes
+	// skills directories in it.
+	skillsRoot string
 	standinImg = "clawd-standin:latest"
 )
 
@@ -50,6 +53,12 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	clawdBin = filepath.Join(dir, "clawd")
+	// Apart from the daemons' data dirs, which no skills root may hold.
+	if skillsRoot, err = os.MkdirTemp("", "clawd-it-skills-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(skillsRoot)
 	args := []string{"build", "-o", clawdBin}
 	if raceEnabled {
 		args = append(args, "-race")
@@ -165,6 +174,7 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 		"--warmpool.size=0",
 		// Daemons run side by side: each model gateway takes a free port.
 		"--modelgw.address=:0",
+		"--skills.roots=" + skillsRoot,
 	}, extra...)
 	d.start()
 	t.Cleanup(func() {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/probe"
@@ -98,6 +99,9 @@ type Config struct {
 	// budget); MemoryEstimate is what an uncapped gateway is counted as.
 	MemoryBudget   int64
 	MemoryEstimate int64
+	// Skills says where namespaces.<ns>.skills.path may point; it is
+	// checked again before every start. The zero policy allows none.
+	Skills config.SkillsPolicy
 	// Activity feeds the least-recently-used choice under memory pressure.
 	Activity Activity
 	// Gate, when set, is shut before a gateway is paused or stopped, so
@@ -484,8 +488,17 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, Reason: err.Error()})
 		s.q.addAfter(name, 30*time.Second) // a config change re-queues it sooner
 		return
+	case err != nil && (inst.State == runtime.StateCreated || inst.State == runtime.StateExited):
+		// Docker resolves a bind mount's source again at every start: a
+		// directory since swapped for a symlink would mount its target.
+		log.Warn("not starting the gateway", "error", err)
+		s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, ContainerID: inst.ContainerID, Restarts: t.failures, Reason: "not started: " + err.Error()})
+		s.q.addAfter(name, 30*time.Second) // a config change re-queues it sooner
+		return
 	case err != nil:
-		log.Warn("skills.path not applied; the gateway keeps the skills it has", "error", err)
+		// A running or paused gateway's mount was made when it started;
+		// its next start is refused.
+		log.Warn("skills.path no longer valid; the gateway keeps the directory it has until it stops", "error", err)
 		skills = inst.HostSkills
 	case !missing && !inst.Spare && inst.HostSkills != skills:
 		// A container's mounts are fixed when it is made.

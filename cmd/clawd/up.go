@@ -211,6 +211,7 @@ func up(cfg *config.Static) error {
 		Models:         mdl.reg,
 		MemoryBudget:   budget,
 		MemoryEstimate: estimate,
+		Skills:         cfg.SkillsPolicy(),
 		Activity:       activity,
 		Gate:           activity,
 		Logger:         log.Named("supervisor"),
@@ -228,7 +229,7 @@ func up(cfg *config.Static) error {
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Skills: cfg.SkillsPolicy()}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
