@@ -23,11 +23,11 @@ import (
 )
 
 var (
-	clawdBin   string
-	dockerOK   bool
-	dockerWhy  string
-	imageMu    sync.Mutex
-	repoRoot   string
+	clawdBin  string
+	dockerOK  bool
+	dockerWhy string
+	imageMu   sync.Mutex
+	repoRoot  string
 	// skillsRoot is every daemon's --skills.roots; skillDir makes
 	// skills directories in it.
 	skillsRoot string
