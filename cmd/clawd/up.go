@@ -133,8 +133,9 @@ func up(cfg *config.Static) error {
 		return err
 	}
 
-	// A runtime without it leaves every gateway trusting the whole pool.
+	// A runtime without them leaves gateways trusting the whole pool.
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
+	var _ runtime.SpareAddresser = (*docker.Runtime)(nil)
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
@@ -189,12 +190,15 @@ func up(cfg *config.Static) error {
 		spare.MemoryBytes, _ = units.ParseBytes(cfg.Warmpool.Memory)
 		// A spare boots with a config of its own; the namespace that
 		// adopts it gets its own written (supervisor).
-		spareConfig, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, SubnetPool: subnets})
-		if err != nil {
+		spareFiles := func(router netip.Addr) (map[string][]byte, error) {
+			c, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, Proxy: router, SubnetPool: subnets})
+			return map[string][]byte{openclawcfg.FileName: c}, err
+		}
+		if spare.StateFiles, err = spareFiles(netip.Addr{}); err != nil {
 			return err
 		}
-		spare.StateFiles = map[string][]byte{openclawcfg.FileName: spareConfig}
-		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
+		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, SpareFiles: spareFiles,
+			ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,

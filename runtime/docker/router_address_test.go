@@ -12,7 +12,8 @@ import (
 // RouterAddress is the host's address on the namespace's network, where
 // the router's connections to the gateway come from: the endpoint's
 // gateway, known before the first start. A gateway adopted from the warm
-// pool has none: it keeps the pool it booted trusting.
+// pool has the address its spare was told before it was made, which its
+// config has trusted since it booted.
 func TestRouterAddress(t *testing.T) {
 	r := newTestRuntime(t)
 	image := testImage(t, r.api)
@@ -55,14 +56,19 @@ func TestRouterAddress(t *testing.T) {
 		check(t, "ra")
 	})
 	t.Run("adopted", func(t *testing.T) {
+		told, err := r.SpareRouterAddress(ctx, "rs")
+		if err != nil || !r.subnets.pool.Contains(told) {
+			t.Fatalf("spare router address %v, %v; want one in the pool", told, err)
+		}
 		if _, err := r.CreateSpare(ctx, "rs", spareSpec(image)); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.Adopt(ctx, "rs", adoptSpec("rb", image)); err != nil {
 			t.Fatal(err)
 		}
-		if addr, err := r.RouterAddress(ctx, "rb"); err != nil || addr.IsValid() {
-			t.Fatalf("router address of an adopted gateway = %v, %v; want none", addr, err)
+		check(t, "rb")
+		if addr, _ := r.RouterAddress(ctx, "rb"); addr != told {
+			t.Fatalf("router address of the adopted gateway %s, want %s, the one its spare trusted", addr, told)
 		}
 	})
 }
