@@ -1,10 +1,10 @@
 package docker
 
 import (
-	"net/netip"
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
