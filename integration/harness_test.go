@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"github.com/clawd-dev/clawd/internal/testenv"
@@ -462,4 +463,22 @@ func login(t *testing.T, d *daemon, host, key string) string {
 	}
 	t.Fatalf("login on %s: %d, cookies %v; want 303 with an HttpOnly clawd_key", host, resp.StatusCode, resp.Cookies())
 	return ""
+}
+
+// Under the race detector the daemon under test has it too, so that a data
+// race in clawd, not only in the tests, fails them.
+func TestDaemonHasTheRaceDetectorWhenTheTestsDo(t *testing.T) {
+	info, err := buildinfo.ReadFile(clawdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := false
+	for _, s := range info.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			race = true
+		}
+	}
+	if race != raceEnabled {
+		t.Fatalf("daemon built with -race=%t, tests run with it %t", race, raceEnabled)
+	}
 }
