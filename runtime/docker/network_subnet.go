@@ -160,6 +160,10 @@ func (r *Runtime) subnetsInUse(ctx context.Context) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("listing networks for a free subnet: %w", err)
 	}
 	var used []netip.Prefix
+	r.held.Range(func(k, _ any) bool {
+		used = append(used, k.(netip.Prefix))
+		return true
+	})
 	for _, n := range res.Items {
 		for _, c := range n.IPAM.Config {
 			if c.Subnet.IsValid() {

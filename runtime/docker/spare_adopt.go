@@ -151,6 +151,9 @@ func (r *Runtime) completeAdoption(ctx context.Context, log hclog.Logger, spec r
 	capsErr := make(chan error, 1)
 	go func() { capsErr <- r.applyCaps(ctx, log, spec, c) }()
 	subnet, err := r.leaveSpareNetwork(ctx, log, c, spareNet)
+	if subnet.IsValid() {
+		defer r.held.Delete(subnet)
+	}
 	if err != nil {
 		<-capsErr
 		return err
@@ -189,8 +192,10 @@ func (r *Runtime) leaveSpareNetwork(ctx context.Context, log hclog.Logger, c con
 	}
 	if len(mine) > 0 {
 		if _, subnet, err = r.bridgeAddress(ctx, mine[0].ID, spareNet); err != nil {
-			return subnet, err
+			return netip.Prefix{}, err
 		}
+		// Held before the network goes; the caller lets go of it.
+		r.held.Store(subnet, struct{}{})
 	}
 	if r.onSpareNetwork(c) {
 		err := r.do(ctx, func(ctx context.Context) error {
