@@ -197,3 +197,22 @@ func TestSkillsPathReachesTheGateway(t *testing.T) {
 		t.Errorf("the gateway is %s, want it left stopped", state)
 	}
 }
+
+// A skills.path that the skills roots no longer allow (an upgrade from
+// before --skills.roots, or a root taken away) is named in the log at start.
+func TestRefusedSkillsPathIsLoggedAtStart(t *testing.T) {
+	d := startDaemon(t)
+	d.mustClawd("namespace", "create", "skilled", "--hostname=skilled.localhost", "--wait=false")
+	d.mustClawd("config", "set", "namespaces.skilled.skills.path", skillDir(t, "weather"))
+	d.stop()
+	other := t.TempDir()
+	for i, a := range d.args {
+		if strings.HasPrefix(a, "--skills.roots=") {
+			d.args[i] = "--skills.roots=" + other
+		}
+	}
+	d.start()
+	if log := d.log(); !strings.Contains(log, "skills.path refused") || !strings.Contains(log, "namespaces.skilled.skills.path") {
+		t.Errorf("the log does not name the refused skills.path:\n%s", log)
+	}
+}

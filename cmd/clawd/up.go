@@ -132,6 +132,7 @@ func up(cfg *config.Static) error {
 	if err := keepPublicNamespaces(ctx, st, log); err != nil {
 		return err
 	}
+	warnRefusedSkillsPaths(ctx, st, cfg.SkillsPolicy(), log)
 
 	// A runtime without them leaves gateways trusting the whole pool.
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
@@ -368,4 +369,26 @@ func keepPublicNamespaces(ctx context.Context, st *store.Store, log hclog.Logger
 			"run clawd config set namespaces.<ns>.auth.requireKey true to close them", "namespaces", strings.Join(pinned, ","))
 	}
 	return nil
+}
+
+// warnRefusedSkillsPaths names, at start, the skills.path values the skills
+// policy refuses (an upgrade from before --skills.roots, or a root taken
+// away): their gateways keep running, but will not start again.
+func warnRefusedSkillsPaths(ctx context.Context, st *store.Store, policy config.SkillsPolicy, log hclog.Logger) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	values, err := st.ListConfig(lctx)
+	if err != nil {
+		log.Warn("checking skills.path values failed", "error", err)
+		return
+	}
+	for k, v := range values {
+		if !strings.HasSuffix(k, ".skills.path") || v == "" {
+			continue
+		}
+		if err := policy.Check(v); err != nil {
+			log.Warn("skills.path refused: the gateway keeps what it mounted while it runs, but will not start again until the path or --skills.roots changes",
+				"key", k, "error", err)
+		}
+	}
 }
