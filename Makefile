@@ -48,8 +48,9 @@ vet:
 # Unit and integration tests against the real Docker engine, then the real
 # OpenClaw gateway end to end (its image is built first, so the golden
 # configs are validated by it too; a failed build fails the target).
-# Every package, integration/ included, runs under the race detector (the
-# daemon those tests drive is built without it); about 7 minutes on 2 cores.
+# Every package, integration/ included, runs under the race detector, and so
+# does the daemon those tests drive (a race it logs fails the test); about 7
+# minutes on 2 cores.
 # CLAWD_REQUIRE_DOCKER=1 (CI) turns a skip for a missing engine or tool into
 # a failure.
 test: docker standin-image tools postgres vet gateway-image

@@ -71,6 +71,9 @@ type Config struct {
 	Ledger Ledger
 	// Metering tells status what metering does; nil: not shown.
 	Metering MeteringState
+	// Skills says where namespaces.<ns>.skills.path may point; the zero
+	// policy allows no host directory.
+	Skills config.SkillsPolicy
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -483,6 +486,13 @@ func (s *Server) setConfig(r *http.Request) (int, any, error) {
 	}
 	if err := s.checkModel(r.Context(), k, value); err != nil {
 		return 0, nil, err
+	}
+	if k.Leaf() == "skills.path" {
+		// The supervisor checks again before every start; this tells the
+		// operator now.
+		if err := s.cfg.Skills.Check(value); err != nil {
+			return 0, nil, invalid("invalid value for %s: %v", key, err)
+		}
 	}
 	if err := s.st.SetConfig(r.Context(), key, value); err != nil {
 		return 0, nil, err

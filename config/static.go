@@ -43,6 +43,7 @@ type Static struct {
 	Secrets    *Secrets    `description:"The key that seals secrets clawd stores (provider keys) with AES-256-GCM." json:"secrets,omitempty" yaml:"secrets,omitempty"`
 	Ledger     *Ledger     `description:"The usage ledger: an SQL store of usage events and hourly roll-ups that metering reports and billing read." json:"ledger,omitempty" yaml:"ledger,omitempty"`
 	Metering   *Metering   `description:"How often the gateways' cgroups and volumes are sampled for compute and storage usage." json:"metering,omitempty" yaml:"metering,omitempty"`
+	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -56,6 +57,11 @@ type Ledger struct {
 type Metering struct {
 	ComputeInterval ptypes.Duration `description:"How often running gateways' cgroups are read for CPU time and memory held." json:"computeInterval,omitempty" yaml:"computeInterval,omitempty"`
 	StorageInterval ptypes.Duration `description:"How often namespaces' volumes are measured for storage used." json:"storageInterval,omitempty" yaml:"storageInterval,omitempty"`
+}
+
+// Skills bounds namespaces.<ns>.skills.path.
+type Skills struct {
+	Roots []string `description:"Directories a namespace's skills.path must be in, after symlinks are resolved, e.g. /srv/clawd/skills (comma-separated). Empty (the default) allows no host skills directory. The data dir, the secrets key and the certificate dir are refused wherever they are." json:"roots,omitempty" yaml:"roots,omitempty"`
 }
 
 // ModelGW configures the model gateway.
@@ -199,6 +205,7 @@ func (s *Static) SetDefaults() {
 	s.Secrets = &Secrets{}
 	s.Ledger = &Ledger{FlushInterval: ptypes.Duration(time.Second)}
 	s.Metering = &Metering{ComputeInterval: ptypes.Duration(15 * time.Second), StorageInterval: ptypes.Duration(5 * time.Minute)}
+	s.Skills = &Skills{}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -371,6 +378,9 @@ func (s *Static) validate() error {
 	}
 	if s.ModelGW.Linger < 0 {
 		return errors.New("--modelgw.linger must not be negative")
+	}
+	if err := s.SkillsPolicy().validateRoots(); err != nil {
+		return err
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
 	"github.com/clawd-dev/clawd/internal/testenv"
@@ -34,6 +35,9 @@ var (
 	// build, so a change to the stand-in can be tested without replacing
 	// the image other checkouts on this engine use.
 	standinImg = cmp.Or(os.Getenv("STANDIN_IMAGE"), "clawd-standin:latest")
+	// skillsRoot is every daemon's --skills.roots; skillDir makes
+	// skills directories in it.
+	skillsRoot string
 )
 
 func TestMain(m *testing.M) {
@@ -55,12 +59,28 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	clawdBin = filepath.Join(dir, "clawd")
-	build := exec.Command("go", "build", "-o", clawdBin, "./cmd/clawd")
+	// Apart from the daemons' data dirs, which no skills root may hold.
+	if skillsRoot, err = os.MkdirTemp("", "clawd-it-skills-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(skillsRoot)
+	args := []string{"build", "-o", clawdBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/clawd")...)
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building clawd:", err)
 		return 1
+	}
+	if raceEnabled {
+		// The race runtime sleeps a second at every exit by default: each
+		// CLI call would take a second, and tests that watch a phase go by
+		// would miss it.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
 	if dockerOK {
 		if err := exec.Command("docker", "image", "inspect", standinImg).Run(); err != nil {
@@ -164,11 +184,13 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 		"--warmpool.size=0",
 		// Daemons run side by side: each model gateway takes a free port.
 		"--modelgw.address=:0",
+		"--skills.roots=" + skillsRoot,
 	}, extra...)
 	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		d.removeDockerObjects()
+		d.checkRaces()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log())
 		}
@@ -178,6 +200,9 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
+	if d.logs != nil {
+		d.checkRaces() // a restart: the last run's log is about to go
+	}
 	d.cmd = exec.Command(clawdBin, d.args...)
 	d.cmd.Env = append(os.Environ(), "CLAWD_LOG_LEVEL=debug")
 	d.logs = &bytes.Buffer{}
@@ -216,6 +241,19 @@ func (d *daemon) log() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.logs.String()
+}
+
+// raceReport starts each report of a daemon built with -race.
+const raceReport = "WARNING: DATA RACE"
+
+// checkRaces fails the test when the daemon's log holds a race report: the
+// race detector only logs them, and the daemon's exit status is not read.
+func (d *daemon) checkRaces() {
+	d.t.Helper()
+	if log := d.log(); strings.Contains(log, raceReport) {
+		report := log[strings.Index(log, raceReport):]
+		d.t.Errorf("the daemon has a data race:\n%s", report[:min(len(report), 20000)])
+	}
 }
 
 // stop sends SIGTERM and waits, as an operator's systemctl stop would.
@@ -435,4 +473,22 @@ func login(t *testing.T, d *daemon, host, key string) string {
 	}
 	t.Fatalf("login on %s: %d, cookies %v; want 303 with an HttpOnly clawd_key", host, resp.StatusCode, resp.Cookies())
 	return ""
+}
+
+// Under the race detector the daemon under test has it too, so that a data
+// race in clawd, not only in the tests, fails them.
+func TestDaemonHasTheRaceDetectorWhenTheTestsDo(t *testing.T) {
+	info, err := buildinfo.ReadFile(clawdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := false
+	for _, s := range info.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			race = true
+		}
+	}
+	if race != raceEnabled {
+		t.Fatalf("daemon built with -race=%t, tests run with it %t", race, raceEnabled)
+	}
 }

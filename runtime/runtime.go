@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -163,6 +164,16 @@ type Pool interface {
 	Adopt(ctx context.Context, id string, spec GatewaySpec) (Instance, error)
 	// RemoveSpare removes a pool member with its network and volumes.
 	RemoveSpare(ctx context.Context, id string) error
+}
+
+// SpareAddresser is a Pool that tells, before spare id is made, the
+// router's address on the network the spare will serve on once adopted, so
+// the spare's config can trust that one address from its first start: a
+// change of a gateway's trusted proxies closes its client connections.
+// Adopt keeps that address when it can; when it cannot (the subnet was
+// taken meanwhile), the namespace's config names the new one.
+type SpareAddresser interface {
+	SpareRouterAddress(ctx context.Context, id string) (netip.Addr, error)
 }
 
 // StateWriter writes a file into a running gateway's state volume, owned

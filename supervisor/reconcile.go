@@ -101,8 +101,17 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, Reason: err.Error()})
 		s.q.addAfter(name, 30*time.Second) // a config change re-queues it sooner
 		return
+	case err != nil && (inst.State == runtime.StateCreated || inst.State == runtime.StateExited):
+		// Docker resolves a bind mount's source again at every start: a
+		// directory since swapped for a symlink would mount its target.
+		log.Warn("not starting the gateway", "error", err)
+		s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, ContainerID: inst.ContainerID, Restarts: t.failures, Reason: "not started: " + err.Error()})
+		s.q.addAfter(name, 30*time.Second) // a config change re-queues it sooner
+		return
 	case err != nil:
-		log.Warn("skills.path not applied; the gateway keeps the skills it has", "error", err)
+		// A running or paused gateway's mount was made when it started;
+		// its next start is refused.
+		log.Warn("skills.path no longer valid; the gateway keeps the directory it has until it stops", "error", err)
 		skills = inst.HostSkills
 	case !missing && !inst.Spare && inst.HostSkills != skills:
 		// A container's mounts are fixed when it is made.

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/runtime"
@@ -101,6 +102,9 @@ type Config struct {
 	// budget); MemoryEstimate is what an uncapped gateway is counted as.
 	MemoryBudget   int64
 	MemoryEstimate int64
+	// Skills says where namespaces.<ns>.skills.path may point; it is
+	// checked again before every start. The zero policy allows none.
+	Skills config.SkillsPolicy
 	// Activity feeds the least-recently-used choice under memory pressure.
 	Activity Activity
 	// Gate, when set, is shut before a gateway is paused or stopped, so

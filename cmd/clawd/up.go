@@ -134,10 +134,12 @@ func up(cfg *config.Static) error {
 	if err := keepPublicNamespaces(ctx, st, log); err != nil {
 		return err
 	}
+	warnRefusedSkillsPaths(ctx, st, cfg.SkillsPolicy(), log)
 
-	// A runtime without it leaves every gateway trusting the whole pool.
+	// A runtime without them leaves gateways trusting the whole pool.
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
 	var _ supervisor.Metrics = (*metrics.Supervisor)(nil)
+	var _ runtime.SpareAddresser = (*docker.Runtime)(nil)
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
@@ -200,12 +202,15 @@ func up(cfg *config.Static) error {
 		spare.MemoryBytes, _ = units.ParseBytes(cfg.Warmpool.Memory)
 		// A spare boots with a config of its own; the namespace that
 		// adopts it gets its own written (supervisor).
-		spareConfig, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, SubnetPool: subnets})
-		if err != nil {
+		spareFiles := func(router netip.Addr) (map[string][]byte, error) {
+			c, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, Proxy: router, SubnetPool: subnets})
+			return map[string][]byte{openclawcfg.FileName: c}, err
+		}
+		if spare.StateFiles, err = spareFiles(netip.Addr{}); err != nil {
 			return err
 		}
-		spare.StateFiles = map[string][]byte{openclawcfg.FileName: spareConfig}
-		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
+		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, SpareFiles: spareFiles,
+			ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
 	supMetrics := metrics.NewSupervisor(edge.reg)
 	sup := supervisor.New(supervisor.Config{
@@ -226,6 +231,7 @@ func up(cfg *config.Static) error {
 		Models:         mdl.reg,
 		MemoryBudget:   budget,
 		MemoryEstimate: estimate,
+		Skills:         cfg.SkillsPolicy(),
 		Activity:       activity,
 		Gate:           activity,
 		Logger:         log.Named("supervisor"),
@@ -243,7 +249,7 @@ func up(cfg *config.Static) error {
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter, Ledger: mtr.ledger, Metering: mtr}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy()}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
@@ -382,4 +388,26 @@ func keepPublicNamespaces(ctx context.Context, st *store.Store, log hclog.Logger
 			"run clawd config set namespaces.<ns>.auth.requireKey true to close them", "namespaces", strings.Join(pinned, ","))
 	}
 	return nil
+}
+
+// warnRefusedSkillsPaths names, at start, the skills.path values the skills
+// policy refuses (an upgrade from before --skills.roots, or a root taken
+// away): their gateways keep running, but will not start again.
+func warnRefusedSkillsPaths(ctx context.Context, st *store.Store, policy config.SkillsPolicy, log hclog.Logger) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	values, err := st.ListConfig(lctx)
+	if err != nil {
+		log.Warn("checking skills.path values failed", "error", err)
+		return
+	}
+	for k, v := range values {
+		if !strings.HasSuffix(k, ".skills.path") || v == "" {
+			continue
+		}
+		if err := policy.Check(v); err != nil {
+			log.Warn("skills.path refused: the gateway keeps what it mounted while it runs, but will not start again until the path or --skills.roots changes",
+				"key", k, "error", err)
+		}
+	}
 }
