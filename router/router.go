@@ -64,6 +64,9 @@ type Router struct {
 	gate        Gate
 	wakeTimeout time.Duration
 
+	requests Requests         // quotas; nil admits all
+	counters []RequestCounter // told of each admitted request
+
 	obs observers // access log and metrics; see observe.go
 }
 

@@ -126,12 +126,21 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		return false
 	}
 	x.routed(rt.namespace) // counts the request before the gate is asked
+	// A WebSocket's requests are its frames (see relay), not its upgrade.
+	// Refused before a wake: a request over quota must not wake anyone.
+	upgrade := isUpgrade(h)
+	if !upgrade && r.counting() {
+		if ref := r.admit(rt.namespace); ref != nil {
+			overQuota(ctx, x, rt.namespace, ref)
+			return false
+		}
+	}
 	if !rt.running() || (r.gate != nil && r.gate.Closed(rt.namespace)) {
 		if rt = r.hold(ctx, x, rt); rt == nil {
 			return false
 		}
 	}
-	if isUpgrade(h) {
+	if upgrade {
 		return r.tunnel(ctx, x, rt)
 	}
 	return r.forward(ctx, x, rt)
