@@ -67,6 +67,8 @@ type Config struct {
 	Secrets Sealer
 	// Usage reads today's model usage for quota-status; nil: none shown.
 	Usage UsageToday
+	// Requests reads the hour's requests for quota-status; nil: not shown.
+	Requests RequestsUsed
 }
 
 // PoolStatus is the warm pool as clawd status shows it.

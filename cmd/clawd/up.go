@@ -225,16 +225,17 @@ func up(cfg *config.Static) error {
 	})
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
+	rtr.CountRequests(mdl.requests)
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mdl.requests.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
