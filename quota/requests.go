@@ -161,8 +161,8 @@ func (q *Requests) Run(ctx context.Context, interval time.Duration) {
 
 // Sync does one pass of Run: it loads what this node counted in the hour
 // of now before a restart (once), writes this node's changed counts of
-// limited namespaces, reads the other nodes' counts for them, and drops
-// hours that have ended.
+// limited namespaces, reads the other nodes' counts, and drops hours
+// that have ended.
 func (q *Requests) Sync(ctx context.Context, now time.Time) {
 	hour := now.Unix() / 3600
 	q.mu.Lock()
@@ -176,19 +176,15 @@ func (q *Requests) Sync(ctx context.Context, now time.Time) {
 	q.flush(ctx)
 	q.prune(ctx, hour)
 	q.mu.Lock()
-	limited := false
 	for k, c := range q.counts {
-		if k.hour == hour && c.limited {
-			limited = true
-		}
 		if k.hour < hour && (c.written == c.mine || !c.limited) {
 			delete(q.counts, k) // written for good, or never to be
 		}
 	}
 	q.mu.Unlock()
-	if !limited {
-		return
-	}
+	// One read of the hour's counts: only limited namespaces are written,
+	// so it holds what matters, including namespaces this node has not
+	// served yet this hour.
 	all, err := q.st.ListRequestCounts(ctx, HourOf(now), "")
 	if err != nil {
 		q.log.Warn("reading other nodes' request counts failed; will retry", "error", err)
@@ -204,7 +200,11 @@ func (q *Requests) Sync(ctx context.Context, now time.Time) {
 	for k, c := range q.counts {
 		if k.hour == hour {
 			c.others = others[k.ns]
+			delete(others, k.ns)
 		}
+	}
+	for ns, n := range others {
+		q.counts[hourKey{hour, ns}] = &hourCount{others: n, limited: true}
 	}
 	q.mu.Unlock()
 }
