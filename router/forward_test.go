@@ -43,7 +43,7 @@ type forwardFixture struct {
 	act  *counter
 }
 
-func newForwardFixture(t *testing.T, gw http.Handler, l Limits) *forwardFixture {
+func newForwardFixture(t *testing.T, gw http.Handler, l Limits, opts ...func(*Router)) *forwardFixture {
 	t.Helper()
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
@@ -54,6 +54,9 @@ func newForwardFixture(t *testing.T, gw http.Handler, l Limits) *forwardFixture 
 	r := New(nil)
 	act := &counter{open: map[string]int{}}
 	r.Lifecycle(nil, act, time.Second)
+	for _, o := range opts {
+		o(r)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go r.Run(ctx, w)
