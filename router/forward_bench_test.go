@@ -4,18 +4,28 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/store"
 )
 
 // The router's own cost per forwarded request, against an in-process
 // fasthttp gateway over loopback: go test -bench Forward -benchmem ./router
 // (the gateway and the client are in the figures too; compare runs, not
-// absolute numbers). make bench-router measures the real thing.
+// absolute numbers). make bench-router measures the real thing. "quota"
+// counts every request against an api.requestsPerHour it never reaches.
 func BenchmarkForward(b *testing.B) {
+	b.Run("no quota", func(b *testing.B) { benchForward(b, nil) })
+	b.Run("quota", func(b *testing.B) {
+		benchForward(b, quota.NewRequests("n1", limitsOf{"gw": {RequestsPerHour: 1 << 50}}, nil, nil, nil))
+	})
+}
+
+func benchForward(b *testing.B, q Requests) {
 	gln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -29,6 +39,9 @@ func BenchmarkForward(b *testing.B) {
 		nsAt("gw", namespace.PhaseRunning, gln.Addr().String(), "gw.example"),
 	}}
 	r := New(nil)
+	if q != nil {
+		r.CountRequests(q)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	go r.Run(ctx, w)
@@ -46,4 +59,32 @@ func BenchmarkForward(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The request path's own cost of the quota: one admission, with no
+// quota wired, with one for a namespace without a limit, and with a limit
+// (the clock is read once per request anyway, for the observers).
+func BenchmarkAdmit(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		q    Requests
+	}{
+		{"not counted", nil},
+		{"no limit", quota.NewRequests("n1", limitsOf{}, nil, nil, nil)},
+		{"limit", quota.NewRequests("n1", limitsOf{"gw": {RequestsPerHour: 1 << 50}}, nil, nil, nil)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			r := New(nil)
+			if tc.q != nil {
+				r.CountRequests(tc.q)
+			}
+			now := time.Now()
+			b.ReportAllocs()
+			for b.Loop() {
+				if r.counting() && r.admit("gw", now) != nil {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
 }

@@ -39,10 +39,10 @@ func (r *Router) CountRequests(q Requests, counters ...RequestCounter) {
 // it the WebSocket relay need not read frames.
 func (r *Router) counting() bool { return r.requests != nil || len(r.counters) > 0 }
 
-// admit counts one request of ns, or returns why it is refused.
-func (r *Router) admit(ns string) *quota.Refusal {
+// admit counts one request of ns at now, or returns why it is refused.
+func (r *Router) admit(ns string, now time.Time) *quota.Refusal {
 	if r.requests != nil {
-		if ref := r.requests.Admit(ns, time.Now()); ref != nil {
+		if ref := r.requests.Admit(ns, now); ref != nil {
 			return ref
 		}
 	}
@@ -50,6 +50,15 @@ func (r *Router) admit(ns string) *quota.Refusal {
 		c.Counted(ns, 1)
 	}
 	return nil
+}
+
+// started is when the exchange began, if the observers asked for it
+// (a clock read costs about as much as the rest of an admission), else now.
+func (x *exchange) started() time.Time {
+	if x.info != nil {
+		return x.info.Start
+	}
+	return time.Now()
 }
 
 // quotaProblem names the quota a request is over, its limit and when it

@@ -133,7 +133,7 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 	)
 	// decide admits the held message: it goes on, or is dropped.
 	decide := func() error {
-		if ref = w.r.admit(w.ns); ref == nil {
+		if ref = w.r.admit(w.ns, time.Now()); ref == nil {
 			mode = modePass
 			_, err := w.backend.Write(held)
 			held = held[:0]
