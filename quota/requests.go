@@ -56,7 +56,6 @@ type hourCount struct {
 // may be passed by what the others admitted since their last write.
 type Requests struct {
 	node  string
-	src   Source
 	st    RequestStore
 	log   hclog.Logger
 	rejec *prometheus.CounterVec
@@ -73,20 +72,21 @@ type Requests struct {
 // NewRequests returns a request counter for node. rejections is
 // clawd_quota_rejections_total (Enforcer.Rejections); nil makes one that
 // is not registered.
-func NewRequests(node string, src Source, st RequestStore, rejections *prometheus.CounterVec, log hclog.Logger) *Requests {
+func NewRequests(node string, st RequestStore, rejections *prometheus.CounterVec, log hclog.Logger) *Requests {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
 	if rejections == nil {
 		rejections = newRejections()
 	}
-	return &Requests{node: node, src: src, st: st, log: log, rejec: rejections, counts: map[hourKey]*hourCount{}}
+	return &Requests{node: node, st: st, log: log, rejec: rejections, counts: map[hourKey]*hourCount{}}
 }
 
 // Admit counts one request of namespace ns at now, or refuses it (and
-// counts nothing) when the namespace's hour is used up.
-func (q *Requests) Admit(ns string, now time.Time) *Refusal {
-	limit := q.src.Limits(ns).RequestsPerHour
+// counts nothing) when the namespace's hour is used up: limit requests,
+// 0 for no limit. The caller knows the limit (the router's table holds
+// each namespace's spec), so the request path reads no other table.
+func (q *Requests) Admit(ns string, limit int64, now time.Time) *Refusal {
 	hour := now.Unix() / 3600
 	k := hourKey{hour, ns}
 	q.mu.Lock()
@@ -238,6 +238,10 @@ func (q *Requests) load(ctx context.Context, now time.Time) error {
 	q.loaded = true
 	return nil
 }
+
+// Flush writes this node's changed counts now: at shutdown, before the
+// store closes, so a restart picks them up.
+func (q *Requests) Flush(ctx context.Context) { q.flush(ctx) }
 
 // flush writes every changed count of a limited namespace.
 func (q *Requests) flush(ctx context.Context) {

@@ -52,23 +52,22 @@ func (m *memRequests) PruneRequestCounts(_ context.Context, before string) error
 
 var hour0 = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 
-func admitN(t *testing.T, q *Requests, ns string, now time.Time, n int) {
+func admitN(t *testing.T, q *Requests, ns string, limit int64, now time.Time, n int) {
 	t.Helper()
 	for i := range n {
-		if ref := q.Admit(ns, now); ref != nil {
+		if ref := q.Admit(ns, limit, now); ref != nil {
 			t.Fatalf("%s: request %d of %d refused: %v", ns, i+1, n, ref)
 		}
 	}
 }
 
 func TestRequestsPerHour(t *testing.T) {
-	lim := fixedLimits{"a": {RequestsPerHour: 5}}
-	q := NewRequests("n1", lim, newMemRequests(), nil, nil)
+	q := NewRequests("n1", newMemRequests(), nil, nil)
 	q.Sync(context.Background(), hour0)
 	now := hour0.Add(59*time.Minute + 30*time.Second)
 
-	admitN(t, q, "a", now, 5)
-	ref := q.Admit("a", now)
+	admitN(t, q, "a", 5, now, 5)
+	ref := q.Admit("a", 5, now)
 	if ref == nil {
 		t.Fatal("the 6th request of the hour was admitted")
 	}
@@ -82,10 +81,10 @@ func TestRequestsPerHour(t *testing.T) {
 		t.Errorf("clawd_quota_rejections_total = %v, want 1", n)
 	}
 	// Another namespace, or one without a limit, is not touched.
-	admitN(t, q, "b", now, 100)
+	admitN(t, q, "b", 0, now, 100)
 	// The next hour starts afresh.
-	admitN(t, q, "a", hour0.Add(time.Hour), 5)
-	if q.Admit("a", hour0.Add(time.Hour)) == nil {
+	admitN(t, q, "a", 5, hour0.Add(time.Hour), 5)
+	if q.Admit("a", 5, hour0.Add(time.Hour)) == nil {
 		t.Error("the 6th request of the next hour was admitted")
 	}
 }
@@ -95,18 +94,17 @@ func TestRequestsPerHour(t *testing.T) {
 func TestRequestsSharedByNodes(t *testing.T) {
 	ctx := context.Background()
 	st := newMemRequests()
-	lim := fixedLimits{"a": {RequestsPerHour: 10}}
-	n1 := NewRequests("n1", lim, st, nil, nil)
-	n2 := NewRequests("n2", lim, st, nil, nil)
+	n1 := NewRequests("n1", st, nil, nil)
+	n2 := NewRequests("n2", st, nil, nil)
 	now := hour0.Add(time.Minute)
 	n1.Sync(ctx, now)
 	n2.Sync(ctx, now)
 
-	admitN(t, n1, "a", now, 6)
+	admitN(t, n1, "a", 10, now, 6)
 	n1.Sync(ctx, now)
 	n2.Sync(ctx, now)
-	admitN(t, n2, "a", now, 4)
-	if n2.Admit("a", now) == nil {
+	admitN(t, n2, "a", 10, now, 4)
+	if n2.Admit("a", 10, now) == nil {
 		t.Error("node 2 admitted an 11th request after reading node 1's 6")
 	}
 	n2.Sync(ctx, now)
@@ -117,9 +115,9 @@ func TestRequestsSharedByNodes(t *testing.T) {
 	}
 
 	// Node 1 restarts: its 6 come back from the store, node 2's 4 too.
-	again := NewRequests("n1", lim, st, nil, nil)
+	again := NewRequests("n1", st, nil, nil)
 	again.Sync(ctx, now)
-	if again.Admit("a", now) == nil {
+	if again.Admit("a", 10, now) == nil {
 		t.Error("a restarted node forgot the hour's count")
 	}
 	if used, err := again.Used(ctx, "a", now); err != nil || used != 10 {
@@ -137,16 +135,15 @@ func TestRequestsSharedByNodes(t *testing.T) {
 // not written for it.
 func TestRequestsUnlimitedNotWritten(t *testing.T) {
 	st := newMemRequests()
-	q := NewRequests("n1", fixedLimits{}, st, nil, nil)
+	q := NewRequests("n1", st, nil, nil)
 	q.Sync(context.Background(), hour0)
-	admitN(t, q, "free", hour0, 50)
+	admitN(t, q, "free", 0, hour0, 50)
 	q.Sync(context.Background(), hour0)
 	if st.puts != 0 {
 		t.Errorf("%d store writes for a namespace without a limit", st.puts)
 	}
 	// A limit set within the hour applies to the hour's count so far.
-	q.src = fixedLimits{"free": {RequestsPerHour: 50}}
-	if q.Admit("free", hour0) == nil {
+	if q.Admit("free", 50, hour0) == nil {
 		t.Error("a limit set within the hour ignored the requests before it")
 	}
 	q.Sync(context.Background(), hour0)

@@ -15,8 +15,9 @@ import (
 // on a WebSocket) and may refuse it.
 type Requests interface {
 	// Admit counts one request of namespace ns at now, or refuses it,
-	// counting nothing, with the quota it is over.
-	Admit(ns string, now time.Time) *quota.Refusal
+	// counting nothing, with the quota it is over. limit is the
+	// namespace's api.requestsPerHour, 0 for none.
+	Admit(ns string, limit int64, now time.Time) *quota.Refusal
 }
 
 // RequestCounter is told of every tenant request admitted, as it is (the
@@ -39,10 +40,11 @@ func (r *Router) CountRequests(q Requests, counters ...RequestCounter) {
 // it the WebSocket relay need not read frames.
 func (r *Router) counting() bool { return r.requests != nil || len(r.counters) > 0 }
 
-// admit counts one request of ns at now, or returns why it is refused.
-func (r *Router) admit(ns string, now time.Time) *quota.Refusal {
+// admit counts one request of ns, whose limit is limit, at now, or
+// returns why it is refused.
+func (r *Router) admit(ns string, limit int64, now time.Time) *quota.Refusal {
 	if r.requests != nil {
-		if ref := r.requests.Admit(ns, now); ref != nil {
+		if ref := r.requests.Admit(ns, limit, now); ref != nil {
 			return ref
 		}
 	}

@@ -16,11 +16,6 @@ import (
 	"github.com/clawd-dev/clawd/quota"
 )
 
-// limitsOf is a quota.Source.
-type limitsOf map[string]quota.Limits
-
-func (l limitsOf) Limits(ns string) quota.Limits { return l[ns] }
-
 // tally is a RequestCounter.
 type tally struct {
 	mu sync.Mutex
@@ -34,12 +29,10 @@ func (c *tally) get(ns string) int {
 	return c.n[ns]
 }
 
-// withQuota gives the router a request quota of limit per hour for
-// namespace gw and a tally of what it admits.
-func withQuota(limit int64, c *tally) func(*Router) {
-	return func(r *Router) {
-		r.CountRequests(quota.NewRequests("n1", limitsOf{"gw": {RequestsPerHour: limit}}, nil, nil, nil), c)
-	}
+// withCount makes the router count requests, with a tally of those it
+// admits.
+func withCount(c *tally) func(*Router) {
+	return func(r *Router) { r.CountRequests(quota.NewRequests("n1", nil, nil, nil), c) }
 }
 
 // The 6th HTTP request of an hour with requestsPerHour: 5 gets 429, a
@@ -49,12 +42,12 @@ func TestRequestsPerHourHTTP(t *testing.T) {
 	var mu sync.Mutex
 	seen := 0
 	c := &tally{n: map[string]int{}}
-	f := newForwardFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f := newQuotaFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen++
 		mu.Unlock()
 		_, _ = w.Write([]byte("ok"))
-	}), Limits{}, withQuota(5, c))
+	}), Limits{}, 5, withCount(c))
 	get := func() *http.Response {
 		req, _ := http.NewRequest("GET", f.url+"/v1/models", nil)
 		req.Host = "gw.example"
@@ -174,7 +167,7 @@ type resFrame struct {
 func TestRequestsPerHourWebSocket(t *testing.T) {
 	g := &rpcGateway{}
 	c := &tally{n: map[string]int{}}
-	f := newForwardFixture(t, g, Limits{}, withQuota(5, c))
+	f := newQuotaFixture(t, g, Limits{}, 5, withCount(c))
 	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, EnableCompression: true}
 	conn, resp, err := d.Dial("ws://"+f.addr+"/", http.Header{"Host": {"gw.example"}})
 	if err != nil {
@@ -282,7 +275,7 @@ type refuseAfter struct {
 	refused chan struct{}
 }
 
-func (r *refuseAfter) Admit(ns string, now time.Time) *quota.Refusal {
+func (r *refuseAfter) Admit(ns string, limit int64, now time.Time) *quota.Refusal {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.n > 0 {

@@ -130,7 +130,7 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 	// Refused before a wake: a request over quota must not wake anyone.
 	upgrade := isUpgrade(h)
 	if !upgrade && r.counting() {
-		if ref := r.admit(rt.namespace, x.started()); ref != nil {
+		if ref := r.admit(rt.namespace, rt.requestsPerHour, x.started()); ref != nil {
 			overQuota(ctx, x, rt.namespace, ref)
 			return false
 		}

@@ -76,11 +76,11 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 	x.setRateHeaders(&resp.Header)
 	head := append([]byte(nil), resp.Header.Header()...)
 	ctx.HijackSetNoResponse(true)
-	ns := rt.namespace
+	ns, limit := rt.namespace, rt.requestsPerHour
 	ctx.Hijack(func(client net.Conn) {
 		var out int64
 		if framed {
-			w := &relay{r: r, ns: ns, backend: backend, client: rawConn(client)}
+			w := &relay{r: r, ns: ns, limit: limit, backend: backend, client: rawConn(client)}
 			out = w.splice(client, br, head)
 		} else {
 			out = splice(client, backend, br, head)

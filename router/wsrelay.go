@@ -29,6 +29,7 @@ var relayReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1
 type relay struct {
 	r       *Router
 	ns      string
+	limit   int64 // api.requestsPerHour when the socket opened
 	backend net.Conn
 	client  net.Conn // writes only; reads go through the hijacked conn
 
@@ -37,6 +38,15 @@ type relay struct {
 	// so a refusal must wait in pending.
 	busy    bool
 	pending [][]byte
+}
+
+// limitNow is the namespace's api.requestsPerHour as the router's table
+// has it now: a quota changed while the socket is open applies to it.
+func (w *relay) limitNow() int64 {
+	if rt := w.r.table.Load().byName[w.ns]; rt != nil {
+		return rt.requestsPerHour
+	}
+	return w.limit
 }
 
 // splice sends the gateway's 101 head to the client, then relays frames
@@ -133,7 +143,7 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 	)
 	// decide admits the held message: it goes on, or is dropped.
 	decide := func() error {
-		if ref = w.r.admit(w.ns, time.Now()); ref == nil {
+		if ref = w.r.admit(w.ns, w.limitNow(), time.Now()); ref == nil {
 			mode = modePass
 			_, err := w.backend.Write(held)
 			held = held[:0]

@@ -273,6 +273,7 @@ func up(cfg *config.Static) error {
 	_ = mdl.srv.Shutdown(shutCtx)
 	edge.shutdown(shutCtx)
 	rtr.FlushKeyUse(shutCtx, st) // before the store closes
+	mdl.requests.Flush(shutCtx)
 	<-done
 	return err
 }
