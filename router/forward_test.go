@@ -24,11 +24,12 @@ import (
 
 // counter is an Activity that counts open exchanges per namespace.
 type counter struct {
-	mu   sync.Mutex
-	open map[string]int
+	mu    sync.Mutex
+	open  map[string]int
+	begun int // Begin calls, of every namespace
 }
 
-func (c *counter) Begin(ns string) { c.mu.Lock(); c.open[ns]++; c.mu.Unlock() }
+func (c *counter) Begin(ns string) { c.mu.Lock(); c.open[ns]++; c.begun++; c.mu.Unlock() }
 func (c *counter) End(ns string)   { c.mu.Lock(); c.open[ns]--; c.mu.Unlock() }
 func (c *counter) get(ns string) int {
 	c.mu.Lock()

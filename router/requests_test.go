@@ -93,6 +93,13 @@ func TestRequestsPerHourHTTP(t *testing.T) {
 	if n := c.get("gw"); n != 5 {
 		t.Errorf("counter told of %d requests, want 5", n)
 	}
+	// The refused request did not count as activity (it would keep a
+	// gateway awake).
+	f.act.mu.Lock()
+	defer f.act.mu.Unlock()
+	if f.act.begun != 5 {
+		t.Errorf("%d requests counted as activity, want the 5 admitted", f.act.begun)
+	}
 }
 
 // rpcGateway is a gateway speaking OpenClaw's frames: it answers each
