@@ -123,12 +123,16 @@ wait_daemon() {
   CLUSTER[$d]=$(sed -n 's/^clawd is up.*cluster \([^)]*\)).*/\1/p' "$WORK/$d.out")
 }
 clawd_a() { CLAWD_ADDR=http://127.0.0.1:${AP[a]} CLAWD_DATADIR=$WORK/a CLAWD_TOKEN= "$WORK/clawd" "$@"; }
+clawd_b() { CLAWD_ADDR=http://127.0.0.1:${AP[b]} CLAWD_DATADIR=$WORK/b CLAWD_TOKEN= "$WORK/clawd" "$@"; }
 
 log "starting daemons A and B"
 start_daemon a
 start_daemon b
 wait_daemon a
 wait_daemon b
+# The Host rows reach the namespace without a key, as a public site would.
+clawd_a config set 'namespaces.*.auth.requireKey' false >/dev/null
+clawd_b config set 'namespaces.*.auth.requireKey' false >/dev/null
 
 clawd_a namespace create bench --hostname=bench.localhost --quota-cpu=1 --min-instances=1 --warmup-on-create=false >/dev/null
 BACKEND=$(clawd_a namespace get bench -o json | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p' | head -1)
