@@ -3,9 +3,13 @@ package router
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/namespace"
@@ -85,5 +89,61 @@ func BenchmarkAdmit(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A WebSocket round trip through the router (a 100-byte "req" frame out,
+// the gateway's echo back): spliced as bytes when requests are not
+// counted, relayed frame by frame when they are.
+// go test -bench WebSocket -benchmem ./router
+func BenchmarkWebSocket(b *testing.B) {
+	b.Run("spliced", func(b *testing.B) { benchWebSocket(b, false) })
+	b.Run("framed", func(b *testing.B) { benchWebSocket(b, true) })
+}
+
+func benchWebSocket(b *testing.B, counted bool) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil || c.WriteMessage(mt, msg) != nil {
+				return
+			}
+		}
+	}))
+	b.Cleanup(srv.Close)
+	w := &hostWatcher{ns: make(chan store.Event, 1)}
+	ns := nsAt("gw", namespace.PhaseRunning, strings.TrimPrefix(srv.URL, "http://"), "gw.example")
+	r := New(nil)
+	if counted {
+		ns.Spec.Quota = &quota.Limits{RequestsPerHour: 1 << 50}
+		r.CountRequests(quota.NewRequests("n1", nil, nil, nil))
+	}
+	w.ns <- store.Event{Type: store.EventReset, Snapshot: []namespace.Namespace{ns}}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	go r.Run(ctx, w)
+	<-r.Ready()
+	url := serveRouter(b, r, Limits{})
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	conn, _, err := d.Dial("ws"+strings.TrimPrefix(url, "http")+"/", http.Header{"Host": {"gw.example"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	frame := []byte(`{"type":"req","id":"0123456789","method":"chat.send","params":{"text":"` + strings.Repeat("x", 30) + `"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := conn.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
