@@ -164,6 +164,19 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 			continue
 		}
 		if h.opcode != opContinuation {
+			if mode == modeHold {
+				// A new message before the held one ended breaks the
+				// protocol (the gateway will close); the held one is
+				// judged as it stands, so it is neither lost nor free.
+				if err := decide(); err != nil {
+					return err
+				}
+			}
+			if mode == modeDrop {
+				if err := w.answer(refusalFrame(scan.idJSON(), ref, time.Now())); err != nil {
+					return err
+				}
+			}
 			mode = modePass
 			if h.opcode == opText {
 				mode = modeHold
