@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -55,6 +56,14 @@ func (s *Server) applyQuota(r *http.Request) (int, any, error) {
 	return http.StatusOK, spec, nil
 }
 
+// RequestsUsed reads a namespace's requests in the UTC hour of now, every
+// node's (quota.Requests).
+type RequestsUsed interface {
+	Used(ctx context.Context, namespace string, now time.Time) (int64, error)
+}
+
+var _ RequestsUsed = (*quota.Requests)(nil)
+
 // QuotaStatus is clawd namespace quota-status: each quota the namespace
 // has, and what it used today (UTC) by model.
 type QuotaStatus struct {
@@ -99,12 +108,19 @@ func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
 		qs.Models = models
 	}
 	qs.Totals = usage.Total(qs.Models)
-	qs.Quotas = quotaLines(ns.Spec, qs.Models, now)
+	requests := int64(-1)
+	if q := ns.Spec.Quota; q != nil && q.RequestsPerHour > 0 && s.cfg.Requests != nil {
+		if requests, err = s.cfg.Requests.Used(r.Context(), name, now); err != nil {
+			return 0, nil, err
+		}
+	}
+	qs.Quotas = quotaLines(ns.Spec, qs.Models, requests, now)
 	return http.StatusOK, qs, nil
 }
 
-// quotaLines lists spec's quotas with today's model usage.
-func quotaLines(spec namespace.Spec, models []usage.Model, now time.Time) map[string]QuotaLine {
+// quotaLines lists spec's quotas with today's model usage and the hour's
+// requests (-1: not counted here).
+func quotaLines(spec namespace.Spec, models []usage.Model, requests int64, now time.Time) map[string]QuotaLine {
 	out := map[string]QuotaLine{}
 	limit := func(key string, n int64, unit string) {
 		if n > 0 {
@@ -133,7 +149,11 @@ func quotaLines(spec namespace.Spec, models []usage.Model, now time.Time) map[st
 	}
 	limit("storage.skills", q.StorageSkills, "bytes")
 	limit("storage.data", q.StorageData, "bytes")
-	limit("api.requestsPerHour", q.RequestsPerHour, "")
+	if requests >= 0 {
+		counted(quota.RequestsPerHour, q.RequestsPerHour, requests, quota.NextHour(now))
+	} else {
+		limit(quota.RequestsPerHour, q.RequestsPerHour, "")
+	}
 	limit("skills.maxConcurrent", q.MaxConcurrentSkills, "")
 	day := quota.NextDay(now)
 	var tokens int64

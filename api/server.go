@@ -74,6 +74,8 @@ type Config struct {
 	// Skills says where namespaces.<ns>.skills.path may point; the zero
 	// policy allows no host directory.
 	Skills config.SkillsPolicy
+	// Requests reads the hour's requests for quota-status; nil: not shown.
+	Requests RequestsUsed
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
