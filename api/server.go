@@ -344,6 +344,9 @@ func (s *Server) wakeNamespace(r *http.Request) (int, any, error) {
 		if sp.Deleting {
 			return invalid("namespace %s is being deleted", name)
 		}
+		if sp.Suspended != nil {
+			return conflict{fmt.Errorf("namespace %s is suspended (%s); it wakes once billing clears it", name, sp.Suspended.Reason)}
+		}
 		sp.WakeGeneration++
 		sp.Target = ""
 		return nil

@@ -73,6 +73,8 @@ var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth",
 
 // registry holds every key; keep it sorted by Pattern (a test checks).
 var registry = []Key{
+	{Pattern: "billing.gracePeriod", Kind: Duration, Default: "72h", Implemented: true,
+		Description: "how long a namespace whose invoice payment failed keeps running before it is put to sleep and its requests get 402"},
 	{Pattern: "metering.backend", Kind: Enum, Enum: []string{"builtin", "prometheus"},
 		Description: "where usage metering is recorded"},
 	{Pattern: "metering.enabled", Kind: Bool, Default: "false",

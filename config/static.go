@@ -41,7 +41,21 @@ type Static struct {
 	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
 	ModelGW    *ModelGW    `description:"The model gateway: tenants' gateways reach model providers through it, with clawd's keys, and it counts their tokens." json:"modelgw,omitempty" yaml:"modelgw,omitempty"`
 	Secrets    *Secrets    `description:"The key that seals secrets clawd stores (provider keys) with AES-256-GCM." json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
 }
+
+// Billing configures the billing provider's endpoints.
+type Billing struct {
+	Stripe *Stripe `description:"Stripe." json:"stripe,omitempty" yaml:"stripe,omitempty"`
+}
+
+// Stripe says where Stripe's API is.
+type Stripe struct {
+	APIBase string `description:"Base URL of Stripe's API; tests point it at stripe-mock (http://127.0.0.1:12111)." json:"apiBase,omitempty" yaml:"apiBase,omitempty"`
+}
+
+// DefaultStripeAPIBase is Stripe's own API.
+const DefaultStripeAPIBase = "https://api.stripe.com"
 
 // ModelGW configures the model gateway.
 type ModelGW struct {
@@ -178,6 +192,7 @@ func (s *Static) SetDefaults() {
 	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
 	s.ModelGW = &ModelGW{Address: ":7071", Linger: ptypes.Duration(30 * time.Second)}
 	s.Secrets = &Secrets{}
+	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -344,6 +359,9 @@ func (s *Static) validate() error {
 	}
 	if s.ModelGW.Linger < 0 {
 		return errors.New("--modelgw.linger must not be negative")
+	}
+	if u, err := url.Parse(s.Billing.Stripe.APIBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("invalid --billing.stripe.apibase %q: use a base URL such as %s (no path)", s.Billing.Stripe.APIBase, DefaultStripeAPIBase)
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)
