@@ -148,6 +148,12 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		return res, err
 	}
 	s.log.Info("webhook handled", "event", ev.ID, "type", ev.Type, "namespace", res.Namespace, "action", res.Action)
+	if ev.Type == "invoice.payment_failed" {
+		// A grace period of 0 suspends at once, not at the next pass.
+		if err := s.EnforcePastDue(ctx); err != nil {
+			s.log.Warn("enforcing the billing grace period failed; will retry", "error", err)
+		}
+	}
 	return res, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/api"
+	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
@@ -227,8 +228,10 @@ func up(cfg *config.Static) error {
 	rtr.SetGate(activity)
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
+	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
+		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Billing: bill}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
@@ -240,6 +243,9 @@ func up(cfg *config.Static) error {
 		go pool.Run(ctx)
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
+	// No usage ledger is wired into clawd up yet: billing enforces the
+	// grace period, and sends usage once a ledger is passed here.
+	go bill.Run(ctx, nil, time.Minute)
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
 	routerSrv := rtr.Server(limits)
