@@ -44,7 +44,7 @@ func (s *Service) EnforcePastDue(ctx context.Context) error {
 	var errs []error
 	for ns, data := range recs {
 		var c Customer
-		if json.Unmarshal(data, &c) != nil || c.PastDue == nil || now.Sub(c.PastDue.Since) < grace {
+		if json.Unmarshal(data, &c) != nil || c.PastDue == nil || (grace > 0 && now.Sub(c.PastDue.Since) < grace) {
 			continue
 		}
 		reason := fmt.Sprintf("%sinvoice %s unpaid since %s; pay it to resume this namespace", suspendedPrefix, c.PastDue.Invoice, c.PastDue.Since.Format(time.DateOnly))
