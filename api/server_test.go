@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/store"
 )
@@ -718,8 +719,18 @@ var undocumented = map[string]string{}
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc, _ := fetchOpenAPI(t)
 	for name, typ := range map[string]reflect.Type{
-		"Spec":   reflect.TypeFor[namespace.Spec](),
-		"Status": reflect.TypeFor[namespace.Status](),
+		"Spec":                    reflect.TypeFor[namespace.Spec](),
+		"Status":                  reflect.TypeFor[namespace.Status](),
+		"BillingPlan":             reflect.TypeFor[billing.Plan](),
+		"BillingMeteredPrice":     reflect.TypeFor[billing.MeteredPrice](),
+		"BillingCustomer":         reflect.TypeFor[billing.Customer](),
+		"BillingInvoice":          reflect.TypeFor[billing.Invoice](),
+		"BillingStatus":           reflect.TypeFor[billing.Status](),
+		"BillingWebhookResult":    reflect.TypeFor[billing.WebhookResult](),
+		"BillingPlanRequest":      reflect.TypeFor[billing.PlanRequest](),
+		"BillingSubscribeRequest": reflect.TypeFor[billing.SubscribeRequest](),
+		"BillingConfigureRequest": reflect.TypeFor[billing.ConfigureRequest](),
+		"BillingConfigureReply":   reflect.TypeFor[billing.ConfigureReply](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			var schema struct {
