@@ -11,7 +11,13 @@ GOBIN=$(go env GOBIN)
 [ -n "$GOBIN" ] || GOBIN=$(go env GOPATH)/bin
 LOG=${TMPDIR:-/tmp}/clawd-stripe-mock.log
 
-answers() { curl -fsS -o /dev/null -u sk_test_123: "http://$ADDR/v1/balance" 2>/dev/null; }
+answers() {
+	if command -v curl >/dev/null; then
+		curl -fsS -o /dev/null -u sk_test_123: "http://$ADDR/v1/balance" 2>/dev/null
+	else
+		(exec 3<>"/dev/tcp/${ADDR%:*}/${ADDR##*:}") 2>/dev/null
+	fi
+}
 
 if answers; then
 	exit 0
