@@ -31,9 +31,10 @@ type Row struct {
 
 // Export calls fn with one row per namespace, day and meter (per model for
 // model_calls, input_tokens and output_tokens), ordered by namespace, day,
-// meter, model, read incrementally from the roll-ups: the database streams
-// the day sums and Export holds one namespace-day at a time, so a year of
-// a thousand namespaces is never in memory. A namespace-day with any usage
+// meter, model, read incrementally from the daily roll-ups in their primary
+// key's order: the database streams them and Export holds one namespace-day
+// at a time, so a year of a thousand namespaces is never in memory. Export
+// has day resolution: it covers the UTC days that start in [Start, End). A namespace-day with any usage
 // has a row for each meter that is not per model (zeros included), and one
 // per model that had events that day. fn's error stops the export and is
 // returned.
@@ -41,15 +42,16 @@ func (l *Ledger) Export(ctx context.Context, q Query, fn func(Row) error) error 
 	if err := q.check(); err != nil {
 		return err
 	}
-	where, args := q.where("")
+	// Whole days: those that start in [Start, End).
+	d0 := floorDiv(q.Start.Unix()+secondsPerDay-1, secondsPerDay)
+	d1 := floorDiv(q.End.Unix()+secondsPerDay-1, secondsPerDay)
+	where, args := span{col: "day", lo: d0, hi: d1}.where(q)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rows, err := l.r.QueryContext(ctx, l.rebind(`SELECT namespace, hour / 86400 AS day, model,
-		CAST(SUM(api_requests) AS BIGINT), CAST(SUM(calls) AS BIGINT),
-		CAST(SUM(input_tokens) AS BIGINT), CAST(SUM(output_tokens) AS BIGINT),
-		CAST(SUM(skills_executed) AS BIGINT), CAST(SUM(cpu_micros) AS BIGINT),
-		CAST(SUM(memory_mib_seconds) AS BIGINT), MAX(storage_max)
-		FROM rollup_hourly`+where+` GROUP BY namespace, hour / 86400, model ORDER BY namespace, day, model`), args...)
+	// The primary key's order: no sort, rows flow as they are read.
+	rows, err := l.r.QueryContext(ctx, l.rebind(`SELECT namespace, day, model, api_requests, calls,
+		input_tokens, output_tokens, skills_executed, cpu_micros, memory_mib_seconds, storage_max
+		FROM rollup_daily`+where+` ORDER BY namespace, day, model`), args...)
 	if err != nil {
 		return fmt.Errorf("usage export: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,7 +219,7 @@ func TestReportExactFigures(t *testing.T) {
 			{ID: "5", Time: h, Namespace: "acme", CPUMicros: 1_500_000, MemoryMiBSeconds: 1024 * 3600 / 2},
 			{ID: "6", Time: h, Namespace: "acme", StorageBytes: 2 << 30},
 			{ID: "7", Time: h.Add(30 * time.Minute), Namespace: "acme", StorageBytes: 3 << 30}, // the hour's max
-			{ID: "8", Time: h.Add(2 * time.Hour), Namespace: "acme", StorageBytes: 1 << 30},   // the latest hour
+			{ID: "8", Time: h.Add(2 * time.Hour), Namespace: "acme", StorageBytes: 1 << 30},    // the latest hour
 			{ID: "9", Time: h, Namespace: "beta", APIRequests: 1},
 		})
 		us := mustReport(t, l, month(t, "2026-05"))
@@ -451,9 +452,11 @@ func TestRetainDropsWholeOldDaysAndKeepsRollups(t *testing.T) {
 		}
 		if l.Backend() == BackendPostgres {
 			var parts int
-			l.w.QueryRow(`SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass`).Scan(&parts)
-			if parts != 4 {
-				t.Fatalf("%d day partitions left, want 4 (May 7-10)", parts)
+			var oldest string
+			l.w.QueryRow(`SELECT count(*), min(c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				WHERE i.inhparent = 'events'::regclass`).Scan(&parts, &oldest)
+			if parts != 5 || oldest != "events_20260507" {
+				t.Fatalf("%d day partitions left from %s, want 5 from events_20260507 (May 7-10, and May 11 made ahead)", parts, oldest)
 			}
 		} else {
 			var free int
@@ -509,4 +512,56 @@ func join(s []string) string {
 		b.WriteString(x + "\n")
 	}
 	return b.String()
+}
+
+func TestReportAnyHoursAndStorageAcrossBatches(t *testing.T) {
+	// Storage samples of the same hours arrive in many batches, in no
+	// order: the daily rows must still hold each hour's largest sample once.
+	// Queries with bounds inside days read daily and hourly roll-ups
+	// together; all must agree with the events.
+	eachBackend(t, func(t *testing.T, o Options) {
+		l := open(t, o)
+		r := mrand.New(mrand.NewPCG(13, 14))
+		start := time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC)
+		evs := randomEvents(r, "s", 3000, 3, 4, start)
+		for i := range 1500 {
+			evs = append(evs, Event{ID: "st-" + strconv.Itoa(i), Namespace: "ns-" + strconv.Itoa(r.IntN(3)),
+				Time: start.Add(time.Duration(r.IntN(4*24*60)) * time.Minute), StorageBytes: 1 + r.Int64N(10<<30)})
+		}
+		r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		for off := 0; off < len(evs); off += 97 {
+			mustWrite(t, l, evs[off:min(off+97, len(evs))])
+		}
+		qs := []Query{month(t, "2026-05"), {Start: start.Add(5 * time.Hour), End: start.Add(77 * time.Hour)}}
+		for range 20 {
+			a, b := r.IntN(5*24), r.IntN(5*24)
+			if a == b {
+				continue
+			}
+			qs = append(qs, Query{Start: start.Add(time.Duration(min(a, b)) * time.Hour), End: start.Add(time.Duration(max(a, b)) * time.Hour)})
+		}
+		for _, q := range qs {
+			sameUsage(t, mustReport(t, l, q), expected(evs, q))
+			q.Namespace = "ns-1"
+			sameUsage(t, mustReport(t, l, q), expected(evs, q))
+		}
+	})
+}
+
+func TestOpenRefusesWhatItCannotUse(t *testing.T) {
+	for _, o := range []Options{
+		{},
+		{DSN: "mysql://root@localhost/clawd"},
+		{DSN: "/var/lib/clawd/ledger.db"},
+	} {
+		if l, err := Open(context.Background(), o); err == nil {
+			l.Close()
+			t.Errorf("Open(%+v) succeeded", o)
+		}
+	}
+	// A password does not end up in the error.
+	_, err := Open(context.Background(), Options{DSN: "mysql://u:secret@h/db"})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %v shows the password", err)
+	}
 }

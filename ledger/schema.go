@@ -12,7 +12,13 @@ import (
 // unit of retention (PostgreSQL: one partition per day).
 //
 // rollup_hourly has one row per (namespace, hour, model): counters are sums,
-// storage_max the hour's largest storage sample.
+// storage_max the hour's largest storage sample (storage is a namespace's
+// gauge: it lives in the model "" row). rollup_daily is the same per UTC day,
+// kept in the same transaction, so that a report over months reads a row per
+// day, not 24: storage_max is the day's largest sample, storage_byte_hours
+// the sum over the day's hours of each hour's largest sample (bytes x 1 h),
+// and storage_last the largest sample of the day's latest sampled hour
+// (storage_last_hour; 0 = no sample that day).
 var migrations = []struct {
 	sqlite, postgres []string
 }{
@@ -36,6 +42,14 @@ var migrations = []struct {
 				memory_mib_seconds INTEGER NOT NULL, storage_max INTEGER NOT NULL,
 				PRIMARY KEY (namespace, hour, model)) WITHOUT ROWID`,
 			`CREATE INDEX rollup_hourly_hour ON rollup_hourly (hour)`,
+			`CREATE TABLE rollup_daily (
+				namespace TEXT NOT NULL, day INTEGER NOT NULL, model TEXT NOT NULL,
+				api_requests INTEGER NOT NULL, calls INTEGER NOT NULL,
+				input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+				skills_executed INTEGER NOT NULL, cpu_micros INTEGER NOT NULL,
+				memory_mib_seconds INTEGER NOT NULL, storage_max INTEGER NOT NULL,
+				storage_byte_hours INTEGER NOT NULL, storage_last_hour INTEGER NOT NULL, storage_last INTEGER NOT NULL,
+				PRIMARY KEY (namespace, day, model)) WITHOUT ROWID`,
 		},
 		postgres: []string{
 			`CREATE TABLE meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)`,
@@ -56,6 +70,14 @@ var migrations = []struct {
 				memory_mib_seconds BIGINT NOT NULL, storage_max BIGINT NOT NULL,
 				PRIMARY KEY (namespace, hour, model))`,
 			`CREATE INDEX rollup_hourly_hour ON rollup_hourly (hour)`,
+			`CREATE TABLE rollup_daily (
+				namespace TEXT NOT NULL, day BIGINT NOT NULL, model TEXT NOT NULL,
+				api_requests BIGINT NOT NULL, calls BIGINT NOT NULL,
+				input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
+				skills_executed BIGINT NOT NULL, cpu_micros BIGINT NOT NULL,
+				memory_mib_seconds BIGINT NOT NULL, storage_max BIGINT NOT NULL,
+				storage_byte_hours BIGINT NOT NULL, storage_last_hour BIGINT NOT NULL, storage_last BIGINT NOT NULL,
+				PRIMARY KEY (namespace, day, model))`,
 		},
 	},
 }

@@ -11,9 +11,12 @@ import (
 // WriterOptions tune a Writer; zero values take the defaults.
 type WriterOptions struct {
 	FlushEvery time.Duration // how often Run flushes; default 1s (what a crash can lose)
-	MaxBatch   int           // events per transaction, and a queue this long wakes Run early; default 10,000
+	MaxBatch   int           // events per transaction, and a queue this long wakes Run early; default 50,000
 	MaxQueue   int           // events held before Add drops them; default 1,000,000
-	Logger     hclog.Logger
+	// Parallel is how many transactions a flush runs at once: default 1 on
+	// SQLite (one writer), 2 on PostgreSQL.
+	Parallel int
+	Logger   hclog.Logger
 }
 
 // SetDefaults fills the zero values.
@@ -22,7 +25,10 @@ func (o *WriterOptions) SetDefaults() {
 		o.FlushEvery = time.Second
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 10000
+		o.MaxBatch = 50000
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 1
 	}
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 1000000
@@ -67,6 +73,9 @@ type Writer struct {
 
 // NewWriter returns a Writer into l; start Run, or call Flush yourself.
 func NewWriter(l *Ledger, o WriterOptions) *Writer {
+	if o.Parallel <= 0 && l.backend == BackendPostgres {
+		o.Parallel = 2
+	}
 	o.SetDefaults()
 	w := &Writer{
 		l: l, o: o, log: o.Logger.Named("ledger_writer"),
@@ -128,28 +137,72 @@ func (w *Writer) Flush(ctx context.Context) error {
 	w.inflight = len(batch)
 	w.mu.Unlock()
 
+	// Transactions of MaxBatch events, up to Parallel at once. After a
+	// failure no new one starts; the failed and unstarted ones are retried
+	// by the next flush (those that committed are durable and stay so).
+	var chunks [][]Event
 	for len(batch) > 0 {
 		n := min(len(batch), w.o.MaxBatch)
-		ins, err := w.l.Write(ctx, batch[:n])
-		w.mu.Lock()
-		if err != nil {
-			w.retry = batch // all of what is left, retried first next time
-			w.inflight = 0
-			w.stats.Failures++
-			w.stats.LastError = err
-			w.mu.Unlock()
-			return err
-		}
-		w.inflight -= n
-		w.stats.Written += int64(n)
-		w.stats.Inserted += int64(ins)
-		w.mu.Unlock()
+		chunks = append(chunks, batch[:n:n])
 		batch = batch[n:]
 	}
+	var (
+		mu     sync.Mutex
+		next   int
+		failed = make([]bool, len(chunks))
+		first  error
+		wg     sync.WaitGroup
+	)
+	for range min(w.o.Parallel, len(chunks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if first != nil || next == len(chunks) {
+					mu.Unlock()
+					return
+				}
+				i := next
+				next++
+				mu.Unlock()
+				ins, err := w.l.Write(ctx, chunks[i])
+				if err != nil {
+					mu.Lock()
+					failed[i] = true
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					continue
+				}
+				w.mu.Lock()
+				w.inflight -= len(chunks[i])
+				w.stats.Written += int64(len(chunks[i]))
+				w.stats.Inserted += int64(ins)
+				w.mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if first != nil {
+		var again []Event
+		for i, c := range chunks {
+			if failed[i] || i >= next {
+				again = append(again, c...)
+			}
+		}
+		w.retry = again
+		w.inflight = 0
+		w.stats.Failures++
+		w.stats.LastError = first
+		return first
+	}
 	w.stats.LastFlush = time.Now()
 	w.stats.LastError = nil
-	w.mu.Unlock()
 	return nil
 }
 
