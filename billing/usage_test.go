@@ -201,3 +201,49 @@ func TestSendUsageNoLedger(t *testing.T) {
 		t.Errorf("sent %v", got)
 	}
 }
+
+// The real ledger (SQLite) feeding the sender: what Write recorded is what
+// the meter events carry.
+func TestSendUsageFromLedger(t *testing.T) {
+	ctx := context.Background()
+	f := configured(t, "tenant-a")
+	t0 := f.clock.now()
+	if _, err := f.svc.CreatePlan(ctx, PlanRequest{Name: "metered", Price: "10", Currency: "usd", Interval: "month",
+		Metered: map[string]string{"tokens": "0.50", "requests": "1", "storage": "0.10"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Subscribe(ctx, "tenant-a", SubscribeRequest{Plan: "metered"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, ledger.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if _, err := l.Write(ctx, []ledger.Event{
+		{ID: "1", Time: t0.Add(time.Minute), Namespace: "tenant-a", Model: "openai/gpt-4o", Calls: 1, InputTokens: 100, OutputTokens: 20},
+		{ID: "2", Time: t0.Add(2 * time.Minute), Namespace: "tenant-a", Model: "anthropic/claude", Calls: 1, InputTokens: 5, OutputTokens: 5},
+		{ID: "3", Time: t0.Add(3 * time.Minute), Namespace: "tenant-a", APIRequests: 4, StorageBytes: 3 << 20},
+		{ID: "4", Time: t0.Add(4 * time.Minute), Namespace: "tenant-a", StorageBytes: 5 << 20},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.stripe.Reset()
+	f.clock.set(t0.Add(75 * time.Minute))
+	if err := f.svc.SendUsage(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range meterEvents(f.stripe, true) {
+		got[r.Form.Get("event_name")] = r.Form.Get("payload[value]")
+	}
+	want := map[string]string{"clawd_tokens": "130", "clawd_requests": "4", "clawd_storage_mib_hours": "5"}
+	if len(got) != len(want) {
+		t.Fatalf("meter events %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}

@@ -89,9 +89,8 @@ type event struct {
 	Created int64  `json:"created"`
 	Data    struct {
 		Object struct {
-			ID           string `json:"id"`
-			Customer     string `json:"customer"`
-			Subscription any    `json:"subscription"`
+			ID       string `json:"id"`
+			Customer string `json:"customer"`
 		} `json:"object"`
 	} `json:"data"`
 }
