@@ -23,8 +23,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/billing"
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/store"
 )

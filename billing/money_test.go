@@ -69,8 +69,8 @@ func TestParseUnitPrice(t *testing.T) {
 		per     int64
 		want    string
 	}{
-		{"0.50", "usd", 1000, "0.05"},   // 50 cents per 1000 → 0.05 cents each
-		{"2", "usd", 1000, "0.2"},       // 200 cents per 1000
+		{"0.50", "usd", 1000, "0.05"}, // 50 cents per 1000 → 0.05 cents each
+		{"2", "usd", 1000, "0.2"},     // 200 cents per 1000
 		{"0.01", "usd", 1024, "0.0009765625"},
 		{"3", "jpy", 1000, "0.003"},
 		{"0", "usd", 1000, "0"},

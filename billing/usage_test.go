@@ -164,7 +164,7 @@ func TestSendUsage(t *testing.T) {
 	hours.mu.Lock()
 	late := hour(40 * 24)
 	hours.rows = append(hours.rows,
-		ledger.Hour{Namespace: "tenant-a", Hour: hour(5), APIRequests: 11},  // 40 days old
+		ledger.Hour{Namespace: "tenant-a", Hour: hour(5), APIRequests: 11},                        // 40 days old
 		ledger.Hour{Namespace: "tenant-a", Hour: late.Add(-34 * 24 * time.Hour), APIRequests: 12}) // 34 days old
 	hours.mu.Unlock()
 	f.stripe.Reset()

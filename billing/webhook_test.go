@@ -47,9 +47,9 @@ func TestWebhooks(t *testing.T) {
 			body []byte
 			sig  string
 		}{
-			"tampered": {tampered, signed(failed)},
-			"stale":    {failed, Sign(failed, testSecret, t0.Add(-10*time.Minute))},
-			"unsigned": {failed, ""},
+			"tampered":     {tampered, signed(failed)},
+			"stale":        {failed, Sign(failed, testSecret, t0.Add(-10*time.Minute))},
+			"unsigned":     {failed, ""},
 			"wrong secret": {failed, Sign(failed, "whsec_guess", t0)},
 		} {
 			if _, err := deliver(t, tc.body, tc.sig); !errors.Is(err, ErrSignature) {
