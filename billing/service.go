@@ -148,12 +148,10 @@ type PlanRequest struct {
 	Metered map[string]string `json:"metered,omitempty"`
 }
 
-var planNameRE = namespace.ValidateName
-
 // CreatePlan validates everything, then creates the Stripe product and
 // prices and stores the plan.
 func (s *Service) CreatePlan(ctx context.Context, req PlanRequest) (Plan, error) {
-	if err := planNameRE(req.Name); err != nil {
+	if err := namespace.ValidateName(req.Name); err != nil {
 		return Plan{}, invalid("invalid plan name %q: use 1-40 lowercase letters, digits and '-'", req.Name)
 	}
 	cur, err := ParseCurrency(req.Currency)
@@ -343,11 +341,10 @@ func (s *Service) Subscribe(ctx context.Context, ns string, req SubscribeRequest
 	if err != nil {
 		return Customer{}, err
 	}
-	set, sc, err := s.settings(ctx)
+	_, sc, err := s.settings(ctx)
 	if err != nil {
 		return Customer{}, err
 	}
-	_ = set
 	c, err := s.customer(ctx, sc, ns)
 	if err != nil {
 		return Customer{}, err
@@ -362,6 +359,13 @@ func (s *Service) Subscribe(ctx context.Context, ns string, req SubscribeRequest
 			return Customer{}, StripeError{Op: "making the payment method the default", Err: err}
 		}
 		c.PaymentMethod = req.PaymentMethod
+	}
+	if c.SubscriptionID != "" && c.Plan == plan.Name {
+		// Already on this plan: nothing to swap; its quotas are applied again.
+		if err := s.applyPlanQuotas(ctx, ns, plan); err != nil {
+			return c, err
+		}
+		return c, nil
 	}
 	prices := []string{plan.PriceID}
 	for _, m := range plan.Metered {

@@ -255,6 +255,20 @@ func TestSubscribe(t *testing.T) {
 		t.Errorf("quotas: %v", got)
 	}
 
+	t.Run("the same plan again changes nothing in Stripe", func(t *testing.T) {
+		f.stripe.Reset()
+		c2, err := f.svc.Subscribe(ctx, "tenant-a", SubscribeRequest{Plan: "basic"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.stripe.Calls(); len(got) != 0 || c2.SubscriptionID != c.SubscriptionID {
+			t.Fatalf("sent %v; customer %+v", got, c2)
+		}
+		if got := f.quotas.take(); !slices.Equal(got, []string{"apply tenant-a namespace: tenant-b"}) {
+			t.Errorf("quotas: %v", got)
+		}
+	})
+
 	t.Run("plan change swaps the items, same customer", func(t *testing.T) {
 		f.stripe.Reset()
 		c2, err := f.svc.Subscribe(ctx, "tenant-a", SubscribeRequest{Plan: "pro"})
