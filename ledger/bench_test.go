@@ -161,7 +161,6 @@ func TestBenchLedger(t *testing.T) {
 	row("report, one namespace, 90 days", func(f figures) string { return dur(f.reportOne) })
 	row("export, all namespaces, 90 days", func(f figures) string { return dur(f.export) })
 	row("export rows streamed", func(f figures) string { return strconv.FormatFloat(f.exportRows, 'f', 0, 64) })
-	t.Log(b.String())
 	fmt.Print(b.String())
 }
 

@@ -3,7 +3,9 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one usage record. ID makes a retry harmless: the ID is claimed in
@@ -33,14 +35,22 @@ func (e Event) Validate() error {
 		return fmt.Errorf("%w: no id", ErrInvalidEvent)
 	case e.Namespace == "":
 		return fmt.Errorf("%w %s: no namespace", ErrInvalidEvent, e.ID)
+	case !cleanText(e.ID) || !cleanText(e.Namespace) || !cleanText(e.Model):
+		// PostgreSQL refuses such text: a batch holding it would fail for ever.
+		return fmt.Errorf("%w %q: id, namespace and model must be UTF-8 without NUL", ErrInvalidEvent, e.ID)
 	case e.Time.IsZero():
 		return fmt.Errorf("%w %s: no time", ErrInvalidEvent, e.ID)
+	case e.Time.UTC().Year() < 2000 || e.Time.UTC().Year() > 9999:
+		// A clock this wrong would only make partitions no one reads.
+		return fmt.Errorf("%w %s: time %s is not a plausible usage time", ErrInvalidEvent, e.ID, e.Time.UTC().Format(time.RFC3339))
 	case e.APIRequests < 0 || e.Calls < 0 || e.InputTokens < 0 || e.OutputTokens < 0 ||
 		e.SkillsExecuted < 0 || e.CPUMicros < 0 || e.MemoryMiBSeconds < 0 || e.StorageBytes < 0:
 		return fmt.Errorf("%w %s: negative count", ErrInvalidEvent, e.ID)
 	}
 	return nil
 }
+
+func cleanText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 const (
 	secondsPerHour = 3600

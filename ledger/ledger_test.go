@@ -131,6 +131,11 @@ func TestWriteRefusesInvalidEvents(t *testing.T) {
 			{ID: "x", Time: t0},
 			{ID: "x", Namespace: "ns"},
 			{ID: "x", Time: t0, Namespace: "ns", InputTokens: -1},
+			{ID: "x", Time: t0, Namespace: "n\x00s"},
+			{ID: "x", Time: time.Unix(0, 0), Namespace: "ns"},
+			{ID: "x", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Namespace: "ns"},
+			{ID: "x\xff", Time: t0, Namespace: "ns"},
+			{ID: "x", Time: t0, Namespace: "ns", Model: "bad\xc3"},
 		} {
 			if _, err := l.Write(context.Background(), []Event{{ID: "ok", Time: t0, Namespace: "ns", Calls: 1}, e}); !errors.Is(err, ErrInvalidEvent) {
 				t.Errorf("Write(%+v) = %v, want ErrInvalidEvent", e, err)
