@@ -35,7 +35,22 @@ func (s *Server) applyQuota(r *http.Request) (int, any, error) {
 	if f.Namespace != name {
 		return 0, nil, invalid("the quota file is for namespace %q (its namespace: key), not %q", f.Namespace, name)
 	}
-	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
+	spec, err := setQuota(r.Context(), s.st, name, f)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, spec, nil
+}
+
+// SpecUpdater writes a namespace's spec.
+type SpecUpdater interface {
+	UpdateSpec(ctx context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error)
+}
+
+// setQuota makes f the whole of a namespace's quota: the one code path of
+// apply-quota and of billing plans.
+func setQuota(ctx context.Context, st SpecUpdater, name string, f quota.File) (namespace.Spec, error) {
+	return st.UpdateSpec(ctx, name, func(sp *namespace.Spec) error {
 		if sp.Deleting {
 			return invalid("namespace %s is being deleted", name)
 		}
@@ -50,10 +65,26 @@ func (s *Server) applyQuota(r *http.Request) (int, any, error) {
 		}
 		return nil
 	})
+}
+
+// QuotaApplier applies billing plans' quota files through setQuota.
+type QuotaApplier struct{ Store SpecUpdater }
+
+// ApplyQuota applies a plan's quota file to ns; the file's namespace: key
+// names the plan's example tenant and is not checked.
+func (q QuotaApplier) ApplyQuota(ctx context.Context, ns string, file []byte) error {
+	f, err := quota.Parse(file)
 	if err != nil {
-		return 0, nil, err
+		return badRequest{err}
 	}
-	return http.StatusOK, spec, nil
+	_, err = setQuota(ctx, q.Store, ns, f)
+	return err
+}
+
+// ClearQuota removes every quota-file limit of ns (an empty quota file).
+func (q QuotaApplier) ClearQuota(ctx context.Context, ns string) error {
+	_, err := setQuota(ctx, q.Store, ns, quota.File{Namespace: ns})
+	return err
 }
 
 // RequestsUsed reads a namespace's requests in the UTC hour of now, every

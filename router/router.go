@@ -36,6 +36,9 @@ type route struct {
 	requireKey bool
 	// requestsPerHour is the namespace's api.requestsPerHour; 0: none.
 	requestsPerHour int64
+	// suspended is why the namespace is kept asleep (billing); its
+	// requests get 402 and never wake it.
+	suspended string
 	// up is the connection pool to address, shared by every route and
 	// wake that names the same address.
 	up *upstream
@@ -173,6 +176,9 @@ func (r *Router) rebuild() {
 		rt := &route{namespace: ns.Spec.Name, phase: ns.Status.Phase, address: ns.Status.Address}
 		if q := ns.Spec.Quota; q != nil {
 			rt.requestsPerHour = q.RequestsPerHour
+		}
+		if ns.Spec.Suspended != nil {
+			rt.suspended = ns.Spec.Suspended.Reason
 		}
 		if r.keyConfig {
 			// Before the config arrives the default holds: a key is needed.

@@ -137,6 +137,12 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		}
 	}
 	x.routed(rt.namespace) // counts the request before the gate is asked
+	if rt.suspended != "" {
+		p := problemf(rt.namespace, "%s", rt.suspended)
+		p.Title = "Payment required"
+		writeProblem(ctx, fasthttp.StatusPaymentRequired, p)
+		return false
+	}
 	if !rt.running() || (r.gate != nil && r.gate.Closed(rt.namespace)) {
 		if rt = r.hold(ctx, x, rt); rt == nil {
 			return false
