@@ -99,8 +99,8 @@ gateway-image: docker
 # warm-pool adoption; logs the figures (FIGURE lines). Minutes, not seconds.
 # A gateway image that cannot be built fails it.
 .PHONY: e2e-openclaw
-e2e-openclaw: docker tools gateway-image
-	CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
+e2e-openclaw: docker tools postgres gateway-image
+	eval "$$(bash scripts/postgres.sh)" && CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
 		-run '^(TestE2EOpenClaw|TestGoldenFilesValidate)$$' ./openclawcfg ./integration
 
 # Figures, not assertions: the router beside the same backend reached
