@@ -122,6 +122,15 @@ func (l *Ledger) openSQLite(path string) error {
 	return nil
 }
 
+// DB hands the ledger's handles to a package that owns tables of its own in
+// the same database (audit): w for writes (SQLite: the one writer
+// connection), r for reads.
+func (l *Ledger) DB() (w, r *sql.DB) { return l.w, l.r }
+
+// Rebind turns the ? placeholders of a portable statement into the
+// backend's own ($n on PostgreSQL).
+func (l *Ledger) Rebind(q string) string { return l.rebind(q) }
+
 // Backend is "sqlite" or "postgres".
 func (l *Ledger) Backend() string { return l.backend }
 

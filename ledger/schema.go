@@ -80,6 +80,27 @@ var migrations = []struct {
 				PRIMARY KEY (namespace, day, model))`,
 		},
 	},
+	{ // 2: the audit log (package audit owns its rows): one hash chain per
+		// namespace ("" = cluster-wide), seq counting from 1 within it.
+		sqlite: []string{
+			`CREATE TABLE audit (
+				namespace TEXT NOT NULL, seq INTEGER NOT NULL, ts_micros INTEGER NOT NULL,
+				type TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+				outcome TEXT NOT NULL, detail TEXT NOT NULL, before_value TEXT NOT NULL, after_value TEXT NOT NULL,
+				prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+				PRIMARY KEY (namespace, seq)) WITHOUT ROWID`,
+			`CREATE INDEX audit_time ON audit (namespace, ts_micros)`,
+		},
+		postgres: []string{
+			`CREATE TABLE audit (
+				namespace TEXT NOT NULL, seq BIGINT NOT NULL, ts_micros BIGINT NOT NULL,
+				type TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+				outcome TEXT NOT NULL, detail TEXT NOT NULL, before_value TEXT NOT NULL, after_value TEXT NOT NULL,
+				prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+				PRIMARY KEY (namespace, seq))`,
+			`CREATE INDEX audit_time ON audit (namespace, ts_micros)`,
+		},
+	},
 }
 
 // SchemaVersion is the schema version this code migrates to.

@@ -35,6 +35,7 @@ const (
 	providerPrefix = keyPrefix + "providers/"
 	usagePrefix    = keyPrefix + "usage/"
 	requestsPrefix = keyPrefix + "requests/"
+	auditPrefix    = keyPrefix + "audit/heads/"
 )
 
 // Defaults for Config.
