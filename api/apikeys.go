@@ -133,6 +133,7 @@ func (s *Server) createAPIKey(r *http.Request) (int, any, error) {
 	if err := ks.CreateAPIKey(r.Context(), k); err != nil {
 		return 0, nil, err
 	}
+	noteAudit(r, ns, k.ID)
 	s.log.Info("api key created", "namespace", ns, "key_id", k.ID, "rate_limit", rateLimit, "expires_at", k.ExpiresAt)
 	return http.StatusCreated, CreatedAPIKey{Key: secret, APIKey: viewKey(k, now)}, nil
 }
@@ -178,6 +179,7 @@ func (s *Server) revokeAPIKey(r *http.Request) (int, any, error) {
 		}
 		return 0, nil, err
 	}
+	noteAudit(r, k.Namespace, k.ID)
 	s.log.Info("api key revoked", "namespace", k.Namespace, "key_id", k.ID)
 	return http.StatusOK, viewKey(k, time.Now()), nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/clawd-dev/clawd/audit"
 	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
@@ -79,6 +80,12 @@ type Config struct {
 	Requests RequestsUsed
 	// Billing serves /api/v1/billing/…; nil: those endpoints answer 409.
 	Billing Billing
+	// Audit records every change made through the API; nil: none.
+	Audit audit.Recorder
+	// AuditLog serves /api/v1/audit/…; nil: those endpoints answer 409.
+	AuditLog AuditLog
+	// AuditFontDir holds the PDF export's font ("": audit.DefaultFontDir).
+	AuditFontDir string
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -127,6 +134,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("PUT /api/v1/config/{key}", s.setConfig)
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
 	s.routeBilling()
+	s.routeAudit()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, http.StatusNotFound, fmt.Sprintf("no such API endpoint: %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path))
 	})
@@ -140,11 +148,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) handle(pattern string, fn func(*http.Request) (int, any, error)) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
+			if s.cfg.Audit != nil && mutating(r.Method) {
+				s.cfg.Audit.Record(audit.Record{Type: audit.TypeAuth, Actor: "anonymous", Action: "admin_token_refused",
+					Target: pattern, Outcome: audit.OutcomeRefused})
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="clawd"`)
 			problem.Error(w, http.StatusUnauthorized, "missing or wrong admin token: send 'Authorization: Bearer <token from admin.token>'")
 			return
 		}
+		r, done := s.auditStart(pattern, r)
 		code, v, err := fn(r)
+		if done != nil {
+			status, detail := code, ""
+			if err != nil {
+				status, detail = classify(err)
+			}
+			done(status, err, detail)
+		}
 		if err != nil {
 			p := problem.Problem{}
 			p.Status, p.Detail = classify(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clawd-dev/clawd/audit"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -731,6 +732,9 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"BillingSubscribeRequest": reflect.TypeFor[billing.SubscribeRequest](),
 		"BillingConfigureRequest": reflect.TypeFor[billing.ConfigureRequest](),
 		"BillingConfigureReply":   reflect.TypeFor[billing.ConfigureReply](),
+		"AuditRecord":             reflect.TypeFor[audit.Record](),
+		"AuditHead":               reflect.TypeFor[store.AuditHead](),
+		"AuditVerification":       reflect.TypeFor[audit.Verification](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			var schema struct {

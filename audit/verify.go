@@ -90,3 +90,15 @@ func short(h string) string {
 	}
 	return h
 }
+
+// Checked is a Log with the Anchor its chains are verified against: what
+// the admin API serves.
+type Checked struct {
+	*Log
+	Anchor Anchor
+}
+
+// Verify verifies ns's chain against the anchor.
+func (c Checked) Verify(ctx context.Context, ns string) (Verification, error) {
+	return Verify(ctx, c.Log, c.Anchor, ns)
+}
