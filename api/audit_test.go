@@ -74,8 +74,8 @@ func TestAuditAdminChanges(t *testing.T) {
 		}
 	}
 	admin(t, srv, "PUT", "/api/v1/config/namespaces.tenant-a.minInstances", `{"value":"7"}`) // refused
-	send(t, srv, "Bearer wrong", "DELETE", "/api/v1/namespaces/tenant-a", "")             // refused token
-	admin(t, srv, "GET", "/api/v1/namespaces/tenant-a", "")                               // reads are not audited
+	send(t, srv, "Bearer wrong", "DELETE", "/api/v1/namespaces/tenant-a", "")                // refused token
+	admin(t, srv, "GET", "/api/v1/namespaces/tenant-a", "")                                  // reads are not audited
 	if rec := admin(t, srv, "POST", "/api/v1/namespaces/tenant-a/wake", ""); rec.Code != 202 {
 		t.Fatalf("wake: %d %s", rec.Code, rec.Body)
 	}
