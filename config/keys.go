@@ -70,7 +70,8 @@ func (k Key) Name(ns string) string {
 	return "namespaces." + ns + "." + k.Leaf()
 }
 
-var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth", "namespace", "skill", "admin"}
+// auditEvents are audit's event types (audit.Types) and "all".
+var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth", "namespace", "quota", "billing", "skill", "admin"}
 
 // registry holds every key; keep it sorted by Pattern (a test checks).
 var registry = []Key{
@@ -96,9 +97,9 @@ var registry = []Key{
 		Description: "how long raw usage events are kept (whole days); hourly roll-ups are kept for billing"},
 	{Pattern: "namespaces.*.audit.backend", Kind: Enum, Enum: []string{"builtin", "file", "elasticsearch"},
 		Description: "where the namespace's audit log is written"},
-	{Pattern: "namespaces.*.audit.enabled", Kind: Bool,
-		Description: "keep an audit log for the namespace"},
-	{Pattern: "namespaces.*.audit.events", Kind: List, Enum: auditEvents,
+	{Pattern: "namespaces.*.audit.enabled", Kind: Bool, Default: "true", Implemented: true,
+		Description: "keep an audit log for the namespace (false: nothing about it is recorded from then on)"},
+	{Pattern: "namespaces.*.audit.events", Kind: List, Enum: auditEvents, Default: "all", Implemented: true,
 		Description: `audited event types: "all" or a comma-separated list`},
 	{Pattern: "namespaces.*.auth.requireKey", Kind: Bool, Default: "true", Implemented: true,
 		Description: "refuse requests without one of the namespace's API keys, even through its hostnames (browsers log in once at /__clawd/login)"},

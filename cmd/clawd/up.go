@@ -168,6 +168,10 @@ func up(cfg *config.Static) error {
 	// writer's last flush, then the ledger closes.
 	defer mtr.wait()
 	mtr.run(ctx, st)
+	aud := newAuditing(mtr.ledger, st, log)
+	// Runs before mtr.wait: the audit writer's last flush, then the ledger closes.
+	defer aud.wait()
+	aud.run(ctx, st)
 	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, modelSink{mtr.meter}, log)
 	if err != nil {
 		return err
@@ -253,7 +257,8 @@ func up(cfg *config.Static) error {
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill,
+		Audit: aud.writer, AuditLog: aud.checked()}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
