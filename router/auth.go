@@ -78,6 +78,7 @@ type keyState struct {
 	lim     atomic.Pointer[limiter]
 	used    atomic.Int64 // unix nanoseconds of the latest request
 	flushed atomic.Int64 // the last use written to the store
+	audited atomic.Int64 // unix nanoseconds of the last accepted event audited
 }
 
 // limiter is a token bucket for one rate limit text; a key whose limit
@@ -292,14 +293,20 @@ func stripKeys(h *fasthttp.RequestHeader) {
 // has answered the request when ok is false.
 func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, host []byte, byHost *route) (*route, bool) {
 	secret, keyed, err := presentedKey(&ctx.Request.Header)
+	hostNS := ""
+	if byHost != nil {
+		hostNS = byHost.namespace
+	}
 	if !keyed {
 		if byHost != nil && byHost.requireKey {
+			r.audit(ctx, hostNS, "", AuthRefused, "no API key")
 			keyRequired(ctx)
 			return nil, false
 		}
 		return byHost, true
 	}
 	if err != nil {
+		r.audit(ctx, hostNS, "", AuthRefused, err.Error())
 		unauthorized(ctx, keyProblem{Problem: problem.Problem{Detail: err.Error()}})
 		return nil, false
 	}
@@ -307,6 +314,11 @@ func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, h
 	e, bad := r.auth.lookup(secret, now)
 	x.keyed(e)
 	if bad != nil {
+		ns := hostNS
+		if e != nil {
+			ns = e.namespace
+		}
+		r.audit(ctx, ns, bad.KeyID, badKeyOutcome(e), bad.Detail)
 		unauthorized(ctx, *bad)
 		return nil, false
 	}
@@ -314,11 +326,16 @@ func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, h
 	if own == nil {
 		// The store deletes a namespace's keys with it; this covers the
 		// moment between the two watches, and keys a bug left behind.
+		r.audit(ctx, e.namespace, e.id, AuthRefused, "the key's namespace no longer exists")
 		unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Invalid API key",
 			Detail: fmt.Sprintf("API key %s belongs to a namespace that no longer exists", e.id)}, KeyID: e.id})
 		return nil, false
 	}
 	if byHost != nil && byHost.namespace != e.namespace {
+		// Both namespaces hear of it; the key's owner is not told the
+		// host's namespace.
+		r.audit(ctx, e.namespace, e.id, AuthWrongNamespace, "used on host "+string(host))
+		r.audit(ctx, byHost.namespace, e.id, AuthWrongNamespace, "a key of another namespace")
 		// Do not name the host's namespace: the key's owner has no right
 		// to learn who else is served here.
 		writeProblem(ctx, fasthttp.StatusForbidden, keyProblem{Problem: problem.Problem{Title: "Wrong namespace",
@@ -328,8 +345,10 @@ func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, h
 
 	st := r.auth.state(e.id)
 	if e.rateLimit != "" && !r.allow(ctx, x, st, e, now) {
+		r.audit(ctx, e.namespace, e.id, AuthRateLimited, "rate limit "+e.rateLimit)
 		return nil, false
 	}
+	r.auditAccepted(ctx, st, e, now)
 	if last := st.used.Load(); now.UnixNano()-last >= int64(usedResolution) {
 		st.used.Store(now.UnixNano())
 	}

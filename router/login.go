@@ -66,13 +66,16 @@ func (r *Router) own(ctx *fasthttp.RequestCtx, t *table, host []byte) {
 		e, bad := r.auth.lookup(secret, now)
 		switch {
 		case bad != nil:
+			r.audit(ctx, rt.namespace, bad.KeyID, AuthLoginFailed, bad.Detail)
 			loginPage(ctx, fasthttp.StatusUnauthorized, bad.Detail)
 			return
 		case e.namespace != rt.namespace:
+			r.audit(ctx, rt.namespace, e.id, AuthLoginFailed, "a key of another namespace")
 			// As for a key on another namespace's host: name neither.
 			loginPage(ctx, fasthttp.StatusForbidden, "that API key is not valid for this host")
 			return
 		}
+		r.audit(ctx, rt.namespace, e.id, AuthLogin, "")
 		expire := now.Add(cookieLife)
 		if !e.expiresAt.IsZero() && e.expiresAt.Before(expire) {
 			expire = e.expiresAt

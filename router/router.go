@@ -73,6 +73,8 @@ type Router struct {
 	counters []RequestCounter // told of each admitted request
 
 	obs observers // access log and metrics; see observe.go
+
+	auditor atomic.Pointer[AuthAuditor] // nil: no audit (see audit.go)
 }
 
 // New makes a router; Run feeds it and Server serves it.

@@ -132,6 +132,7 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 	if !upgrade && r.counting() {
 		if ref := r.admit(rt.namespace, rt.requestsPerHour, x.started()); ref != nil {
 			x.named(rt.namespace)
+			r.audit(ctx, rt.namespace, "", AuthOverQuota, ref.Error())
 			overQuota(ctx, x, rt.namespace, ref)
 			return false
 		}
