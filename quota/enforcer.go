@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -66,7 +67,18 @@ type Enforcer struct {
 
 	mu       sync.Mutex
 	reserved map[string]*held // namespace → reservations in flight
+
+	refusals atomic.Pointer[RefusalObserver] // told of each refusal; nil: nobody
 }
+
+// RefusalObserver is told of every call a quota refuses (the audit log);
+// it must not block.
+type RefusalObserver interface {
+	Refused(namespace, provider, model string, r *Refusal)
+}
+
+// ObserveRefusals sets who hears of refusals.
+func (e *Enforcer) ObserveRefusals(o RefusalObserver) { e.refusals.Store(&o) }
 
 type held struct {
 	day    string
@@ -104,6 +116,9 @@ func (e *Enforcer) Forget(namespace string) {
 func (e *Enforcer) Admit(ctx context.Context, namespace, provider, model string, estimate int64) (release func(), err error) {
 	release, refusal := e.admit(ctx, namespace, provider, model, estimate)
 	if refusal != nil {
+		if o := e.refusals.Load(); o != nil {
+			(*o).Refused(namespace, provider, model, refusal)
+		}
 		return nil, refusal
 	}
 	return release, nil

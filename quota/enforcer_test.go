@@ -105,3 +105,29 @@ func TestUsedCountsAgainstTheQuotas(t *testing.T) {
 		t.Errorf("a namespace without quotas: %v", err)
 	}
 }
+
+// countRefusals counts what an Enforcer reports to its RefusalObserver.
+type countRefusals struct {
+	n     atomic.Int64
+	quota atomic.Value
+}
+
+func (c *countRefusals) Refused(ns, provider, model string, r *Refusal) {
+	if ns == "a" && model == "gpt-4o" {
+		c.n.Add(1)
+		c.quota.Store(r.Quota)
+	}
+}
+
+// Every refusal reaches the observer (the audit log), admissions do not.
+func TestRefusalsObserved(t *testing.T) {
+	e := NewEnforcer(fixedLimits{"a": {TokensPerDay: 2_000}}, &fakeUsage{}, prometheus.NewRegistry(), nil)
+	var c countRefusals
+	e.ObserveRefusals(&c)
+	for range 5 {
+		_, _ = e.Admit(context.Background(), "a", "openai", "gpt-4o", 1000)
+	}
+	if n := c.n.Load(); n != 3 || c.quota.Load() != TokensPerDay {
+		t.Fatalf("%d refusals observed (quota %v), want 3 of %s", n, c.quota.Load(), TokensPerDay)
+	}
+}

@@ -67,6 +67,9 @@ func (s *Supervisor) setStatus(ctx context.Context, name string, st namespace.St
 		s.known[name] = ns
 	}
 	s.mu.Unlock()
+	if s.cfg.Phases != nil && old.Phase != st.Phase {
+		s.cfg.Phases.PhaseChanged(name, old.Phase, st.Phase, st.Reason)
+	}
 	s.released(name, st.Phase, false)
 	switch st.Phase {
 	case namespace.PhaseRunning:

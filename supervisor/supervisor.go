@@ -109,9 +109,17 @@ type Config struct {
 	Activity Activity
 	// Gate, when set, is shut before a gateway is paused or stopped, so
 	// the router holds new requests and wakes the namespace instead.
-	Gate    Gate
+	Gate Gate
+	// Phases, when set, hears of every phase a namespace's status moves
+	// to (the audit log's wakes and sleeps); it must not block.
+	Phases  PhaseObserver
 	Workers int
 	Logger  hclog.Logger
+}
+
+// PhaseObserver is told when a namespace's status changes phase.
+type PhaseObserver interface {
+	PhaseChanged(ns string, from, to namespace.Phase, reason string)
 }
 
 // Supervisor reconciles namespaces owned by this node.

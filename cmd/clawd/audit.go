@@ -8,7 +8,11 @@ import (
 
 	"github.com/clawd-dev/clawd/audit"
 	"github.com/clawd-dev/clawd/ledger"
+	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/quota"
+	"github.com/clawd-dev/clawd/router"
 	"github.com/clawd-dev/clawd/store"
+	"github.com/clawd-dev/clawd/supervisor"
 )
 
 // auditing is the audit part of `clawd up`: the log in the ledger's
@@ -48,3 +52,68 @@ func (a *auditing) wait() {
 
 // checked is the log with its anchor, for the admin API.
 func (a *auditing) checked() audit.Checked { return audit.Checked{Log: a.log, Anchor: a.anchor} }
+
+// The sources: each turns another subsystem's events into records.
+
+// authAudit records the router's credential outcomes and its refusals.
+type authAudit struct{ rec audit.Recorder }
+
+var _ router.AuthAuditor = authAudit{}
+
+func (a authAudit) AuditAuth(ev router.AuthEvent) {
+	r := audit.Record{Namespace: ev.Namespace, Time: ev.Time, Type: audit.TypeAuth, Actor: "anonymous",
+		Action: "key_" + ev.Outcome, Target: ev.Host, Outcome: audit.OutcomeRefused, Detail: ev.Detail}
+	if ev.KeyID != "" {
+		r.Actor = "apikey:" + ev.KeyID
+	}
+	switch ev.Outcome {
+	case router.AuthAccepted:
+		r.Outcome = audit.OutcomeSuccess
+	case router.AuthLogin:
+		r.Action, r.Outcome = "login", audit.OutcomeSuccess
+	case router.AuthLoginFailed:
+		r.Action = "login"
+	case router.AuthRateLimited, router.AuthOverQuota:
+		r.Type, r.Action = audit.TypeQuota, ev.Outcome
+	}
+	a.rec.Record(r)
+}
+
+// quotaAudit records calls the model quotas refuse.
+type quotaAudit struct{ rec audit.Recorder }
+
+var _ quota.RefusalObserver = quotaAudit{}
+
+func (q quotaAudit) Refused(ns, provider, model string, r *quota.Refusal) {
+	target := model
+	if provider != "" {
+		target = provider + "/" + model
+	}
+	q.rec.Record(audit.Record{Namespace: ns, Type: audit.TypeQuota, Actor: "system", Action: "quota_refused",
+		Target: target, Outcome: audit.OutcomeRefused, Detail: r.Error()})
+}
+
+// phaseAudit records wakes, sleeps and failures of gateways.
+type phaseAudit struct{ rec audit.Recorder }
+
+var _ supervisor.PhaseObserver = phaseAudit{}
+
+func (p phaseAudit) PhaseChanged(ns string, from, to namespace.Phase, reason string) {
+	action := ""
+	switch to {
+	case namespace.PhaseRunning:
+		action = "wake"
+	case namespace.PhasePaused, namespace.PhaseStopped, namespace.PhaseEvicted:
+		action = "sleep"
+	case namespace.PhaseFailed:
+		action = "failed"
+	default:
+		return
+	}
+	outcome := audit.OutcomeSuccess
+	if action == "failed" {
+		outcome = audit.OutcomeFailure
+	}
+	p.rec.Record(audit.Record{Namespace: ns, Type: audit.TypeNamespace, Actor: "system", Action: action,
+		Outcome: outcome, Before: string(from), After: string(to), Detail: reason})
+}

@@ -176,6 +176,7 @@ func up(cfg *config.Static) error {
 	if err != nil {
 		return err
 	}
+	mdl.quotas.ObserveRefusals(quotaAudit{aud.writer})
 	mdl.run(ctx, st)
 
 	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC()}, 10*time.Second); err != nil {
@@ -239,6 +240,7 @@ func up(cfg *config.Static) error {
 		Skills:         cfg.SkillsPolicy(),
 		Activity:       activity,
 		Gate:           activity,
+		Phases:         phaseAudit{aud.writer},
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
@@ -251,6 +253,7 @@ func up(cfg *config.Static) error {
 	})
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
+	rtr.AuditAuth(authAudit{aud.writer})
 	rtr.CountRequests(mdl.requests, mtr.meter) // the quota, then the ledger's api_requests
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
