@@ -316,6 +316,7 @@ func (s *Server) createNamespace(r *http.Request) (int, any, error) {
 	if err := spec.Validate(); err != nil {
 		return 0, nil, badRequest{err}
 	}
+	noteAudit(r, spec.Name, spec.Name)
 	if err := s.st.CreateNamespace(r.Context(), spec); err != nil {
 		return 0, nil, err
 	}

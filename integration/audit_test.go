@@ -155,10 +155,11 @@ func TestAuditSurvivesKill9(t *testing.T) {
 		t.Fatalf("the anchor is ahead of the records: %+v", v)
 	}
 	before := v.Records
-	d.mustClawd("config", "set", "namespaces.alpha.idle.pauseAfter", "77m")
+	d.mustClawd("config", "set", "namespaces.alpha.idle.pauseAfter", "50m")
+	var recs []audit.Record
 	eventually(t, 30*time.Second, "the change after the restart", func() bool {
-		recs := auditRecords(t, d, "--namespace=alpha", "--event-type=config_change")
-		return len(recs) > 0 && recs[len(recs)-1].After == "77m"
+		recs = auditRecords(t, d, "--namespace=alpha", "--event-type=config_change")
+		return len(recs) > 0 && recs[len(recs)-1].After == "50m"
 	})
 	// The anchor follows the commit it names.
 	eventually(t, 30*time.Second, "the anchor at the new head", func() bool {
