@@ -92,3 +92,5 @@ func (m *memAnchor) GetAuditHead(_ context.Context, ns string) (store.AuditHead,
 	h, ok := m.heads[ns]
 	return h, ok, nil
 }
+
+func ledgerOptionsSQLite(t *testing.T) ledger.Options { return ledger.Options{Dir: t.TempDir()} }

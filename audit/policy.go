@@ -50,3 +50,24 @@ func (p *Policy) Selects(ns, typ string) bool {
 	list := strings.Split(events, ",")
 	return slices.Contains(list, "all") || slices.Contains(list, typ)
 }
+
+// Ships says whether ns's records also go to Elasticsearch
+// (namespaces.<ns>.audit.backend elasticsearch).
+func (p *Policy) Ships(ns string) bool {
+	vp := p.values.Load()
+	if vp == nil || ns == "" {
+		return false
+	}
+	v, _ := config.Effective(*vp, ns, "audit.backend")
+	return v == "elasticsearch"
+}
+
+// ElasticURL is audit.elasticsearch.url.
+func (p *Policy) ElasticURL() string {
+	vp := p.values.Load()
+	if vp == nil {
+		return ""
+	}
+	v, _ := config.Effective(*vp, "", "audit.elasticsearch.url")
+	return v
+}

@@ -44,3 +44,12 @@ func TestConfigOffersEveryType(t *testing.T) {
 		t.Fatalf("audit.events offers %v, want %v", k.Enum, want)
 	}
 }
+
+func TestPolicyShips(t *testing.T) {
+	var p Policy
+	p.Set(map[string]string{"namespaces.*.audit.backend": "elasticsearch", "namespaces.b.audit.backend": "builtin",
+		"audit.elasticsearch.url": "http://es:9200"})
+	if !p.Ships("a") || p.Ships("b") || p.Ships("") || p.ElasticURL() != "http://es:9200" {
+		t.Fatalf("ships a %v, b %v, cluster %v, url %q", p.Ships("a"), p.Ships("b"), p.Ships(""), p.ElasticURL())
+	}
+}

@@ -26,7 +26,10 @@ type WriterOptions struct {
 	MaxQueue   int           // records held before Record drops them; default 100,000
 	Filter     Selects
 	Anchor     Anchor // where chain heads go after each commit; nil: none
-	Logger     hclog.Logger
+	// Committed hears of each committed batch, chained (Elasticsearch
+	// shipping); it must not block.
+	Committed func([]Record)
+	Logger    hclog.Logger
 }
 
 // Writer batches records off the request path: Record never waits for the
@@ -123,6 +126,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 		w.queue = append(batch, w.queue...)
 		w.mu.Unlock()
 		return err
+	}
+	if w.o.Committed != nil {
+		w.o.Committed(batch)
 	}
 	if w.o.Anchor == nil {
 		return nil

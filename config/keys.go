@@ -75,6 +75,8 @@ var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth",
 
 // registry holds every key; keep it sorted by Pattern (a test checks).
 var registry = []Key{
+	{Pattern: "audit.elasticsearch.url", Kind: String, Implemented: true,
+		Description: "Elasticsearch base URL the audit records of namespaces with audit.backend elasticsearch are shipped to (_bulk API, index clawd-audit)"},
 	{Pattern: "billing.gracePeriod", Kind: Duration, Default: "72h", Implemented: true,
 		Description: "how long a namespace whose invoice payment failed keeps running before it is put to sleep and its requests get 402"},
 	{Pattern: "metering.backend", Kind: Enum, Enum: []string{"ledger", "prometheus"}, Default: "ledger", Implemented: true,
@@ -95,8 +97,8 @@ var registry = []Key{
 		Description: "price of 1,000,000 model tokens (input and output) on metering reports (unset: no tokens cost)"},
 	{Pattern: "metering.retention", Kind: Duration, Default: "90d", Implemented: true,
 		Description: "how long raw usage events are kept (whole days); hourly roll-ups are kept for billing"},
-	{Pattern: "namespaces.*.audit.backend", Kind: Enum, Enum: []string{"builtin", "file", "elasticsearch"},
-		Description: "where the namespace's audit log is written"},
+	{Pattern: "namespaces.*.audit.backend", Kind: Enum, Enum: []string{"builtin", "file", "elasticsearch"}, Default: "builtin", Implemented: true,
+		Description: "builtin: the ledger; elasticsearch: the ledger, and shipped to audit.elasticsearch.url; file: accepted, but the ledger only (not built)"},
 	{Pattern: "namespaces.*.audit.enabled", Kind: Bool, Default: "true", Implemented: true,
 		Description: "keep an audit log for the namespace (false: nothing about it is recorded from then on)"},
 	{Pattern: "namespaces.*.audit.events", Kind: List, Enum: auditEvents, Default: "all", Implemented: true,

@@ -54,7 +54,7 @@ func TestLookup(t *testing.T) {
 		{key: "security.crossNamespaceAccess", pattern: "security.crossNamespaceAccess", ns: ""},
 		{key: "metering.retention", pattern: "metering.retention", ns: ""},
 		{key: "namespaces.tenant-a.models.primry", wantErr: `unknown config key "namespaces.tenant-a.models.primry"`},
-		{key: "models.primary", wantErr: "valid keys, with <ns> a namespace or * for all: billing.gracePeriod, metering.backend|currency|enabled"},
+		{key: "models.primary", wantErr: "valid keys, with <ns> a namespace or * for all: audit.elasticsearch.url, billing.gracePeriod, metering.backend|currency|enabled"},
 		{key: "namespaces.tenant-a.metering.enabled", wantErr: "unknown config key"},
 		{key: "namespaces.tenant-a", wantErr: "unknown config key"},
 		{key: "", wantErr: "unknown config key"},

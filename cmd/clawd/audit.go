@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +24,7 @@ type auditing struct {
 	writer *audit.Writer
 	anchor audit.Anchor
 	policy *audit.Policy
+	ship   *audit.Shipper
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -30,9 +32,25 @@ type auditing struct {
 func newAuditing(l *ledger.Ledger, st *store.Store, log hclog.Logger) *auditing {
 	g := audit.New(l)
 	p := &audit.Policy{}
-	a := &auditing{log: g, anchor: st, done: make(chan struct{}), policy: p}
-	a.writer = audit.NewWriter(g, audit.WriterOptions{FlushEvery: 200 * time.Millisecond, Filter: p.Selects, Anchor: st, Logger: log.Named("audit")})
+	a := &auditing{log: g, anchor: st, done: make(chan struct{}), policy: p,
+		ship: &audit.Shipper{URL: p.ElasticURL, Client: &http.Client{Timeout: 30 * time.Second}, Log: log.Named("audit")}}
+	a.writer = audit.NewWriter(g, audit.WriterOptions{FlushEvery: 200 * time.Millisecond, Filter: p.Selects, Anchor: st,
+		Committed: a.shipSome, Logger: log.Named("audit")})
 	return a
+}
+
+// shipSome queues the committed records of namespaces whose audit.backend
+// is elasticsearch.
+func (a *auditing) shipSome(recs []audit.Record) {
+	var out []audit.Record
+	for _, r := range recs {
+		if a.policy.Ships(r.Namespace) {
+			out = append(out, r)
+		}
+	}
+	if len(out) > 0 {
+		a.ship.Add(out)
+	}
 }
 
 // run records until ctx ends; wait then returns after the last flush.
@@ -40,6 +58,7 @@ func (a *auditing) run(ctx context.Context, st *store.Store) {
 	ctx, a.cancel = context.WithCancel(ctx)
 	go a.policy.Watch(ctx, st.WatchConfig(ctx))
 	go func() { a.writer.Run(ctx); close(a.done) }()
+	go a.ship.Run(ctx)
 }
 
 // wait stops the writer after its last flush (before the ledger closes).
