@@ -72,6 +72,18 @@ func TestAuditLog(t *testing.T) {
 		t.Fatalf("--event-type=auth: %+v", only)
 	}
 
+	// Sleep through the API, and the gateway's own phase change, are in it.
+	d.mustClawd("namespace", "sleep", "tenant-a", "--to=paused")
+	eventually(t, 60*time.Second, "the gateway's sleep in the audit log", func() bool {
+		recs = auditRecords(t, d, "--namespace=tenant-a", "--event-type=namespace")
+		return findRecord(recs, func(r audit.Record) bool {
+			return r.Actor == "system" && r.Action == "sleep" && r.After == "Paused"
+		}) != nil
+	})
+	if findRecord(recs, func(r audit.Record) bool { return r.Action == "POST /api/v1/namespaces/{name}/sleep" && r.Actor == "admin-token" }) == nil {
+		t.Fatalf("the sleep request is not in the log: %+v", recs)
+	}
+
 	out := d.mustClawd("audit", "verify", "--namespace=tenant-a")
 	if !strings.HasPrefix(out, "ok: ") {
 		t.Fatalf("verify: %q", out)
