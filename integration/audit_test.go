@@ -61,10 +61,14 @@ func TestAuditLog(t *testing.T) {
 	if set == nil || set.Before != "30m" || set.Target != "namespaces.tenant-a.idle.pauseAfter" || set.Actor != "admin-token" {
 		t.Fatalf("the second config set is not in the log with before/after: %+v", recs)
 	}
-	if findRecord(recs, func(r audit.Record) bool { return r.Type == audit.TypeAPIKey && r.Target == keyID && r.Outcome == "success" }) == nil {
+	if findRecord(recs, func(r audit.Record) bool {
+		return r.Type == audit.TypeAPIKey && r.Target == keyID && r.Outcome == "success"
+	}) == nil {
 		t.Fatalf("the key creation (%s) is not in the log: %+v", keyID, recs)
 	}
-	if findRecord(recs, func(r audit.Record) bool { return r.Type == audit.TypeNamespace && r.Action == "POST /api/v1/namespaces" }) == nil {
+	if findRecord(recs, func(r audit.Record) bool {
+		return r.Type == audit.TypeNamespace && r.Action == "POST /api/v1/namespaces"
+	}) == nil {
 		t.Fatalf("the namespace creation is not in the log: %+v", recs)
 	}
 	only := auditRecords(t, d, "--namespace=tenant-a", "--event-type=auth")
@@ -80,7 +84,9 @@ func TestAuditLog(t *testing.T) {
 			return r.Actor == "system" && r.Action == "sleep" && r.After == "Paused"
 		}) != nil
 	})
-	if findRecord(recs, func(r audit.Record) bool { return r.Action == "POST /api/v1/namespaces/{name}/sleep" && r.Actor == "admin-token" }) == nil {
+	if findRecord(recs, func(r audit.Record) bool {
+		return r.Action == "POST /api/v1/namespaces/{name}/sleep" && r.Actor == "admin-token"
+	}) == nil {
 		t.Fatalf("the sleep request is not in the log: %+v", recs)
 	}
 
