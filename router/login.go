@@ -57,6 +57,9 @@ func (r *Router) own(ctx *fasthttp.RequestCtx, t *table, host []byte) {
 		c.SetSecure(secure)
 		c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
 		ctx.Response.Header.SetCookie(c)
+		if r.login != nil {
+			ctx.Response.Header.Add("Set-Cookie", r.login.ClearSession(secure).String())
+		}
 		seeOther(ctx, loginPath)
 	case path == loginPath && (ctx.IsGet() || ctx.IsHead()):
 		loginPage(ctx, fasthttp.StatusOK, "")

@@ -74,6 +74,7 @@ type exchange struct {
 	info   *RequestInfo
 	gone   bool   // the client left before an answer (499)
 	keyID  string // the API key the request presented; "" without one
+	user   string // the signed-in user of a session (see oidc.go)
 }
 
 var (

@@ -34,6 +34,7 @@ const (
 	nodePrefix     = keyPrefix + "nodes/"
 	providerPrefix = keyPrefix + "providers/"
 	usagePrefix    = keyPrefix + "usage/"
+	loginPrefix    = keyPrefix + "logins/"
 )
 
 // Defaults for Config.
