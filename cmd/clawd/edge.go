@@ -36,6 +36,7 @@ type edge struct {
 
 	reg    *prometheus.Registry
 	m      *metrics.Router
+	logins *metrics.Login
 	access *router.AccessLog
 }
 
@@ -44,6 +45,7 @@ type edge struct {
 func newEdge(cfg *config.Static, log hclog.Logger) (*edge, error) {
 	e := &edge{cfg: cfg, log: log, reg: metrics.NewRegistry()}
 	e.m = metrics.NewRouter(e.reg)
+	e.logins = metrics.NewLogin(e.reg)
 	r := cfg.Router
 	if r.TLSAddress == "" {
 		return e, nil
