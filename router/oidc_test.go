@@ -279,6 +279,9 @@ func TestOIDCLogin(t *testing.T) {
 		t.Errorf("a's key: %d %s", rec.Code, rec.Body)
 	}
 
+	if r = get(t, f.browser(), "http://a.example"+loginPath); r.status != 200 || !strings.Contains(r.body, `href="`+startPath+`"`) {
+		t.Errorf("the key page of a namespace with a sign-in: %d, no link to %s", r.status, startPath)
+	}
 	r = get(t, c, "http://a.example"+logoutPath)
 	if s := cookieNamed(r.cookies, auth.SessionCookie); s == nil || s.MaxAge >= 0 {
 		t.Fatalf("logout: %d, session cookie %+v not cleared", r.status, s)
