@@ -125,7 +125,7 @@ func TestLogins(t *testing.T) {
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &got) != nil {
 		t.Fatalf("reconfigure: %d %s", rec.Code, rec.Body)
 	}
-	if !got.Active || len(got.Missing) != 0 || got.HostnameAdded != "" || got.Issuer != "https://idp.example.com" ||
+	if !got.Active || len(got.Missing) != 0 || got.HostnameAdded != "" || got.Issuer != "https://idp.example.com/" ||
 		!slices.Equal(got.AllowedDomains, []string{"corp.example"}) || !slices.Equal(got.Scopes, auth.DefaultScopes) {
 		t.Errorf("reconfigured login %+v", got)
 	}

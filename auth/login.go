@@ -54,7 +54,9 @@ var DefaultScopes = []string{"openid", "email", "profile"}
 // Normalize trims and lowercases what is compared, and fills defaults.
 func (l *Login) Normalize() {
 	l.Provider = strings.ToLower(strings.TrimSpace(l.Provider))
-	l.Issuer = strings.TrimRight(strings.TrimSpace(l.Issuer), "/")
+	// The issuer is kept as given: discovery wants it exact, and some
+	// providers' issuers end with a slash.
+	l.Issuer = strings.TrimSpace(l.Issuer)
 	l.CallbackURL = strings.TrimSpace(l.CallbackURL)
 	for i, d := range l.AllowedDomains {
 		l.AllowedDomains[i] = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(d)), "@")
@@ -164,6 +166,17 @@ func (l *Login) CallbackHost() string {
 		return ""
 	}
 	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+}
+
+// CallbackOrigin is the callback URL's scheme and authority
+// (https://tenant-a.app.com), where a sign-in must start: its flow cookie
+// has to be there when the provider sends the browser back.
+func (l *Login) CallbackOrigin() string {
+	u, err := url.Parse(l.CallbackURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // CallbackPath is the callback URL's path, which the router answers on the

@@ -186,6 +186,15 @@ func (s *Service) newClient(l Login) *client {
 
 func (s *Service) client(ns string) *client { return (*s.table.Load())[ns] }
 
+// Login returns ns's login as the service runs it.
+func (s *Service) Login(ns string) (Login, bool) {
+	c := s.client(ns)
+	if c == nil {
+		return Login{}, false
+	}
+	return c.login, true
+}
+
 // Configured reports whether ns has a login: then nothing of it is served
 // without a session or an API key.
 func (s *Service) Configured(ns string) bool { return s.client(ns) != nil }
@@ -195,6 +204,17 @@ func (s *Service) Configured(ns string) bool { return s.client(ns) != nil }
 func (s *Service) Usable(ns string) bool {
 	c := s.client(ns)
 	return c != nil && c.broken == ""
+}
+
+// Callback returns the host of ns's callback URL and its origin (scheme
+// and authority); a sign-in started on another of the namespace's
+// hostnames is sent there first.
+func (s *Service) Callback(ns string) (host, origin string) {
+	c := s.client(ns)
+	if c == nil {
+		return "", ""
+	}
+	return c.login.CallbackHost(), c.login.CallbackOrigin()
 }
 
 // IsCallback reports whether host and path are ns's callback.

@@ -25,6 +25,7 @@ type Login interface {
 	Configured(ns string) bool
 	Usable(ns string) bool
 	IsCallback(ns, host, path string) bool
+	Callback(ns string) (host, origin string)
 	Session(ns, cookie string) (user string, err error)
 	Begin(ctx context.Context, ns, returnTo string, secure bool) (location string, flow *http.Cookie, err error)
 	Finish(ctx context.Context, ns string, query url.Values, flowCookie string, secure bool) (user string, cookies []*http.Cookie, returnTo string, err error)
@@ -111,9 +112,18 @@ func (r *Router) loginPaths(ctx *fasthttp.RequestCtx, t *table, host []byte) boo
 			writeProblem(ctx, fasthttp.StatusMethodNotAllowed, problemf("", "%s takes GET", path))
 			return true
 		}
+		rd := string(ctx.QueryArgs().Peek("rd"))
+		if cbHost, origin := r.login.Callback(rt.namespace); cbHost != "" && cbHost != string(host) {
+			// The flow cookie must be set on the host the provider
+			// returns to; the browser ends up there.
+			ctx.Response.Header.Set("Cache-Control", "no-store")
+			ctx.Response.Header.Set("Location", origin+startPath+"?rd="+url.QueryEscape(rd))
+			ctx.SetStatusCode(fasthttp.StatusFound)
+			return true
+		}
 		cctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 		defer cancel()
-		loc, flow, err := r.login.Begin(cctx, rt.namespace, string(ctx.QueryArgs().Peek("rd")), ctx.IsTLS())
+		loc, flow, err := r.login.Begin(cctx, rt.namespace, rd, ctx.IsTLS())
 		if err != nil {
 			loginRefused(ctx, err)
 			return true

@@ -20,7 +20,9 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/clawd-dev/clawd/auth"
+	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/secrets"
+	"github.com/clawd-dev/clawd/store"
 )
 
 // loginWatcher feeds an auth.Service from a channel the test writes to.
@@ -149,7 +151,7 @@ func (f *oidcFixture) setLogins(t *testing.T, ls ...auth.Login) {
 	f.logins.ch <- ls
 	eventually(t, "logins applied", func() bool {
 		for _, l := range ls {
-			if !f.svc.Configured(l.Namespace) || f.svc.Usable(l.Namespace) != (len(l.Missing()) == 0) {
+			if got, ok := f.svc.Login(l.Namespace); !ok || got.Generation != l.Generation || got.Issuer != l.Issuer {
 				return false
 			}
 		}
@@ -523,5 +525,35 @@ func TestOIDCGate(t *testing.T) {
 	// b has no login any more and requireKey is off: open as before.
 	if rec := f.do("b.example"); rec.Code != 200 {
 		t.Fatalf("b without login: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A sign-in started on another of the namespace's hostnames goes to the
+// callback's host first, where the flow cookie must be when the provider
+// sends the browser back; it ends signed in there.
+func TestOIDCStartsOnTheCallbackHost(t *testing.T) {
+	f := newOIDCFixture(t, map[string]string{})
+	a := f.r.table.Load().byName["a"]
+	f.w.ns <- store.Event{Type: store.EventPut, Name: "a", Namespace: namespace.Namespace{
+		Spec:   namespace.Spec{Name: "a", Hostnames: []string{"a.example", "a2.example"}},
+		Status: namespace.Status{Phase: namespace.PhaseRunning, Address: a.address}}}
+	eventually(t, "a2.example routes to a", func() bool { return f.r.table.Load().byHost["a2.example"] != nil })
+
+	c := f.browser()
+	r := get(t, c, "http://a2.example/chat")
+	if r.status != 303 {
+		t.Fatalf("a2 without a session: %d %s", r.status, r.body)
+	}
+	r = get(t, c, "http://a2.example"+r.location)
+	if r.status != 302 || r.location != "http://a.example"+startPath+"?rd=%2Fchat" {
+		t.Fatalf("start on a2: %d %q, want 302 to a.example's start", r.status, r.location)
+	}
+	r = get(t, c, r.location) // a.example's start → the provider
+	r = get(t, c, r.location) // the provider → the callback
+	if r = get(t, c, r.location); r.status != 303 || r.location != "/chat" {
+		t.Fatalf("callback: %d %q %s", r.status, r.location, r.body)
+	}
+	if r = get(t, c, "http://a.example/v1/models", "Accept", "application/json"); r.status != 200 {
+		t.Fatalf("signed in on a.example: %d %s", r.status, r.body)
 	}
 }
