@@ -296,8 +296,10 @@ func TestE2EOpenClaw(t *testing.T) {
 			if c.hello.Auth.Method != "trusted-proxy" {
 				t.Errorf("signed-in browser connected as %+v", c.hello.Auth)
 			}
-			if raw, err := c.call("system-presence", map[string]any{}); err == nil {
-				t.Logf("system-presence with an OIDC session: %.600s", raw)
+			// The gateway's own view of who is connected names the user.
+			raw, err := c.call("system-presence", map[string]any{})
+			if err != nil || !strings.Contains(string(raw), `"email":"oidc:jane.doe@example.com"`) {
+				t.Errorf("system-presence with an OIDC session: %v %.600s; want the user oidc:jane.doe@example.com", err, raw)
 			}
 			shot := t.TempDir() + "/oidc.png"
 			out, err := exec.Command("node", "browser/models.mjs", base+"/", "clawd-anthropic/claude-sonnet-4-5", "--screenshot", shot).CombinedOutput()
