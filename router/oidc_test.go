@@ -3,8 +3,15 @@ package router
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -555,5 +562,49 @@ func TestOIDCStartsOnTheCallbackHost(t *testing.T) {
 	}
 	if r = get(t, c, "http://a.example/v1/models", "Accept", "application/json"); r.status != 200 {
 		t.Fatalf("signed in on a.example: %d %s", r.status, r.body)
+	}
+}
+
+// Over TLS the sign-in's cookies are Secure.
+func TestOIDCCookiesSecureOverTLS(t *testing.T) {
+	f := newOIDCFixture(t, map[string]string{})
+	f.setLogins(t, f.login("a", func(l *auth.Login) { l.CallbackURL = "https://a.example/callback"; l.Generation = "tls" }))
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"a.example"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := f.r.Server(Limits{})
+	go func() {
+		_ = srv.ServeTLSEmbed(ln, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+	}()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	f.routerA = ln.Addr().String()
+	c := f.browser()
+	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the test's own certificate
+
+	r := get(t, c, "https://a.example"+startPath)
+	if fl := cookieNamed(r.cookies, auth.FlowCookie); r.status != 302 || fl == nil || !fl.Secure || !fl.HttpOnly || fl.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("start over TLS: %d, flow cookie %+v; want Secure, HttpOnly, Lax", r.status, fl)
+	}
+	r = get(t, c, r.location)
+	if r.status != 302 || !strings.HasPrefix(r.location, "https://a.example/callback?") {
+		t.Fatalf("provider: %d %q", r.status, r.location)
+	}
+	r = get(t, c, r.location)
+	if s := cookieNamed(r.cookies, auth.SessionCookie); r.status != 303 || s == nil || !s.Secure || !s.HttpOnly || s.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("callback over TLS: %d %s, session cookie %+v; want Secure, HttpOnly, Lax", r.status, r.body, s)
 	}
 }
