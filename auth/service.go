@@ -89,8 +89,9 @@ type Service struct {
 	table atomic.Pointer[map[string]*client]
 	ready chan struct{}
 
-	mu   sync.Mutex
-	used map[string]time.Time // states of finished callbacks, until their flow would have expired
+	mu     sync.Mutex
+	used   map[string]time.Time // states of finished callbacks, until their flow would have expired
+	pruned time.Time            // the last sweep of used
 }
 
 // New returns a Service; Run feeds it.
@@ -547,10 +548,15 @@ func (s *Service) claim(state string, until time.Time) bool {
 	now := s.opt.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, t := range s.used {
-		if now.After(t) {
-			delete(s.used, k)
+	// Sweep at most once a minute: a burst of callbacks must not cost a
+	// pass over the map each.
+	if now.Sub(s.pruned) > time.Minute {
+		for k, t := range s.used {
+			if now.After(t) {
+				delete(s.used, k)
+			}
 		}
+		s.pruned = now
 	}
 	if _, seen := s.used[state]; seen {
 		return false

@@ -16,6 +16,8 @@ import (
 // Logins are stored whole, one per namespace, their client secret already
 // sealed by the caller; DeleteNamespace removes a namespace's login with it.
 
+const loginPrefix = keyPrefix + "logins/"
+
 func loginKey(ns string) string { return loginPrefix + ns }
 
 // PutLogin stores a namespace's login, replacing any; ErrNotFound if the

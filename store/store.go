@@ -34,7 +34,6 @@ const (
 	nodePrefix     = keyPrefix + "nodes/"
 	providerPrefix = keyPrefix + "providers/"
 	usagePrefix    = keyPrefix + "usage/"
-	loginPrefix    = keyPrefix + "logins/"
 )
 
 // Defaults for Config.

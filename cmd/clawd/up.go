@@ -22,7 +22,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/api"
-	"github.com/clawd-dev/clawd/auth"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
@@ -224,10 +223,9 @@ func up(cfg *config.Static) error {
 		ResponseHeaderTimeout: time.Duration(cfg.Router.ResponseHeaderTimeout),
 		WSHandshakeTimeout:    time.Duration(cfg.Router.WSHandshakeTimeout),
 	})
+	edge.signIn(ctx, rtr, st, mdl.box)
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
-	logins := auth.New(auth.Options{Box: mdl.box, Observer: edge.logins, Logger: log.Named("auth")})
-	rtr.SetLogin(logins)
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
@@ -236,9 +234,8 @@ func up(cfg *config.Static) error {
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
-	go logins.Run(ctx, st)
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, edge.logins.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
