@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/clawd-dev/clawd/internal/testenv"
 )
 
 // oidcBrowser is a cookie-keeping client that reaches *.localhost at the
@@ -146,7 +148,7 @@ func TestOIDCLogin(t *testing.T) {
 
 	t.Run("headless Chromium signs in", func(t *testing.T) {
 		if _, err := exec.LookPath("node"); err != nil {
-			t.Skip("no node (scripts/ensure-tools.sh)")
+			testenv.Missing(t, "no node for the Chromium check (scripts/ensure-tools.sh)")
 		}
 		cmd := exec.Command("node", "browser/visit.mjs", base+"/", base+"/__standin/whoami")
 		out, err := cmd.CombinedOutput()
