@@ -147,11 +147,18 @@ func (s *Server) getLogin(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	l, err := ls.GetLogin(r.Context(), r.PathValue("name"))
+	name := r.PathValue("name")
+	l, err := ls.GetLogin(r.Context(), name)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, showLogin(l), nil
+	v := showLogin(l)
+	// The callback only works on one of the namespace's hostnames.
+	if ns, err := s.st.GetNamespace(r.Context(), name); err == nil && !slices.Contains(ns.Spec.Hostnames, l.CallbackHost()) {
+		v.Missing = append(v.Missing, fmt.Sprintf("the callback's host %s as a hostname of the namespace (it was removed; configure again)", l.CallbackHost()))
+		v.Active = false
+	}
+	return http.StatusOK, v, nil
 }
 
 func (s *Server) removeLogin(r *http.Request) (int, any, error) {

@@ -137,6 +137,14 @@ func TestLogins(t *testing.T) {
 	if rec.Code != 200 || strings.Contains(rec.Body.String(), stored.SealedSecret) || !strings.Contains(rec.Body.String(), `"active": true`) {
 		t.Errorf("show: %d %s", rec.Code, rec.Body)
 	}
+	// The namespace loses the callback's host: show says the login is off.
+	if _, err := st.UpdateSpec(context.Background(), "tenant-a", func(sp *namespace.Spec) error { sp.Hostnames = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rec = admin(t, srv, "GET", "/api/v1/namespaces/tenant-a/auth", "")
+	if !strings.Contains(rec.Body.String(), `"active": false`) || !strings.Contains(rec.Body.String(), "the callback's host tenant-a.app.com as a hostname") {
+		t.Errorf("show without the callback's hostname: %d %s", rec.Code, rec.Body)
+	}
 	if rec = admin(t, srv, "DELETE", "/api/v1/namespaces/tenant-a/auth", ""); rec.Code != 204 {
 		t.Errorf("remove: %d %s", rec.Code, rec.Body)
 	}

@@ -74,7 +74,7 @@ func TestAllowed(t *testing.T) {
 
 func TestSafeReturn(t *testing.T) {
 	for in, want := range map[string]string{"/chat?x=1": "/chat?x=1", "": "/", "//evil.test": "/", "/\\evil.test": "/",
-		"https://evil.test/": "/", "/__clawd/signin": "/"} {
+		"https://evil.test/": "/", "/__clawd/signin": "/", "/x\r\nSet-Cookie: a=b": "/", "/\t/evil.test": "/"} {
 		if got := safeReturn(in); got != want {
 			t.Errorf("safeReturn(%q) = %q, want %q", in, got, want)
 		}

@@ -77,7 +77,7 @@ func (r *Router) signedIn(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool
 		why = err.Error()
 		ctx.Response.Header.Add("Set-Cookie", r.login.ClearSession(ctx.IsTLS()).String())
 	}
-	if !r.login.Usable(rt.namespace) {
+	if !r.login.Usable(rt.namespace) || !r.ownsCallback(rt.namespace) {
 		keyRequired(ctx)
 		return false
 	}
@@ -92,6 +92,15 @@ func (r *Router) signedIn(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool
 	}
 	unauthorized(ctx, keyProblem{Problem: problem.Problem{Title: "Sign-in required", Detail: detail}})
 	return false
+}
+
+// ownsCallback reports whether ns still has its callback's host: without
+// it the provider would send browsers back to nothing, or to another
+// namespace.
+func (r *Router) ownsCallback(ns string) bool {
+	host, _ := r.login.Callback(ns)
+	owner := r.table.Load().byHost[host]
+	return owner != nil && owner.namespace == ns
 }
 
 // loginPaths answers the sign-in's own requests on a namespace's host: the

@@ -634,3 +634,21 @@ func TestOAuth2UserinfoLogin(t *testing.T) {
 		t.Errorf("oauth2 sign-ins counted %d, want 1", n)
 	}
 }
+
+// A namespace that lost its callback's host cannot finish a sign-in:
+// browsers go to the key page instead of a provider that would send them
+// back to nothing.
+func TestOIDCWithoutTheCallbackHost(t *testing.T) {
+	f := newOIDCFixture(t, map[string]string{})
+	a := f.r.table.Load().byName["a"]
+	f.w.ns <- store.Event{Type: store.EventPut, Name: "a", Namespace: namespace.Namespace{
+		Spec:   namespace.Spec{Name: "a", Hostnames: []string{"a2.example"}},
+		Status: namespace.Status{Phase: namespace.PhaseRunning, Address: a.address}}}
+	eventually(t, "a.example no longer routes", func() bool { return f.r.table.Load().byHost["a.example"] == nil })
+	if r := get(t, f.browser(), "http://a2.example/"); r.status != 303 || r.location != loginPath {
+		t.Fatalf("browser on a2 while a lacks its callback's host: %d %q, want 303 to %s", r.status, r.location, loginPath)
+	}
+	if rec := f.do("a2.example"); rec.Code != 401 {
+		t.Fatalf("no credential: %d, want 401", rec.Code)
+	}
+}
