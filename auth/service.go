@@ -129,7 +129,7 @@ func (s *Service) Run(ctx context.Context, w Watcher) {
 	}
 }
 
-// Set replaces the logins. A namespace whose login did not change keeps
+// Set replaces the logins; one caller at a time (Run). A namespace whose login did not change keeps
 // its client (and its discovered provider).
 func (s *Service) Set(list []Login) {
 	old := *s.table.Load()

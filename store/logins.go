@@ -18,6 +18,8 @@ import (
 
 const loginPrefix = keyPrefix + "logins/"
 
+var _ auth.Watcher = (*Store)(nil)
+
 func loginKey(ns string) string { return loginPrefix + ns }
 
 // PutLogin stores a namespace's login, replacing any; ErrNotFound if the

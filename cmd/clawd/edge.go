@@ -207,6 +207,8 @@ func (r routerMetrics) ObserveWake(ns string, d time.Duration, result string) {
 	r.m.Wake(ns, d, result)
 }
 
+var _ auth.Observer = (*metrics.Login)(nil)
+
 // signIn gives the router the namespaces' sign-ins with their identity
 // providers (clawd auth configure), fed from the store until ctx ends and
 // counted on /metrics; the router is not Ready before they are in.
