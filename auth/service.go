@@ -21,13 +21,27 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// Cookie names. Both are HttpOnly, SameSite=Lax (the provider's redirect
+// Cookie names. All are HttpOnly, SameSite=Lax (the provider's redirect
 // back is a top-level cross-site GET, which Lax lets through), Secure over
-// TLS, host-only, and stripped before a request reaches a gateway.
+// TLS, host-only, and stripped before a request reaches a gateway. Each
+// sign-in in progress has its own flow cookie (FlowCookie + "_" + the
+// start of its state), so two tabs signing in at once do not undo each
+// other.
 const (
 	SessionCookie = "clawd_session"
 	FlowCookie    = "clawd_login_flow"
+	// flowKeyLen is how much of the state names a flow cookie.
+	flowKeyLen = 12
 )
+
+// FlowCookieFor is the name of the flow cookie of the sign-in whose
+// callback carries this state.
+func FlowCookieFor(state string) string {
+	if len(state) > flowKeyLen {
+		state = state[:flowKeyLen]
+	}
+	return FlowCookie + "_" + state
+}
 
 // Defaults for Options.
 const (
@@ -349,11 +363,11 @@ func (s *Service) Begin(ctx context.Context, ns, returnTo string, secure bool) (
 	if d.verifier != nil {
 		opts = append(opts, oidc.Nonce(f.Nonce))
 	}
-	return d.oauth.AuthCodeURL(f.State, opts...), s.cookie(FlowCookie, val, time.Unix(f.Exp, 0), secure), nil
+	return d.oauth.AuthCodeURL(f.State, opts...), s.cookie(FlowCookieFor(f.State), val, time.Unix(f.Exp, 0), secure), nil
 }
 
 // Finish completes a sign-in at ns's callback: query is the callback's,
-// flowCookie the flow cookie's value. It returns the user
+// flowCookie the value of the cookie FlowCookieFor(query's state). It returns the user
 // ("oidc:<email or subject>"), the cookies to set (the session; the flow
 // cookie cleared) and where to send the browser. Every refusal is a
 // *Refusal.
@@ -362,7 +376,7 @@ func (s *Service) Finish(ctx context.Context, ns string, query url.Values, flowC
 	if c == nil {
 		return "", nil, "", refuse(http.StatusNotFound, OutcomeUnavailable, "this namespace has no sign-in configured", nil)
 	}
-	clear := s.cookie(FlowCookie, "", time.Unix(0, 0), secure)
+	clear := s.cookie(FlowCookieFor(query.Get("state")), "", time.Unix(0, 0), secure)
 	clear.MaxAge = -1
 	user, returnTo, err = s.finish(ctx, c, query, flowCookie)
 	if err != nil {

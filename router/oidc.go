@@ -151,7 +151,7 @@ func (r *Router) loginPaths(ctx *fasthttp.RequestCtx, t *table, host []byte) boo
 		q, _ := url.ParseQuery(string(ctx.QueryArgs().QueryString()))
 		cctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 		defer cancel()
-		_, cookies, rd, err := r.login.Finish(cctx, rt.namespace, q, string(ctx.Request.Header.Cookie(auth.FlowCookie)), ctx.IsTLS())
+		_, cookies, rd, err := r.login.Finish(cctx, rt.namespace, q, string(ctx.Request.Header.Cookie(auth.FlowCookieFor(q.Get("state")))), ctx.IsTLS())
 		for _, c := range cookies {
 			ctx.Response.Header.Add("Set-Cookie", c.String())
 		}
@@ -192,8 +192,17 @@ func loginRefused(ctx *fasthttp.RequestCtx, err error) {
 // stripLoginCookies removes the sign-in's cookies from a request bound for
 // a gateway: the session is the router's, not the gateway's.
 func stripLoginCookies(h *fasthttp.RequestHeader) {
-	if len(h.Peek(fasthttp.HeaderCookie)) > 0 {
-		h.DelCookie(auth.SessionCookie)
-		h.DelCookie(auth.FlowCookie)
+	if len(h.Peek(fasthttp.HeaderCookie)) == 0 {
+		return
+	}
+	var flows []string
+	for k := range h.Cookies() {
+		if bytes.HasPrefix(k, []byte(auth.FlowCookie)) {
+			flows = append(flows, string(k))
+		}
+	}
+	h.DelCookie(auth.SessionCookie)
+	for _, k := range flows {
+		h.DelCookie(k)
 	}
 }

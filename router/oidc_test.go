@@ -241,6 +241,16 @@ func (f *oidcFixture) toCallback(t *testing.T, c *http.Client, host string) stri
 	return r.location
 }
 
+// flowCookie is the first sign-in flow cookie among cs.
+func flowCookie(cs []*http.Cookie) *http.Cookie {
+	for _, c := range cs {
+		if strings.HasPrefix(c.Name, auth.FlowCookie+"_") {
+			return c
+		}
+	}
+	return nil
+}
+
 func cookieNamed(cs []*http.Cookie, name string) *http.Cookie {
 	for _, c := range cs {
 		if c.Name == name {
@@ -268,7 +278,7 @@ func TestOIDCLogin(t *testing.T) {
 	if !strings.Contains(r.header.Get("Cache-Control"), "no-store") {
 		t.Errorf("callback reply may be cached: %q", r.header.Get("Cache-Control"))
 	}
-	if fl := cookieNamed(r.cookies, auth.FlowCookie); fl == nil || fl.MaxAge >= 0 {
+	if fl := flowCookie(r.cookies); fl == nil || fl.MaxAge >= 0 {
 		t.Errorf("flow cookie not cleared: %+v", fl)
 	}
 
@@ -321,12 +331,21 @@ func TestOIDCRefusals(t *testing.T) {
 		outcome string
 	}{
 		{name: "forged state", edit: func(cb string) string {
+			// The flow cookie's name is found from the state's start:
+			// forge the rest.
 			u, _ := url.Parse(cb)
 			q := u.Query()
-			q.Set("state", "forged")
+			q.Set("state", q.Get("state")[:12]+"forged")
 			u.RawQuery = q.Encode()
 			return u.String()
 		}, status: 400, says: "state does not match", outcome: auth.OutcomeInvalidState},
+		{name: "foreign state", edit: func(cb string) string {
+			u, _ := url.Parse(cb)
+			q := u.Query()
+			q.Set("state", "someone-elses-state")
+			u.RawQuery = q.Encode()
+			return u.String()
+		}, status: 400, says: "not started in this browser", outcome: auth.OutcomeInvalidState},
 		{name: "wrong audience", setup: func() {
 			tamper(func(c jwt.MapClaims) (jwt.Claims, *mockoidc.Keypair) { c["aud"] = "someone-else"; return c, nil })
 		}, status: 401, says: "ID token is not valid", outcome: auth.OutcomeInvalidToken},
@@ -384,7 +403,7 @@ func TestOIDCRefusals(t *testing.T) {
 		c := f.browser()
 		cb := f.toCallback(t, c, "a.example")
 		u, _ := url.Parse("http://a.example/")
-		flowCookie := cookieNamed(c.Jar.Cookies(u), auth.FlowCookie)
+		flowCookie := flowCookie(c.Jar.Cookies(u))
 		if flowCookie == nil {
 			t.Fatal("no flow cookie before the callback")
 		}
@@ -599,7 +618,7 @@ func TestOIDCCookiesSecureOverTLS(t *testing.T) {
 	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the test's own certificate
 
 	r := get(t, c, "https://a.example"+startPath)
-	if fl := cookieNamed(r.cookies, auth.FlowCookie); r.status != 302 || fl == nil || !fl.Secure || !fl.HttpOnly || fl.SameSite != http.SameSiteLaxMode {
+	if fl := flowCookie(r.cookies); r.status != 302 || fl == nil || !fl.Secure || !fl.HttpOnly || fl.SameSite != http.SameSiteLaxMode {
 		t.Fatalf("start over TLS: %d, flow cookie %+v; want Secure, HttpOnly, Lax", r.status, fl)
 	}
 	r = get(t, c, r.location)
@@ -650,5 +669,22 @@ func TestOIDCWithoutTheCallbackHost(t *testing.T) {
 	}
 	if rec := f.do("a2.example"); rec.Code != 401 {
 		t.Fatalf("no credential: %d, want 401", rec.Code)
+	}
+}
+
+// Two tabs signing in at once each finish: every flow has its own cookie.
+func TestOIDCTwoTabs(t *testing.T) {
+	f := newOIDCFixture(t, map[string]string{})
+	c := f.browser()
+	first := f.toCallback(t, c, "a.example")
+	second := f.toCallback(t, c, "a.example")
+	for i, cb := range []string{first, second} {
+		if r := get(t, c, cb); r.status != 303 || cookieNamed(r.cookies, auth.SessionCookie) == nil {
+			t.Fatalf("tab %d's callback: %d %s", i+1, r.status, r.body)
+		}
+	}
+	// Neither flow cookie is left behind.
+	if fl := flowCookie(c.Jar.Cookies(&url.URL{Scheme: "http", Host: "a.example", Path: "/"})); fl != nil {
+		t.Errorf("flow cookie %s left after both callbacks", fl.Name)
 	}
 }
