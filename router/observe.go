@@ -17,8 +17,11 @@ type RequestInfo struct {
 	// (unknown host, bad key).
 	Namespace string
 	KeyID     string
-	Method    string
-	Host      string
+	// User is the signed-in user of a session ("oidc:…"); empty for a
+	// key or no credential.
+	User   string
+	Method string
+	Host   string
 	// Path has no query string: queries can carry secrets.
 	Path     string
 	Remote   string

@@ -72,6 +72,9 @@ func (r *Router) signedIn(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool
 		user, err := r.login.Session(rt.namespace, string(c))
 		if err == nil {
 			x.user = user
+			if x.info != nil {
+				x.info.User = user
+			}
 			return true
 		}
 		why = err.Error()

@@ -68,6 +68,25 @@ type oidcFixture struct {
 	skew    atomic.Int64 // added to the sign-in's clock
 	tamper  atomic.Pointer[func(jwt.MapClaims) (jwt.Claims, *mockoidc.Keypair)]
 	routerA string // the router's host:port
+	lines   *accessLines
+}
+
+// accessLines keeps the access log lines of every request.
+type accessLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (a *accessLines) ObserveRequest(i *RequestInfo) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lines = append(a.lines, string(AppendAccessLine(nil, i)))
+}
+
+func (a *accessLines) all() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return strings.Join(a.lines, "")
 }
 
 func newOIDCFixture(t *testing.T, values map[string]string) *oidcFixture {
@@ -132,7 +151,8 @@ func newOIDCFixture(t *testing.T, values map[string]string) *oidcFixture {
 	t.Cleanup(cancel)
 	go f.svc.Run(ctx, f.logins)
 
-	f.authFixture = newAuthFixtureWith(t, values, func(r *Router) { r.SetLogin(f.svc) })
+	f.lines = &accessLines{}
+	f.authFixture = newAuthFixtureWith(t, values, func(r *Router) { r.SetLogin(f.svc); r.Observe(f.lines) })
 	f.routerA = strings.TrimPrefix(f.url, "http://")
 	return f
 }
@@ -295,6 +315,9 @@ func TestOIDCLogin(t *testing.T) {
 	}
 	if n := f.seen.get("a/oidc/ok"); n != 1 {
 		t.Errorf("ok sign-ins counted %d, want 1", n)
+	}
+	if !strings.Contains(f.lines.all(), `"key_id":"","user":"oidc:jane.doe@example.com","method":"GET","host":"a.example","path":"/v1/models"`) {
+		t.Errorf("the access log does not name the signed-in user:\n%s", f.lines.all())
 	}
 	// An API key still wins and names itself.
 	if rec := f.do("a.example", "X-API-Key", f.secret["a"]); rec.Code != 200 || !strings.Contains(rec.Body.String(), f.key["a"].ID) {
