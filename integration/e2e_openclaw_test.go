@@ -276,7 +276,14 @@ func TestE2EOpenClaw(t *testing.T) {
 			base := "http://alpha.localhost:" + routerPort(d)
 			d.mustClawd("auth", "configure", "--namespace=alpha", "--provider=oidc", "--issuer="+op.Issuer(), "--client-id="+op.ClientID,
 				"--client-secret="+op.ClientSecret, "--callback-url="+base+"/callback")
-			defer d.mustClawd("auth", "remove", "alpha")
+			defer func() {
+				// The later subtests reach alpha by its hostname alone.
+				d.mustClawd("auth", "remove", "alpha")
+				eventually(t, 10*time.Second, "alpha's hostname is open again", func() bool {
+					code, _, _ := get(t, d, "alpha.localhost", "/healthz")
+					return code == 200
+				})
+			}()
 			var session string
 			eventually(t, 20*time.Second, "a browser signs in and gets the Control UI", func() bool {
 				c := oidcBrowser(d)
