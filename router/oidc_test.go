@@ -711,3 +711,23 @@ func TestOIDCTwoTabs(t *testing.T) {
 		t.Errorf("flow cookie %s left after both callbacks", fl.Name)
 	}
 }
+
+// A provider that cannot be reached gets the browser a page saying so, and
+// the attempt is counted.
+func TestOIDCProviderDown(t *testing.T) {
+	f := newOIDCFixture(t, map[string]string{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + "/oidc"
+	ln.Close() // nothing listens there now
+	f.setLogins(t, f.login("a", func(l *auth.Login) { l.Issuer, l.Generation = down, "down" }))
+	r := get(t, f.browser(), "http://a.example"+startPath)
+	if r.status != 502 || !strings.Contains(r.body, "cannot be reached") {
+		t.Fatalf("start with the provider down: %d %s, want 502", r.status, r.body)
+	}
+	if n := f.seen.get("a/oidc/" + auth.OutcomeUnavailable); n != 1 {
+		t.Errorf("unavailable counted %d, want 1", n)
+	}
+}
