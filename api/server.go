@@ -67,6 +67,13 @@ type Config struct {
 	Secrets Sealer
 	// Usage reads today's model usage for quota-status; nil: none shown.
 	Usage UsageToday
+	// Ledger serves the metering reports; nil: no metering endpoints.
+	Ledger Ledger
+	// Metering tells status what metering does; nil: not shown.
+	Metering MeteringState
+	// Skills says where namespaces.<ns>.skills.path may point; the zero
+	// policy allows no host directory.
+	Skills config.SkillsPolicy
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -105,6 +112,8 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/quota-status", s.quotaStatus)
 	s.handle("PUT /api/v1/namespaces/{name}/quota", s.applyQuota)
+	s.handle("GET /api/v1/metering/report", s.meteringReport)
+	s.mux.HandleFunc("GET /api/v1/metering/export", s.meteringExport)
 	s.handle("GET /api/v1/providers", s.listProviders)
 	s.handle("POST /api/v1/providers", s.addProvider)
 	s.handle("DELETE /api/v1/providers/{name}", s.removeProvider)
@@ -481,6 +490,13 @@ func (s *Server) setConfig(r *http.Request) (int, any, error) {
 	if err := s.checkModel(r.Context(), k, value); err != nil {
 		return 0, nil, err
 	}
+	if k.Leaf() == "skills.path" {
+		// The supervisor checks again before every start; this tells the
+		// operator now.
+		if err := s.cfg.Skills.Check(value); err != nil {
+			return 0, nil, invalid("invalid value for %s: %v", key, err)
+		}
+	}
 	if err := s.st.SetConfig(r.Context(), key, value); err != nil {
 		return 0, nil, err
 	}
@@ -527,6 +543,18 @@ type StatusReply struct {
 	// into (auth.requireKey false).
 	Public []string         `json:"public"`
 	Pool   *warmpool.Status `json:"pool,omitempty"`
+	// Metering is what metering does on this node.
+	Metering *MeteringStatus `json:"metering,omitempty"`
+	// Failing are the namespaces whose gateway keeps failing: why, and
+	// when clawd tries again.
+	Failing []FailingNamespace `json:"failing,omitempty"`
+}
+
+// FailingNamespace is one Failed namespace in clawd status.
+type FailingNamespace struct {
+	Name    string    `json:"name"`
+	Reason  string    `json:"reason"`
+	NextTry time.Time `json:"nextTry,omitzero"`
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
@@ -546,6 +574,9 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 		Phases: map[namespace.Phase]int{}, Public: []string{}}
 	for _, ns := range list {
 		rep.Phases[ns.Status.Phase]++
+		if ns.Status.Phase == namespace.PhaseFailed {
+			rep.Failing = append(rep.Failing, FailingNamespace{Name: ns.Spec.Name, Reason: ns.Status.Reason, NextTry: ns.Status.NextTry})
+		}
 		if v, _ := config.Effective(values, ns.Spec.Name, "auth.requireKey"); v != "true" {
 			rep.Public = append(rep.Public, ns.Spec.Name)
 		}
@@ -553,6 +584,10 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if s.cfg.Pool != nil {
 		ps := s.cfg.Pool.Status()
 		rep.Pool = &ps
+	}
+	if s.cfg.Metering != nil {
+		ms := s.cfg.Metering.MeteringStatus()
+		rep.Metering = &ms
 	}
 	return http.StatusOK, rep, nil
 }

@@ -823,3 +823,34 @@ func TestServerErrorsHideTheCause(t *testing.T) {
 		})
 	}
 }
+
+// skills.path is set only under the skills roots, and never over clawd's
+// own data dir; the daemon's policy decides, not just the syntax.
+func TestSetConfigSkillsPath(t *testing.T) {
+	root, data := t.TempDir(), t.TempDir()
+	policy := config.SkillsPolicy{Roots: []string{root}, Protected: []string{data}}
+	for _, tc := range []struct {
+		name   string
+		policy config.SkillsPolicy
+		value  string
+		detail string
+	}{
+		{name: "under a root", policy: policy, value: root + "/tenant-a"},
+		{name: "outside the roots", policy: policy, value: "/srv/elsewhere", detail: "is not under the skills roots"},
+		{name: "the data dir", policy: policy, value: data + "/etcd", detail: "overlaps clawd's own " + data},
+		{name: "no roots configured", value: root + "/tenant-a", detail: "--skills.roots"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newMemStore(namespace.Spec{Name: "tenant-a"})
+			srv := New(Config{Token: adminToken, Skills: tc.policy}, st, nil)
+			rec := admin(t, srv, http.MethodPut, "/api/v1/config/namespaces.tenant-a.skills.path", `{"value":"`+tc.value+`"}`)
+			if tc.detail != "" {
+				wantProblem(t, rec, 400, tc.detail)
+				return
+			}
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+		})
+	}
+}

@@ -174,6 +174,16 @@ func nsGetCmd() *cobra.Command {
 				}
 				row("Since", age(d.Status.Since))
 				row("Restarts", fmt.Sprint(d.Status.Restarts))
+				if !d.Status.NextTry.IsZero() {
+					row("Next try", nextTry(d.Status.NextTry)+fmt.Sprintf(" ('clawd namespace wake %s' tries now)", d.Spec.Name))
+				}
+				for i, l := range d.Status.LogTail {
+					k := ""
+					if i == 0 {
+						k = "Last log lines"
+					}
+					fmt.Fprintf(w, "%s\t  %s\n", k, l)
+				}
 				row("Hostnames", dash(strings.Join(d.Spec.Hostnames, ", ")))
 				row("CPU", cpu(d.Spec.CPUMillis))
 				row("Memory", mem(d.Spec.MemoryBytes))
@@ -347,4 +357,15 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// nextTry says when clawd next starts a failing gateway.
+func nextTry(at time.Time) string {
+	if at.IsZero() {
+		return "-"
+	}
+	if d := time.Until(at); d > 0 {
+		return fmt.Sprintf("in %s (%s)", d.Round(time.Second), at.Local().Format(time.TimeOnly))
+	}
+	return "due now"
 }

@@ -28,6 +28,14 @@ func statusCmd() *cobra.Command {
 				} else {
 					fmt.Fprintf(w, "Warm pool:\toff\n")
 				}
+				if m := st.Metering; m != nil {
+					if m.Backend == "off" {
+						fmt.Fprintf(w, "Metering:\toff (metering.enabled=false: no usage is recorded)\n")
+					} else {
+						fmt.Fprintf(w, "Metering:\t%s, %s ledger, events kept %s; %d written, %d queued (a crash loses at most the queued), %d dropped\n",
+							m.Backend, m.Ledger, m.Retention, m.Written, m.Queued, m.Dropped)
+					}
+				}
 				fmt.Fprintf(w, "Namespaces:\t%d\n", st.Namespaces)
 				phases := make([]string, 0, len(st.Phases))
 				for p := range st.Phases {
@@ -39,6 +47,9 @@ func statusCmd() *cobra.Command {
 				}
 				if len(st.Public) > 0 {
 					fmt.Fprintf(w, "Public:\t%s (no API key needed; close with: clawd config set namespaces.<ns>.auth.requireKey true)\n", strings.Join(st.Public, ", "))
+				}
+				for _, f := range st.Failing {
+					fmt.Fprintf(w, "Failed:\t%s, next try %s: %s\n", f.Name, nextTry(f.NextTry), f.Reason)
 				}
 				fmt.Fprintln(w, "\nNODE\tADDRESS\tUP SINCE\tLAST SEEN")
 				for _, n := range st.Nodes {

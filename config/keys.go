@@ -24,9 +24,10 @@ const (
 	Enum                 // one of Key.Enum, matched case-insensitively
 	Path                 // an absolute path, stored cleaned
 	List                 // comma-separated items of Key.Enum
+	Decimal              // a non-negative amount, at most 6 decimals: "0.50"
 )
 
-var kindNames = [...]string{"string", "bool", "int", "duration", "enum", "path", "list"}
+var kindNames = [...]string{"string", "bool", "int", "duration", "enum", "path", "list", "decimal"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -73,12 +74,24 @@ var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth",
 
 // registry holds every key; keep it sorted by Pattern (a test checks).
 var registry = []Key{
-	{Pattern: "metering.backend", Kind: Enum, Enum: []string{"builtin", "prometheus"},
-		Description: "where usage metering is recorded"},
-	{Pattern: "metering.enabled", Kind: Bool, Default: "false",
-		Description: "record per-namespace usage for reports and billing"},
-	{Pattern: "metering.retention", Kind: Duration,
-		Description: "how long usage records are kept"},
+	{Pattern: "metering.backend", Kind: Enum, Enum: []string{"ledger", "prometheus"}, Default: "ledger", Implemented: true,
+		Description: "ledger: usage events in the SQL ledger; prometheus: the ledger too, and clawd_usage_* counters per namespace on /metrics"},
+	{Pattern: "metering.currency", Kind: String, Default: "USD", Implemented: true,
+		Description: "currency of the metering.prices.* amounts, as shown on reports"},
+	{Pattern: "metering.enabled", Kind: Bool, Default: "true", Implemented: true,
+		Description: "record per-namespace usage (requests, tokens, skills, storage, compute) for reports and billing"},
+	{Pattern: "metering.prices.apiRequests", Kind: Decimal, Implemented: true,
+		Description: "price of 1,000 API requests on metering reports (unset: no api_calls cost)"},
+	{Pattern: "metering.prices.cpu", Kind: Decimal, Implemented: true,
+		Description: "price of one CPU-hour of a gateway on metering reports (unset: no compute cost for CPU)"},
+	{Pattern: "metering.prices.memory", Kind: Decimal, Implemented: true,
+		Description: "price of one GiB-hour of gateway memory on metering reports (unset: no compute cost for memory)"},
+	{Pattern: "metering.prices.storage", Kind: Decimal, Implemented: true,
+		Description: "price of one GiB-month of namespace storage on metering reports (unset: no storage cost)"},
+	{Pattern: "metering.prices.tokens", Kind: Decimal, Implemented: true,
+		Description: "price of 1,000,000 model tokens (input and output) on metering reports (unset: no tokens cost)"},
+	{Pattern: "metering.retention", Kind: Duration, Default: "90d", Implemented: true,
+		Description: "how long raw usage events are kept (whole days); hourly roll-ups are kept for billing"},
 	{Pattern: "namespaces.*.audit.backend", Kind: Enum, Enum: []string{"builtin", "file", "elasticsearch"},
 		Description: "where the namespace's audit log is written"},
 	{Pattern: "namespaces.*.audit.enabled", Kind: Bool,

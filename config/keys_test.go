@@ -53,7 +53,7 @@ func TestLookup(t *testing.T) {
 		{key: "security.crossNamespaceAccess", pattern: "security.crossNamespaceAccess", ns: ""},
 		{key: "metering.retention", pattern: "metering.retention", ns: ""},
 		{key: "namespaces.tenant-a.models.primry", wantErr: `unknown config key "namespaces.tenant-a.models.primry"`},
-		{key: "models.primary", wantErr: "valid keys, with <ns> a namespace or * for all: metering.backend|enabled|retention"},
+		{key: "models.primary", wantErr: "valid keys, with <ns> a namespace or * for all: metering.backend|currency|enabled, metering.prices.apiRequests"},
 		{key: "namespaces.tenant-a.metering.enabled", wantErr: "unknown config key"},
 		{key: "namespaces.tenant-a", wantErr: "unknown config key"},
 		{key: "", wantErr: "unknown config key"},

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,9 +81,16 @@ func normalize(k Key, v string) (string, string) {
 		return v, ""
 	case List:
 		return normalizeList(k, v)
+	case Decimal:
+		if !decimalRE.MatchString(v) {
+			return "", "a non-negative amount with at most 6 decimals, e.g. 0.50"
+		}
+		return v, ""
 	}
 	return "", "nothing: key " + k.Pattern + " has no valid kind" // a registry bug; a test prevents it
 }
+
+var decimalRE = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,6})?$`)
 
 // systemDirs are the host trees no Path value may name or lie in: a Path
 // is mounted into a tenant's gateway (skills.path), and these hold the

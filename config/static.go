@@ -41,6 +41,27 @@ type Static struct {
 	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
 	ModelGW    *ModelGW    `description:"The model gateway: tenants' gateways reach model providers through it, with clawd's keys, and it counts their tokens." json:"modelgw,omitempty" yaml:"modelgw,omitempty"`
 	Secrets    *Secrets    `description:"The key that seals secrets clawd stores (provider keys) with AES-256-GCM." json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	Ledger     *Ledger     `description:"The usage ledger: an SQL store of usage events and hourly roll-ups that metering reports and billing read." json:"ledger,omitempty" yaml:"ledger,omitempty"`
+	Metering   *Metering   `description:"How often the gateways' cgroups and volumes are sampled for compute and storage usage." json:"metering,omitempty" yaml:"metering,omitempty"`
+	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
+}
+
+// Ledger says where usage events are kept.
+type Ledger struct {
+	DSN string `description:"PostgreSQL connection (postgres://user@host/db) shared by every node of a cluster. Empty (the default): SQLite in the data dir (ledger.db), for one node." json:"dsn,omitempty" yaml:"dsn,omitempty"`
+	// FlushInterval bounds what a crash loses.
+	FlushInterval ptypes.Duration `description:"How often queued usage events are written to the ledger in one transaction: a crash of clawd loses at most the events of the last interval." json:"flushInterval,omitempty" yaml:"flushInterval,omitempty"`
+}
+
+// Metering sets the sampling of compute and storage usage.
+type Metering struct {
+	ComputeInterval ptypes.Duration `description:"How often running gateways' cgroups are read for CPU time and memory held." json:"computeInterval,omitempty" yaml:"computeInterval,omitempty"`
+	StorageInterval ptypes.Duration `description:"How often namespaces' volumes are measured for storage used." json:"storageInterval,omitempty" yaml:"storageInterval,omitempty"`
+}
+
+// Skills bounds namespaces.<ns>.skills.path.
+type Skills struct {
+	Roots []string `description:"Directories a namespace's skills.path must be in, after symlinks are resolved, e.g. /srv/clawd/skills (comma-separated). Empty (the default) allows no host skills directory. The data dir, the secrets key and the certificate dir are refused wherever they are." json:"roots,omitempty" yaml:"roots,omitempty"`
 }
 
 // ModelGW configures the model gateway.
@@ -144,7 +165,9 @@ type Supervisor struct {
 	ResyncInterval ptypes.Duration `description:"Period of the full reconcile pass (events can be lost)." json:"resyncInterval,omitempty" yaml:"resyncInterval,omitempty"`
 	StartTimeout   ptypes.Duration `description:"How long a gateway may take to become ready before it counts as a failed start." json:"startTimeout,omitempty" yaml:"startTimeout,omitempty"`
 	BackoffMax     ptypes.Duration `description:"Cap of the exponential restart backoff." json:"backoffMax,omitempty" yaml:"backoffMax,omitempty"`
-	MaxRestarts    int             `description:"Consecutive failed starts before a namespace is marked Failed." json:"maxRestarts,omitempty" yaml:"maxRestarts,omitempty"`
+	MaxRestarts    int             `description:"Failures close together (crashes, failed starts) before a namespace is marked Failed; it is still retried, every maxBackoff at most." json:"maxRestarts,omitempty" yaml:"maxRestarts,omitempty"`
+	MaxBackoff     ptypes.Duration `description:"Cap of the retry backoff once a namespace is Failed (clawd never gives up for good; the backoff doubles from backoffMax)." json:"maxBackoff,omitempty" yaml:"maxBackoff,omitempty"`
+	StablePeriod   ptypes.Duration `description:"How long a gateway stays ready before its failures are forgotten: only crashes closer together count towards maxRestarts." json:"stablePeriod,omitempty" yaml:"stablePeriod,omitempty"`
 	StopTimeout    ptypes.Duration `description:"Drain period between SIGTERM and SIGKILL when a gateway is stopped." json:"stopTimeout,omitempty" yaml:"stopTimeout,omitempty"`
 }
 
@@ -173,11 +196,16 @@ func (s *Static) SetDefaults() {
 		StartTimeout:   ptypes.Duration(120 * time.Second),
 		BackoffMax:     ptypes.Duration(30 * time.Second),
 		MaxRestarts:    5,
+		MaxBackoff:     ptypes.Duration(5 * time.Minute),
+		StablePeriod:   ptypes.Duration(3 * time.Minute),
 		StopTimeout:    ptypes.Duration(10 * time.Second),
 	}
 	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
 	s.ModelGW = &ModelGW{Address: ":7071", Linger: ptypes.Duration(30 * time.Second)}
 	s.Secrets = &Secrets{}
+	s.Ledger = &Ledger{FlushInterval: ptypes.Duration(time.Second)}
+	s.Metering = &Metering{ComputeInterval: ptypes.Duration(15 * time.Second), StorageInterval: ptypes.Duration(5 * time.Minute)}
+	s.Skills = &Skills{}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -342,11 +370,23 @@ func (s *Static) validate() error {
 	if _, _, err := net.SplitHostPort(s.ModelGW.Address); err != nil {
 		return fmt.Errorf("invalid --modelgw.address %q: use host:port or :port", s.ModelGW.Address)
 	}
+	if s.Ledger.DSN != "" && !strings.HasPrefix(s.Ledger.DSN, "postgres://") && !strings.HasPrefix(s.Ledger.DSN, "postgresql://") {
+		return errors.New("invalid --ledger.dsn: want postgres://user@host:5432/db, or leave it empty for SQLite in the data dir")
+	}
+	if s.Ledger.FlushInterval <= 0 || s.Metering.ComputeInterval <= 0 || s.Metering.StorageInterval <= 0 {
+		return errors.New("--ledger.flushinterval, --metering.computeinterval and --metering.storageinterval must be positive durations, e.g. 1s")
+	}
 	if s.ModelGW.Linger < 0 {
 		return errors.New("--modelgw.linger must not be negative")
 	}
+	if err := s.SkillsPolicy().validateRoots(); err != nil {
+		return err
+	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)
+	}
+	if s.Supervisor.MaxBackoff <= 0 || s.Supervisor.StablePeriod <= 0 {
+		return errors.New("--supervisor.maxbackoff and --supervisor.stableperiod must be positive")
 	}
 	return nil
 }

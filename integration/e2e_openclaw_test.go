@@ -21,6 +21,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/clawd-dev/clawd/modelgw/fakeprovider"
 )
 
 // The real OpenClaw gateway, end to end (make e2e-openclaw): namespaces on
@@ -176,6 +178,7 @@ func TestE2EOpenClaw(t *testing.T) {
 				return qs.Totals.Calls == int64(len(calls)) && qs.Totals.InputTokens == in && qs.Totals.OutputTokens == out
 			})
 			t.Logf("FIGURE chat turn: %d provider call(s), %d input + %d output tokens; clawd counted %+v", len(calls), in, out, qs.Totals)
+			meteredExactly(t, d, "alpha", fp)
 
 			id := d.get("alpha").Status.ContainerID
 			out2, err := exec.Command("docker", "exec", id, "grep", "-rlsF", fakeProviderKey, "/home/node", "/tmp", "/etc", "/app").CombinedOutput()
@@ -441,7 +444,12 @@ func TestE2EOpenClaw(t *testing.T) {
 	})
 
 	t.Run("warm pool", func(t *testing.T) {
-		d := startDaemon(t, append(e2eGatewayFlags(image), "--warmpool.size=1")...)
+		// This daemon's ledger is PostgreSQL: the metering check below
+		// runs on the real gateway against both backends.
+		d := startDaemon(t, append(e2eGatewayFlags(image), "--warmpool.size=1", "--ledger.dsn="+postgresLedger(t))...)
+		fp, fakeURL := startFakeProvider(t)
+		d.addProvider("anthropic", "anthropic-messages", fakeURL, fakeProviderKey, "claude-sonnet-4-5")
+		d.mustClawd("config", "set", "namespaces.*.models.primary", "anthropic/claude-sonnet-4-5")
 		eventually(t, 8*time.Minute, "a ready spare of the real gateway", func() bool { return d.poolReady() == 1 })
 		start := time.Now()
 		d.mustClawd("namespace", "create", "warm", "--hostname=warm.localhost")
@@ -457,7 +465,35 @@ func TestE2EOpenClaw(t *testing.T) {
 			o := c.origins(t) // fails the test if the connection was dropped
 			return strings.Contains(strings.Join(o, " "), "warm.localhost") && !slices.Contains(o, "*")
 		})
+		t.Run("chat turns metered in PostgreSQL", func(t *testing.T) {
+			for range 2 {
+				if code, text := d.chat("warm.localhost", "", false); code != 200 || !strings.Contains(text, "fake provider") {
+					t.Fatalf("chat via the adopted gateway: %d %.300s", code, text)
+				}
+			}
+			if st := d.meteringStatus(); st.Metering.Ledger != "postgres" {
+				t.Errorf("status shows ledger %q, want postgres", st.Metering.Ledger)
+			}
+			meteredExactly(t, d, "warm", fp)
+		})
 	})
+}
+
+// meteredExactly checks the metering reports against the provider's own
+// count: every call it answered (all from this daemon's namespaces) is in
+// them, once.
+func meteredExactly(t *testing.T, d *daemon, ns string, fp *fakeprovider.Provider) {
+	t.Helper()
+	in, out := fp.Totals()
+	calls := int64(len(fp.Calls()))
+	var sum report
+	eventually(t, 15*time.Second, "the metering reports count what the provider reported", func() bool {
+		sum = d.reportAll()
+		return sum.Usage.ModelCalls == calls && sum.Usage.InputTokens == in && sum.Usage.OutputTokens == out
+	})
+	r := d.report(ns)
+	t.Logf("FIGURE metering: %d calls, %d tokens in the ledger (provider: %d calls, %d tokens); %s: %d API requests, %.2f CPU-s, %.4f GiB-h, %s stored",
+		sum.Usage.ModelCalls, sum.Usage.TokensUsed, calls, in+out, ns, r.Usage.APIRequests, r.Usage.CPUSeconds, r.Usage.MemoryGiBHours, r.Usage.StorageUsed)
 }
 
 // execGateway runs a command in a gateway container and returns its output;

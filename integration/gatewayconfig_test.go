@@ -112,7 +112,7 @@ func TestConfigSetReachesTheRunningGateway(t *testing.T) {
 // gateway's user like an operator's skills directory must be.
 func skillDir(t *testing.T, skill string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "clawd-skills-")
+	dir, err := os.MkdirTemp(skillsRoot, "clawd-skills-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +165,54 @@ func TestSkillsPathReachesTheGateway(t *testing.T) {
 		return strings.Join(d.standin("skilled.localhost").Skills, ",") == "news"
 	})
 
-	_, stderr, err := d.clawd("config", "set", "namespaces.skilled.skills.path", "/etc")
-	if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "outside /etc") {
-		t.Errorf("skills.path /etc: err %v, stderr %q; want one line refusing it", err, stderr)
+	// Only under --skills.roots, and never over clawd's own data dir.
+	for path, want := range map[string]string{
+		"/etc":       "outside /etc",
+		t.TempDir():  "is not under the skills roots",
+		d.dir:        "overlaps clawd's own",
+		d.dir + "/x": "overlaps clawd's own",
+	} {
+		_, stderr, err := d.clawd("config", "set", "namespaces.skilled.skills.path", path)
+		if err == nil || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, want) {
+			t.Errorf("skills.path %s: err %v, stderr %q; want one line with %q", path, err, stderr, want)
+		}
+	}
+
+	// The directory swapped for a symlink to /etc while the gateway is
+	// stopped: the wake must not start it, or it would mount the host's /etc.
+	d.mustClawd("namespace", "sleep", "skilled", "--to=stopped")
+	stopped := d.waitPhase("skilled", "Stopped", time.Minute)
+	if err := os.RemoveAll(second); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", second); err != nil {
+		t.Fatal(err)
+	}
+	d.mustClawd("namespace", "wake", "skilled", "--wait=false")
+	pending := d.waitPhase("skilled", "Pending", time.Minute)
+	if !strings.Contains(pending.Status.Reason, "not started") || !strings.Contains(pending.Status.Reason, "lies in /etc") {
+		t.Errorf("reason %q, want the refused start and why", pending.Status.Reason)
+	}
+	if state := dockerInspect(t, `{{.State.Status}}`, stopped.Status.ContainerID); state != "exited" {
+		t.Errorf("the gateway is %s, want it left stopped", state)
+	}
+}
+
+// A skills.path that the skills roots no longer allow (an upgrade from
+// before --skills.roots, or a root taken away) is named in the log at start.
+func TestRefusedSkillsPathIsLoggedAtStart(t *testing.T) {
+	d := startDaemon(t)
+	d.mustClawd("namespace", "create", "skilled", "--hostname=skilled.localhost", "--wait=false")
+	d.mustClawd("config", "set", "namespaces.skilled.skills.path", skillDir(t, "weather"))
+	d.stop()
+	other := t.TempDir()
+	for i, a := range d.args {
+		if strings.HasPrefix(a, "--skills.roots=") {
+			d.args[i] = "--skills.roots=" + other
+		}
+	}
+	d.start()
+	if log := d.log(); !strings.Contains(log, "skills.path refused") || !strings.Contains(log, "namespaces.skilled.skills.path") {
+		t.Errorf("the log does not name the refused skills.path:\n%s", log)
 	}
 }

@@ -5,8 +5,10 @@ package integration
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
+	"debug/buildinfo"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -26,12 +28,19 @@ import (
 )
 
 var (
-	clawdBin   string
-	dockerOK   bool
-	dockerWhy  string
-	imageMu    sync.Mutex
-	repoRoot   string
-	standinImg = "clawd-standin:latest"
+	clawdBin  string
+	dockerOK  bool
+	dockerWhy string
+	imageMu   sync.Mutex
+	repoRoot  string
+	// standinImg is the stand-in gateway image every test daemon runs:
+	// STANDIN_IMAGE (as for integration/standin/build.sh) names another
+	// build, so a change to the stand-in can be tested without replacing
+	// the image other checkouts on this engine use.
+	standinImg = cmp.Or(os.Getenv("STANDIN_IMAGE"), "clawd-standin:latest")
+	// skillsRoot is every daemon's --skills.roots; skillDir makes
+	// skills directories in it.
+	skillsRoot string
 )
 
 func TestMain(m *testing.M) {
@@ -53,12 +62,28 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	clawdBin = filepath.Join(dir, "clawd")
-	build := exec.Command("go", "build", "-o", clawdBin, "./cmd/clawd")
+	// Apart from the daemons' data dirs, which no skills root may hold.
+	if skillsRoot, err = os.MkdirTemp("", "clawd-it-skills-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(skillsRoot)
+	args := []string{"build", "-o", clawdBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "./cmd/clawd")...)
 	build.Dir = repoRoot
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building clawd:", err)
 		return 1
+	}
+	if raceEnabled {
+		// The race runtime sleeps a second at every exit by default: each
+		// CLI call would take a second, and tests that watch a phase go by
+		// would miss it.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
 	if dockerOK {
 		src := standinSource()
@@ -96,6 +121,10 @@ func variantImage(t testing.TB, tag string, env map[string]string) string {
 	imageMu.Lock()
 	defer imageMu.Unlock()
 	name := "clawd-standin:" + tag
+	if base, ok := strings.CutPrefix(standinImg, "clawd-standin:"); !ok || base != "latest" {
+		// Variants of another build get tags of their own.
+		name = "clawd-standin:" + strings.NewReplacer("/", "-", ":", "-").Replace(strings.TrimPrefix(standinImg, "clawd-standin:")) + "-" + tag
+	}
 	var df strings.Builder
 	fmt.Fprintf(&df, "FROM %s\n", standinImg)
 	for k, v := range env {
@@ -163,11 +192,13 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 		"--warmpool.size=0",
 		// Daemons run side by side: each model gateway takes a free port.
 		"--modelgw.address=:0",
+		"--skills.roots=" + skillsRoot,
 	}, extra...)
 	d.start()
 	t.Cleanup(func() {
 		d.stop()
 		d.removeDockerObjects()
+		d.checkRaces()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log())
 		}
@@ -177,6 +208,9 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
+	if d.logs != nil {
+		d.checkRaces() // a restart: the last run's log is about to go
+	}
 	d.cmd = exec.Command(clawdBin, d.args...)
 	d.cmd.Env = append(os.Environ(), "CLAWD_LOG_LEVEL=debug")
 	d.logs = &bytes.Buffer{}
@@ -215,6 +249,19 @@ func (d *daemon) log() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.logs.String()
+}
+
+// raceReport starts each report of a daemon built with -race.
+const raceReport = "WARNING: DATA RACE"
+
+// checkRaces fails the test when the daemon's log holds a race report: the
+// race detector only logs them, and the daemon's exit status is not read.
+func (d *daemon) checkRaces() {
+	d.t.Helper()
+	if log := d.log(); strings.Contains(log, raceReport) {
+		report := log[strings.Index(log, raceReport):]
+		d.t.Errorf("the daemon has a data race:\n%s", report[:min(len(report), 20000)])
+	}
 }
 
 // stop sends SIGTERM and waits, as an operator's systemctl stop would.
@@ -307,11 +354,12 @@ type nsView struct {
 		Hostnames []string `json:"hostnames"`
 	} `json:"spec"`
 	Status struct {
-		Phase       string `json:"phase"`
-		ContainerID string `json:"containerId"`
-		Address     string `json:"address"`
-		Reason      string `json:"reason"`
-		Restarts    int    `json:"restarts"`
+		Phase       string    `json:"phase"`
+		ContainerID string    `json:"containerId"`
+		Address     string    `json:"address"`
+		Reason      string    `json:"reason"`
+		Restarts    int       `json:"restarts"`
+		NextTry     time.Time `json:"nextTry"`
 	} `json:"status"`
 }
 
@@ -457,4 +505,22 @@ func standinSource() string {
 		return nil
 	})
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Under the race detector the daemon under test has it too, so that a data
+// race in clawd, not only in the tests, fails them.
+func TestDaemonHasTheRaceDetectorWhenTheTestsDo(t *testing.T) {
+	info, err := buildinfo.ReadFile(clawdBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := false
+	for _, s := range info.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			race = true
+		}
+	}
+	if race != raceEnabled {
+		t.Fatalf("daemon built with -race=%t, tests run with it %t", race, raceEnabled)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -209,9 +210,17 @@ func TestRequestsAroundASleepAreAnswered(t *testing.T) {
 	for round := range 5 {
 		d.mustClawd("namespace", "wake", "drowsy")
 		d.waitPhase("drowsy", "Running", time.Minute)
+		eventually(t, 10*time.Second, "no request open", func() bool { return d.activeConnections("drowsy") == 0 })
 		slow := make(chan error, 1)
 		go func() { slow <- get("/__standin/sleep?ms=1500") }()
-		time.Sleep(300 * time.Millisecond)
+		// The sleep must begin while the router holds the slow request.
+		for d.activeConnections("drowsy") < 1 {
+			select {
+			case err := <-slow:
+				t.Fatalf("round %d: the slow request ended before it was counted: %v", round, err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
 		d.mustClawd("namespace", "sleep", "drowsy", "--to=paused")
 		if err := get("/healthz"); err != nil {
 			t.Fatalf("round %d: the request right after the sleep: %v", round, err)
@@ -225,4 +234,19 @@ func TestRequestsAroundASleepAreAnswered(t *testing.T) {
 			t.Fatalf("round %d: the request right after a sleep with nothing open: %v", round, err)
 		}
 	}
+}
+
+// activeConnections is the router's count of ns's open requests
+// (clawd_router_active_connections), which the idle tracker counts first.
+func (d *daemon) activeConnections(ns string) int {
+	d.t.Helper()
+	_, body := d.scrape(d.adminToken())
+	prefix := `clawd_router_active_connections{namespace="` + ns + `"} `
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	return 0
 }

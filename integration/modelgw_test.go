@@ -30,15 +30,14 @@ func startFakeProvider(t *testing.T) (*fakeprovider.Provider, string) {
 // assistant's text (streamed or not).
 func (d *daemon) chat(host, apiKey string, stream bool) (int, string) {
 	d.t.Helper()
-	body := `{"model":"openclaw","stream":` + map[bool]string{true: "true", false: "false"}[stream] +
-		`,"messages":[{"role":"user","content":"Say hello to the integration test please"}]}`
-	req, _ := http.NewRequest("POST", "http://"+d.routerAddr+"/v1/chat/completions", strings.NewReader(body))
-	req.Host = host
-	req.Header.Set("Content-Type", "application/json")
+	req, err := newChatRequest("http://"+d.routerAddr, host, stream)
+	if err != nil {
+		d.t.Fatal(err)
+	}
 	if apiKey != "" {
 		req.Header.Set("X-API-Key", apiKey)
 	}
-	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	resp, err := chatClient.Do(req)
 	if err != nil {
 		d.t.Fatalf("chat via %s: %v", host, err)
 	}

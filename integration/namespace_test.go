@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -222,9 +223,24 @@ func TestOOMKilledGatewayIsNamedSo(t *testing.T) {
 	d := startDaemon(t, "--gateway.image="+img, "--supervisor.maxrestarts=2", "--supervisor.backoffmax=1s")
 	d.mustClawd("namespace", "create", "hungry", "--quota-memory=48Mi", "--wait=false")
 	v := d.waitPhase("hungry", "Failed", 2*time.Minute)
-	if !strings.Contains(v.Status.Reason, "OOM") {
-		t.Fatalf("reason %q does not name the OOM kill", v.Status.Reason)
+	if !strings.HasPrefix(v.Status.Reason, "killed by the kernel: out of memory (limit 48Mi, ") {
+		t.Fatalf("reason %q does not say the kernel killed it for memory, with its limit", v.Status.Reason)
 	}
+	_, body := d.scrape(d.adminToken())
+	if !regexp.MustCompile(`(?m)^clawd_gateway_oom_kills_total\{namespace="hungry"\} [1-9]`).MatchString(body) {
+		t.Errorf("/metrics does not count the OOM kills: %s", grepLines(body, "oom"))
+	}
+}
+
+// grepLines is the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestDeleteRemovesEverythingOverManyCycles(t *testing.T) {

@@ -193,16 +193,6 @@ func TestOIDCLogin(t *testing.T) {
 	})
 }
 
-func grepLines(s, sub string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
 // visit is one line of browser/visit.mjs.
 type visit struct {
 	Status   int    `json:"status"`

@@ -38,10 +38,11 @@ func TestRouterForwarding(t *testing.T) {
 		if err := conn.ReadJSON(&challenge); err != nil || challenge.Event != "connect.challenge" {
 			t.Fatalf("first frame %+v, %v; want the connect.challenge event", challenge, err)
 		}
-		// clawd configures no gateway token yet; the stand-in then takes
-		// any token (only a missing one means an unpaired device).
+		// No token and no device identity: behind the router the gateway
+		// runs in trusted-proxy mode and takes the router's word for who
+		// calls, as OpenClaw 2026.9.6 does.
 		connect := map[string]any{"type": "req", "id": "1", "method": "connect",
-			"params": map[string]any{"auth": map[string]any{"token": "clawd-it"}}}
+			"params": map[string]any{"role": "operator"}}
 		if err := conn.WriteJSON(connect); err != nil {
 			t.Fatal(err)
 		}
@@ -54,13 +55,17 @@ func TestRouterForwarding(t *testing.T) {
 				Server struct {
 					Namespace string `json:"namespace"`
 				} `json:"server"`
+				Auth struct {
+					Method string `json:"method"`
+				} `json:"auth"`
 			} `json:"payload"`
 		}
 		if err := conn.ReadJSON(&hello); err != nil {
 			t.Fatalf("no reply to connect: %v", err)
 		}
-		if hello.Type != "res" || hello.ID != "1" || !hello.OK || hello.Payload.Type != "hello-ok" || hello.Payload.Server.Namespace != "alpha" {
-			t.Fatalf("connect reply %+v, want hello-ok from alpha", hello)
+		if hello.Type != "res" || hello.ID != "1" || !hello.OK || hello.Payload.Type != "hello-ok" || hello.Payload.Server.Namespace != "alpha" ||
+			hello.Payload.Auth.Method != "trusted-proxy" {
+			t.Fatalf("connect reply %+v, want hello-ok from alpha by trusted-proxy auth", hello)
 		}
 	})
 

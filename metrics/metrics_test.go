@@ -150,3 +150,24 @@ func TestLoginCounter(t *testing.T) {
 		t.Errorf("%d series after forgetting a, want b's 1", n)
 	}
 }
+
+func TestSupervisorOOMKills(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewSupervisor(reg)
+	m.OOMKilled("alpha")
+	m.OOMKilled("alpha")
+	m.OOMKilled("beta")
+	want := `
+# HELP clawd_gateway_oom_kills_total Gateways killed by the kernel's out-of-memory killer (Docker's State.OOMKilled), by namespace.
+# TYPE clawd_gateway_oom_kills_total counter
+clawd_gateway_oom_kills_total{namespace="alpha"} 2
+clawd_gateway_oom_kills_total{namespace="beta"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "clawd_gateway_oom_kills_total"); err != nil {
+		t.Fatal(err)
+	}
+	m.Forget("alpha")
+	if n := testutil.CollectAndCount(m.oomKills); n != 1 {
+		t.Fatalf("%d series after forgetting alpha, want 1", n)
+	}
+}

@@ -34,6 +34,9 @@ type meter struct {
 	// replyChars is the reply text seen, for an estimate when the
 	// provider reports no usage.
 	replyChars int64
+	// toolCalls counts the tool calls the model asked for: each is a tool
+	// or skill the gateway then runs.
+	toolCalls int64
 }
 
 // body counts a whole (non-streamed) reply.
@@ -58,6 +61,67 @@ func (m *meter) body(b []byte) {
 	if !m.haveIn || !m.haveOut {
 		m.replyChars += textLen(b, outputText)
 	}
+	m.toolCalls += bodyToolCalls(m.api, b)
+}
+
+// bodyToolCalls counts the tool calls in a whole reply: chat completions'
+// message.tool_calls, Responses' function_call output items, Anthropic's
+// tool_use content blocks.
+func bodyToolCalls(api API, b []byte) int64 {
+	if !bytes.Contains(b, []byte(`"tool_calls"`)) && !bytes.Contains(b, []byte(`_call"`)) && !bytes.Contains(b, []byte(`"tool_use"`)) {
+		return 0
+	}
+	var n int64
+	switch api {
+	case OpenAICompletions:
+		var r struct {
+			Choices []struct {
+				Message struct {
+					ToolCalls []json.RawMessage `json:"tool_calls"`
+				} `json:"message"`
+			} `json:"choices"`
+		}
+		if json.Unmarshal(b, &r) == nil {
+			for _, c := range r.Choices {
+				n += int64(len(c.Message.ToolCalls))
+			}
+		}
+	case OpenAIResponses:
+		var r struct {
+			Output []typed `json:"output"`
+		}
+		if json.Unmarshal(b, &r) == nil {
+			for _, o := range r.Output {
+				n += o.toolCall()
+			}
+		}
+	case AnthropicMessages:
+		var r struct {
+			Content []typed `json:"content"`
+		}
+		if json.Unmarshal(b, &r) == nil {
+			for _, c := range r.Content {
+				n += c.toolCall()
+			}
+		}
+	}
+	return n
+}
+
+// typed is an output item or content block, known by its type.
+type typed struct {
+	Type string `json:"type"`
+}
+
+// toolCall is 1 for a call the gateway runs: a function or custom tool
+// (Responses), a tool_use block (Anthropic). Tools the provider runs
+// itself (web search, …) are not the gateway's.
+func (t typed) toolCall() int64 {
+	switch t.Type {
+	case "function_call", "custom_tool_call", "tool_use":
+		return 1
+	}
+	return 0
 }
 
 // event counts one server-sent event (its event name and data) and
@@ -95,7 +159,35 @@ func (m *meter) chatEvent(data []byte) (drop bool) {
 		}
 	}
 	m.replyChars += textLen(data, outputText)
+	if bytes.Contains(data, []byte(`"tool_calls"`)) {
+		m.toolCalls += chunkToolCalls(data)
+	}
 	return false
+}
+
+// chunkToolCalls counts the tool calls a chat completions chunk starts: the
+// first delta of each carries its id, the rest only its index.
+func chunkToolCalls(data []byte) int64 {
+	var c struct {
+		Choices []struct {
+			Delta struct {
+				ToolCalls []struct {
+					ID string `json:"id"`
+				} `json:"tool_calls"`
+			} `json:"delta"`
+		} `json:"choices"`
+	}
+	var n int64
+	if json.Unmarshal(data, &c) == nil {
+		for _, ch := range c.Choices {
+			for _, tc := range ch.Delta.ToolCalls {
+				if tc.ID != "" {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // responsesEvent reads a Responses API event: usage is in the final
@@ -103,6 +195,13 @@ func (m *meter) chatEvent(data []byte) (drop bool) {
 func (m *meter) responsesEvent(name, data []byte) {
 	typ := eventType(name, data)
 	switch string(typ) {
+	case "response.output_item.added":
+		var e struct {
+			Item typed `json:"item"`
+		}
+		if json.Unmarshal(data, &e) == nil {
+			m.toolCalls += e.Item.toolCall()
+		}
 	case "response.completed", "response.incomplete", "response.failed":
 		var e struct {
 			Response struct {
@@ -150,6 +249,13 @@ func (m *meter) anthropicEvent(name, data []byte) {
 				m.anthropicInput(e.Usage)
 			}
 		}
+	case "content_block_start":
+		var e struct {
+			Block typed `json:"content_block"`
+		}
+		if json.Unmarshal(data, &e) == nil {
+			m.toolCalls += e.Block.toolCall()
+		}
 	case "content_block_delta":
 		m.replyChars += textLen(data, outputText)
 	}
@@ -189,6 +295,7 @@ func (m *meter) setOut(v *int64) {
 // nothing).
 func (m *meter) settle(u *Usage, reqBody []byte) {
 	u.InputTokens, u.OutputTokens = m.in, m.out
+	u.ToolCalls = m.toolCalls
 	if u.Status >= 400 || u.Status == 0 {
 		return
 	}

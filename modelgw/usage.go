@@ -24,6 +24,10 @@ type Usage struct {
 	// answered within the linger.
 	Status                    int
 	InputTokens, OutputTokens int64
+	// ToolCalls are the tool calls the model's reply asked the gateway to
+	// run (OpenClaw runs a tool or skill for each): metered as skills
+	// executed.
+	ToolCalls int64
 	// Estimated is true when the provider reported no usage (or not all
 	// of it) and the counts were estimated from the text.
 	Estimated bool

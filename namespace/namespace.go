@@ -63,13 +63,19 @@ type Spec struct {
 
 // Status is the observed state, written by the supervisor of the owning node.
 type Status struct {
-	Phase       Phase     `json:"phase"`
-	ContainerID string    `json:"containerId,omitempty"`
-	Address     string    `json:"address,omitempty"`
-	Node        string    `json:"node,omitempty"`
-	Restarts    int       `json:"restarts,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Since       time.Time `json:"since"`
+	Phase       Phase  `json:"phase"`
+	ContainerID string `json:"containerId,omitempty"`
+	Address     string `json:"address,omitempty"`
+	Node        string `json:"node,omitempty"`
+	Restarts    int    `json:"restarts,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	// LogTail is the last lines the gateway logged before its last crash
+	// (secrets redacted), for the operator.
+	LogTail []string  `json:"logTail,omitempty"`
+	Since   time.Time `json:"since"`
+	// NextTry is when clawd next tries to start a gateway that keeps
+	// failing (zero: no try pending). `namespace wake` tries at once.
+	NextTry time.Time `json:"nextTry,omitzero"`
 	// WakeGeneration is the spec's generation this status has seen.
 	WakeGeneration int64 `json:"wakeGeneration,omitempty"`
 }

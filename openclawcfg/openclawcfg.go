@@ -49,17 +49,14 @@ type Options struct {
 	// whatever UserHeader it sends.
 	Proxy netip.Addr
 	// SubnetPool is the pool clawd carves every gateway network from
-	// (--docker.subnetpool). A spare trusts it as its proxy: its network
-	// is not the one it will serve on, and a spare holds nothing of anyone
-	// (no tenant state, no model token) to claim. Render falls back to it
+	// (--docker.subnetpool). Render and Spare fall back to trusting it
 	// when Proxy is unknown (a runtime that cannot tell).
 	//
-	// A gateway adopted from the warm pool keeps trusting the pool: OpenClaw
-	// applies gateway.trustedProxies live but closes every client connection
-	// when they change, so narrowing them at adoption would drop the
-	// tenant's first connections. OpenClaw itself refuses a proxy source
-	// that is loopback or one of its own addresses, which is what a tool
-	// inside the gateway could send from.
+	// A warm-pool spare trusts the router's address on its own network,
+	// and the namespace that adopts it gets a network with the same subnet
+	// (runtime.SpareAddresser), so the same address: OpenClaw applies
+	// gateway.trustedProxies live but closes every client connection when
+	// they change, which at adoption would drop the tenant's first ones.
 	SubnetPool netip.Prefix
 	// HTTPPort and HTTPSPort are the router's listening ports (0: that
 	// listener is off). Origins get ":port" variants when they are not
@@ -259,19 +256,19 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 }
 
 // Spare returns the openclaw.json of a warm-pool gateway: a namespace's
-// without hostnames or models, allowing any browser origin. The adopting
-// namespace's config then narrows the origins to its hostnames; its
-// hostnames work in between, and OpenClaw keeps its connections through
-// that reload because the trusted proxy does not change (see
-// Options.SubnetPool). No browser can reach a spare; and on a namespace's
-// hostname the origin check guards nothing a client without a browser
-// could not do: the router's auth does that (a key, or its login cookie,
-// which is SameSite=Strict).
+// without hostnames or models, allowing any browser origin, trusting
+// opts.Proxy (the router's address on the spare's network) or, unknown,
+// the subnet pool. The adopting namespace's config then narrows the
+// origins to its hostnames; its hostnames work in between, and OpenClaw
+// keeps its connections through that reload because the trusted proxy does
+// not change (see Options.SubnetPool). No browser can reach a spare; and on
+// a namespace's hostname the origin check guards nothing a client without
+// a browser could not do: the router's auth does that (a key, or its login
+// cookie, which is SameSite=Strict).
 func Spare(opts Options) ([]byte, error) {
-	if !opts.SubnetPool.IsValid() {
-		return nil, errors.New("rendering a spare's openclaw.json: no subnet pool to trust as the router")
+	if !opts.Proxy.IsValid() && !opts.SubnetPool.IsValid() {
+		return nil, errors.New("rendering a spare's openclaw.json: no router address or subnet pool to trust")
 	}
-	opts.Proxy = netip.Addr{} // see Options.SubnetPool
 	f := base(opts)
 	f.Gateway.ControlUI = &controlUI{AllowedOrigins: []string{"*"}}
 	return encode(f)

@@ -77,8 +77,9 @@ func TestRender(t *testing.T) {
 }
 
 // A namespace's gateway trusts the router's address on its network and
-// nothing else of the pool (its own address included); a spare, on a
-// network it will not serve on, the pool.
+// nothing else of the pool (its own address included); so does a spare,
+// whose adopting namespace keeps that address; the pool only when the
+// address is unknown.
 func TestTrustedProxies(t *testing.T) {
 	pool := netip.MustParsePrefix("10.213.0.0/16")
 	tests := []struct {
@@ -110,14 +111,18 @@ func TestTrustedProxies(t *testing.T) {
 	if _, err := Render(namespace.Spec{Name: "alpha"}, nil, Options{Port: 18789}); err == nil {
 		t.Error("rendered with nothing to trust")
 	}
-	out, err := Spare(Options{Port: 18789, Proxy: netip.MustParseAddr("10.213.4.17"), SubnetPool: pool})
-	if err != nil {
-		t.Fatal(err)
+	for proxy, want := range map[string]string{"10.213.4.17": "10.213.4.17", "": "10.213.0.0/16"} {
+		addr, _ := netip.ParseAddr(proxy)
+		out, err := Spare(Options{Port: 18789, Proxy: addr, SubnetPool: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), "\"trustedProxies\": [\n      \""+want+"\"\n    ]") {
+			t.Errorf("spare config told router %q does not trust only %s:\n%s", proxy, want, out)
+		}
 	}
-	if !strings.Contains(string(out), `"trustedProxies": [
-      "10.213.0.0/16"
-    ]`) {
-		t.Errorf("spare config does not trust the pool:\n%s", out)
+	if _, err := Spare(Options{Port: 18789}); err == nil {
+		t.Error("rendered a spare with nothing to trust")
 	}
 }
 

@@ -18,6 +18,15 @@ type Waker interface {
 	Wake(ctx context.Context, name string) (string, error)
 }
 
+// failedWake is a wake error for a gateway that keeps failing
+// (supervisor.FailedError): why, in words a tenant may read, and when
+// clawd tries again. It is answered at once, never held.
+type failedWake interface {
+	error
+	TenantReason() string
+	RetryAt() time.Time
+}
+
 // Activity is the idle tracker: every request, WebSocket and stream counts
 // from its first byte to its last.
 type Activity interface {
@@ -76,6 +85,18 @@ func (r *Router) hold(ctx *fasthttp.RequestCtx, x *exchange, rt *route) *route {
 	}
 	r.log.Warn("wake failed", "namespace", rt.namespace, "waited", waited, "error", err)
 	x.setRateHeaders(&ctx.Response.Header)
+	if f, ok := errors.AsType[failedWake](err); ok {
+		// The gateway's own trouble is the tenant's to know (their code,
+		// their memory limit); clawd's retry schedule says when to come back.
+		wait := time.Until(f.RetryAt())
+		if wait <= 0 {
+			wait = 5 * time.Second
+		}
+		retryAfter(ctx, wait)
+		writeProblem(ctx, fasthttp.StatusServiceUnavailable, problemf(rt.namespace,
+			"this namespace's gateway keeps failing (%s); clawd starts it again in %s", f.TenantReason(), wait.Round(time.Second)))
+		return nil
+	}
 	retryAfter(ctx, time.Minute)
 	// The tenant is told what to do; why (memory figures, the budget) is
 	// the operator's business and stays in the log above.

@@ -3,8 +3,10 @@ package router
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,45 @@ func (f failingWaker) Wake(ctx context.Context, _ string) (string, error) {
 	}
 	<-ctx.Done()
 	return "", ctx.Err()
+}
+
+// failed is a wake error for a gateway that keeps failing.
+type failed struct {
+	reason string
+	at     time.Time
+}
+
+func (f failed) Error() string        { return "gateway failed: " + f.reason }
+func (f failed) TenantReason() string { return f.reason }
+func (f failed) RetryAt() time.Time   { return f.at }
+
+// A gateway that keeps failing is answered at once with why and when
+// clawd tries again, never held until the wake timeout.
+func TestWakeOfAFailedGatewaySaysWhyAndWhen(t *testing.T) {
+	const reason = "killed by the kernel: out of memory (limit 64Mi, 3rd time today)"
+	r := New(nil)
+	// A wake timeout far beyond the client's: a held request fails the test.
+	r.Lifecycle(failingWaker{err: fmt.Errorf("waking: %w", failed{reason, time.Now().Add(90 * time.Second)})}, nil, time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go r.Run(ctx, obsWatcher{names: []namespace.Namespace{nsAt("a", namespace.PhaseFailed, "", "a.example")}})
+	<-r.Ready()
+	url := serveRouter(t, r, Limits{})
+	req, _ := http.NewRequest("GET", url+"/", nil)
+	req.Host = "a.example"
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), reason) ||
+		resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("status %d %s, want a 503 problem naming %q: %s", resp.StatusCode, resp.Header.Get("Content-Type"), reason, body)
+	}
+	if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 85 || ra > 90 {
+		t.Errorf("Retry-After %q, want the ~90 s until the next try", resp.Header.Get("Retry-After"))
+	}
 }
 
 // A tenant whose wake fails is told what to do, never the host's figures

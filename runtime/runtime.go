@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -165,10 +166,28 @@ type Pool interface {
 	RemoveSpare(ctx context.Context, id string) error
 }
 
+// SpareAddresser is a Pool that tells, before spare id is made, the
+// router's address on the network the spare will serve on once adopted, so
+// the spare's config can trust that one address from its first start: a
+// change of a gateway's trusted proxies closes its client connections.
+// Adopt keeps that address when it can; when it cannot (the subnet was
+// taken meanwhile), the namespace's config names the new one.
+type SpareAddresser interface {
+	SpareRouterAddress(ctx context.Context, id string) (netip.Addr, error)
+}
+
 // StateWriter writes a file into a running gateway's state volume, owned
 // by the gateway's user (config and identity for an adopted gateway).
 type StateWriter interface {
 	WriteState(ctx context.Context, namespace, path string, data []byte) error
+}
+
+// LogTailer reads the end of a gateway's log (stdout and stderr, in order),
+// so a crash can be explained by what the gateway said last.
+type LogTailer interface {
+	// TailLogs returns up to n of the last lines the namespace's gateway
+	// container wrote, oldest first.
+	TailLogs(ctx context.Context, namespace string, n int) ([]string, error)
 }
 
 // Runtime runs gateway containers. Every method is idempotent and every call

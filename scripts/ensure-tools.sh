@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the tests use besides Docker: pebble and
 # pebble-challtestsrv (a local ACME CA and its DNS) for the router's TLS
-# test, Debian's Chromium, and playwright-core (pinned in
+# test, Debian's Prometheus server for the metering scrape test (it is only
+# run by that test, never as a service), Debian's Chromium, and playwright-core (pinned in
 # integration/browser/package-lock.json, no browser download) to drive it
 # for the Control UI checks. A no-op when they are there; CI machines start
 # without them.
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -21,6 +23,9 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
+  # Debian starts the packaged Prometheus as a service where it can; the
+  # test runs its own.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
 
 # playwright-core for integration/browser, exactly as locked. It downloads

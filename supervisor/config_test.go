@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/runtime"
 )
@@ -122,6 +124,8 @@ func configTestConfig() Config {
 	cfg.Gateway.Spec.StateDir = "/home/node/.openclaw"
 	cfg.Gateway.Spec.SkillsDir = "/home/node/skills"
 	cfg.Gateway.RouterHTTPPort = 80
+	// Tests' skills directories are t.TempDir()s.
+	cfg.Skills = config.SkillsPolicy{Roots: []string{os.TempDir()}}
 	return cfg
 }
 

@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,10 +23,12 @@ func hostSkillsDirOf(inst runtime.Instance) string {
 }
 
 // hostSkills returns the host directory of skills namespace name's gateway
-// mounts (namespaces.<ns>.skills.path, symlinks resolved), "" for none, or
-// why it cannot: the directory is missing, resolves into a system tree, or
-// overlaps another namespace's while either one's skills.isolation is
-// strict (the default), since then one tenant would read another's skills.
+// mounts (namespaces.<ns>.skills.path, symlinks resolved: the real path is
+// what gets mounted), "" for none, or why it cannot: the skills policy
+// refuses it (missing, in a system tree, over clawd's own files, under no
+// skills root), or it overlaps another namespace's while either one's
+// skills.isolation is strict (the default), since then one tenant would
+// read another's skills. It runs before every start.
 func (s *Supervisor) hostSkills(name string) (string, error) {
 	s.mu.Lock()
 	values := s.values
@@ -43,15 +44,9 @@ func (s *Supervisor) hostSkills(name string) (string, error) {
 		return "", nil
 	}
 	key := "namespaces." + name + ".skills.path"
-	real, err := filepath.EvalSymlinks(p)
-	if err == nil {
-		real, err = config.Normalize(key, real)
-	}
+	real, err := s.cfg.Skills.Resolve(p)
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w; create the directory or set another one", key, p, err)
-	}
-	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("%s %s is not a directory", key, p)
+		return "", fmt.Errorf("%s %w", key, err)
 	}
 	strict := func(ns string) bool { v, _ := config.Effective(values, ns, "skills.isolation"); return v != "shared" }
 	slices.Sort(others)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 )
 
@@ -125,5 +126,95 @@ func TestSkillsPathSymlinkIntoSystemTreeIsRefused(t *testing.T) {
 	got := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
 	if !strings.Contains(got.Reason, "outside /etc") {
 		t.Fatalf("reason %q, want the system tree named", got.Reason)
+	}
+}
+
+// The real path is checked before every start, not only when the
+// container is made: Docker resolves a bind mount's source again at each
+// start, so a skills directory swapped for a symlink to /etc while the
+// gateway slept would otherwise hand the tenant the host's /etc.
+func TestSkillsPathSwappedForASymlinkStopsTheNextStart(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "alpha")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := &opLog{}
+	rt := newWritingRuntime(log)
+	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
+	st := &configStore{fakeStore: newFakeStore(log, spec("alpha")), values: make(chan map[string]string, 1)}
+	st.values <- map[string]string{"namespaces.alpha.skills.path": dir}
+	cfg := configTestConfig()
+	cfg.Skills = config.SkillsPolicy{Roots: []string{root}}
+	runWith(t, cfg, rt, st)
+	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
+	st.fakeStore.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = namespace.PhaseStopped })
+	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseStopped)
+
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc", dir); err != nil {
+		t.Fatal(err)
+	}
+	st.fakeStore.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = "" })
+	got := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
+	if !strings.Contains(got.Reason, "not started") || !strings.Contains(got.Reason, "lies in /etc") {
+		t.Errorf("reason %q, want the refused start and why", got.Reason)
+	}
+	passes(t, rt.fakeRuntime, "alpha", 3)
+	if n := rt.count("start", "alpha"); n != 1 {
+		t.Fatalf("%d starts, want only the first: the gateway started with its skills dir swapped for /etc (ops %v)", n, log.ops)
+	}
+
+	// Put right, the gateway starts again.
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
+}
+
+// A skills path is mounted only from under the operator's roots, and
+// never over clawd's own data dir, which a symlink must not reach either.
+func TestSkillsPathOutsideTheRootsIsRefused(t *testing.T) {
+	root, elsewhere := t.TempDir(), t.TempDir()
+	data := filepath.Join(root, "clawd-data")
+	link := filepath.Join(root, "alpha")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path, target, want string
+	}{
+		{name: "outside", path: elsewhere, want: "is not under the skills roots"},
+		{name: "symlink out", path: link, target: elsewhere, want: "is not under the skills roots"},
+		{name: "data dir", path: data, want: "overlaps clawd's own " + data},
+		{name: "symlink to the data dir", path: link, target: data, want: "overlaps clawd's own " + data},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(link)
+			if tc.target != "" {
+				if err := os.Symlink(tc.target, link); err != nil {
+					t.Fatal(err)
+				}
+			}
+			log := &opLog{}
+			rt := newWritingRuntime(log)
+			st := &configStore{fakeStore: newFakeStore(log, spec("alpha")), values: make(chan map[string]string, 1)}
+			st.values <- map[string]string{"namespaces.alpha.skills.path": tc.path}
+			cfg := configTestConfig()
+			cfg.Skills = config.SkillsPolicy{Roots: []string{root}, Protected: []string{data}}
+			runWith(t, cfg, rt, st)
+			got := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
+			if !strings.Contains(got.Reason, tc.want) {
+				t.Errorf("reason %q, want %q", got.Reason, tc.want)
+			}
+			if n := rt.count("create", "alpha"); n != 0 {
+				t.Errorf("%d creates, want none", n)
+			}
+		})
 	}
 }

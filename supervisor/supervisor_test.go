@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/runtime"
@@ -104,7 +105,9 @@ func TestCrashLoopEndsFailed(t *testing.T) {
 		{"exit code 1", exitsWith(1), 0,
 			func(r string) bool { return strings.HasPrefix(r, "exited with code 1") }, `starts with "exited with code 1"`},
 		{"OOM killed", oomKilled(), 64 << 20,
-			func(r string) bool { return strings.Contains(r, "OOM") && strings.Contains(r, "64Mi") }, `names OOM and the 64Mi limit`},
+			func(r string) bool {
+				return strings.HasPrefix(r, "killed by the kernel: out of memory (limit 64Mi, ") && strings.Contains(r, " time today)")
+			}, `says the kernel killed it for memory, with the 64Mi limit and how often today`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,6 +118,9 @@ func TestCrashLoopEndsFailed(t *testing.T) {
 			st := newFakeStore(log, ns)
 			rt.setBehaviour("crashy", tc.start)
 			cfg := testConfig()
+			// The first try once Failed comes after BackoffMax: not
+			// during the test, so the starts can be counted.
+			cfg.BackoffMax = time.Hour
 
 			runSupervisor(t, cfg, rt, st)
 			failed := waitPhase(t, st, "crashy", namespace.PhaseFailed)
@@ -151,7 +157,8 @@ func TestCrashLoopEndsFailed(t *testing.T) {
 	}
 }
 
-func TestFailedStaysFailedUntilWake(t *testing.T) {
+// Failed waits for its next try, however it is poked; a wake tries at once.
+func TestFailedWaitsForItsNextTryUntilWake(t *testing.T) {
 	log := &opLog{}
 	rt := newFakeRuntime(log)
 	st := newFakeStore(log, spec("crashy"), spec("steady"))
@@ -159,11 +166,17 @@ func TestFailedStaysFailedUntilWake(t *testing.T) {
 	rt.setBehaviour("steady", runsAt(readyGateway(t)))
 	cfg := testConfig()
 	cfg.MaxRestarts = 2
+	// Starts before Failed stay quick (BackoffBase); the first try once
+	// Failed comes after BackoffMax, far beyond the test.
+	cfg.BackoffMax, cfg.MaxBackoff = time.Hour, 2*time.Hour
 
 	runSupervisor(t, cfg, rt, st)
-	waitPhase(t, st, "crashy", namespace.PhaseFailed)
+	failed := waitPhase(t, st, "crashy", namespace.PhaseFailed)
 	waitPhase(t, st, "steady", namespace.PhaseRunning)
 	starts := rt.count("start", "crashy")
+	if d := time.Until(failed.NextTry); d < 50*time.Minute || d > time.Hour {
+		t.Errorf("next try in %s, want about BackoffMax (1h)", d)
+	}
 
 	// Runtime events and full passes must not revive a Failed namespace,
 	// nor may a spec change that is not a wake.
@@ -196,6 +209,7 @@ func TestWakeGivesFullRestartBudget(t *testing.T) {
 	rt.setBehaviour("crashy", exitsWith(1))
 	cfg := testConfig()
 	cfg.MaxRestarts = 1
+	cfg.BackoffMax = time.Hour // only the wake may start it again
 
 	runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "crashy", namespace.PhaseFailed)

@@ -82,3 +82,22 @@ func FormatBytes(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
+
+// HumanBytes prints n rounded to one decimal of the largest binary suffix
+// it reaches, as the guide's reports show sizes: "2.3Gi", "850Mi", "12Ki",
+// "100" (bytes).
+func HumanBytes(n int64) string {
+	const suffixes = "KMGTPE"
+	if n < 1024 && n > -1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	v, i := float64(n)/1024, 0
+	for ; (v >= 1024 || v <= -1024) && i < len(suffixes)-1; i++ {
+		v /= 1024
+	}
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	if strings.HasSuffix(s, ".0") {
+		s = s[:len(s)-2]
+	}
+	return s + string(suffixes[i]) + "i"
+}

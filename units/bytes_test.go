@@ -113,3 +113,11 @@ func FuzzParseBytes(f *testing.F) {
 		}
 	})
 }
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0", 1000: "1000", 1024: "1Ki", 2469606195: "2.3Gi", 850 << 20: "850Mi", 1536: "1.5Ki", 1 << 60: "1Ei"} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -32,6 +33,12 @@ type Config struct {
 	// Fits, when set, is asked before a spare is started: spares never push
 	// the host over its memory budget.
 	Fits func(bytes int64) bool
+	// SpareFiles, when set and the runtime can tell the router's address
+	// on a spare's network (runtime.SpareAddresser), renders the spare's
+	// state files for that address, replacing Spec.StateFiles: the spare
+	// then trusts only the router from its first start, as its namespace's
+	// gateway will.
+	SpareFiles func(router netip.Addr) (map[string][]byte, error)
 }
 
 // refillDelay is how long after handing out a spare the pool waits before
@@ -47,7 +54,8 @@ type Pool struct {
 	client *http.Client
 	kick   chan struct{}
 	// probeHeader attributes the probes to the host, as a trusted proxy
-	// must: a spare trusts clawd's subnet pool (openclawcfg.Spare).
+	// must: a spare trusts the router's address on its network (or clawd's
+	// subnet pool; openclawcfg.Spare), where the probes come from.
 	probeHeader http.Header
 
 	mu    sync.Mutex
@@ -209,6 +217,16 @@ func (p *Pool) pass(ctx context.Context) {
 			p.mu.Unlock()
 			spec := p.cfg.Spec
 			spec.Namespace = ""
+			if sa, ok := p.rt.(runtime.SpareAddresser); ok && p.cfg.SpareFiles != nil {
+				router, err := sa.SpareRouterAddress(cctx, id)
+				if err == nil {
+					spec.StateFiles, err = p.cfg.SpareFiles(router)
+				}
+				if err != nil {
+					p.log.Warn("creating spare failed", "spare", id, "error", err)
+					return
+				}
+			}
 			if _, err := p.rt.CreateSpare(cctx, id, spec); err != nil {
 				p.log.Warn("creating spare failed", "spare", id, "error", err)
 				return

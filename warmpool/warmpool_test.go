@@ -3,6 +3,7 @@ package warmpool
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 
@@ -67,5 +68,50 @@ func TestOwnsOnlyItsSpares(t *testing.T) {
 		if got := p.Owns(tc.o); got != tc.want {
 			t.Errorf("Owns(%+v) = %v, want %v", tc.o, got, tc.want)
 		}
+	}
+}
+
+// addressedPool is a fakePool that tells each spare's router address and
+// records the state files each spare is made with.
+type addressedPool struct {
+	fakePool
+	files map[string]string // spare id → its config
+}
+
+func (f *addressedPool) SpareRouterAddress(_ context.Context, id string) (netip.Addr, error) {
+	return netip.MustParseAddr("10.213.0.1"), nil
+}
+
+func (f *addressedPool) CreateSpare(ctx context.Context, id string, spec runtime.GatewaySpec) (runtime.Instance, error) {
+	f.mu.Lock()
+	f.files[id] = string(spec.StateFiles["openclaw.json"])
+	f.mu.Unlock()
+	return f.fakePool.CreateSpare(ctx, id, spec)
+}
+
+// A spare's config is rendered for the router's address on its own network,
+// which its namespace's gateway keeps; the template's only when the runtime
+// cannot tell the address.
+func TestSpareConfigTrustsTheRouterOnItsNetwork(t *testing.T) {
+	render := func(router netip.Addr) (map[string][]byte, error) {
+		return map[string][]byte{"openclaw.json": []byte("trusts " + router.String())}, nil
+	}
+	template := runtime.GatewaySpec{StateFiles: map[string][]byte{"openclaw.json": []byte("trusts the pool")}}
+
+	rt := &addressedPool{fakePool: fakePool{spares: map[string]bool{}}, files: map[string]string{}}
+	New(Config{Size: 2, Spec: template, SpareFiles: render, ReadyPath: "/readyz"}, rt).pass(context.Background())
+	if len(rt.files) != 2 {
+		t.Fatalf("made %d spares, want 2", len(rt.files))
+	}
+	for id, f := range rt.files {
+		if f != "trusts 10.213.0.1" {
+			t.Errorf("spare %s made with %q, want its router's address", id, f)
+		}
+	}
+
+	plain := &fakePool{spares: map[string]bool{}}
+	New(Config{Size: 1, Spec: template, SpareFiles: render, ReadyPath: "/readyz"}, plain).pass(context.Background())
+	if len(plain.spares) != 1 {
+		t.Fatalf("a runtime that cannot tell the address got %d spares, want 1 from the template", len(plain.spares))
 	}
 }

@@ -43,7 +43,7 @@ type hostAddresser interface {
 
 // newModels loads the secrets key and binds the model gateway's listener,
 // so a bad key or a busy port fails `clawd up` at once.
-func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *store.Store, reg prometheus.Registerer, log hclog.Logger) (*models, error) {
+func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *store.Store, reg prometheus.Registerer, meter modelgw.Sink, log hclog.Logger) (*models, error) {
 	keyFile := cfg.Secrets.KeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
@@ -82,7 +82,7 @@ func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *st
 		Providers:  m.reg,
 		Auth:       m.reg,
 		Admit:      m.quotas,
-		Sinks:      []modelgw.Sink{usageSink{m.counter}},
+		Sinks:      []modelgw.Sink{usageSink{m.counter}, meter},
 		Registerer: reg,
 		Linger:     time.Duration(cfg.ModelGW.Linger),
 		Logger:     log.Named("modelgw"),

@@ -23,6 +23,8 @@ import (
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/metering"
+	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
@@ -132,9 +134,12 @@ func up(cfg *config.Static) error {
 	if err := keepPublicNamespaces(ctx, st, log); err != nil {
 		return err
 	}
+	warnRefusedSkillsPaths(ctx, st, cfg.SkillsPolicy(), log)
 
-	// A runtime without it leaves every gateway trusting the whole pool.
+	// A runtime without them leaves gateways trusting the whole pool.
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
+	var _ supervisor.Metrics = (*metrics.Supervisor)(nil)
+	var _ runtime.SpareAddresser = (*docker.Runtime)(nil)
 	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
@@ -154,7 +159,15 @@ func up(cfg *config.Static) error {
 		return fmt.Errorf("%w (clawd needs root, or CAP_NET_ADMIN, and iptables on the host)", err)
 	}
 
-	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, log)
+	mtr, err := newMeters(ctx, cfg, edge.reg, log)
+	if err != nil {
+		return err
+	}
+	// After every other deferred step that may still record usage: the
+	// writer's last flush, then the ledger closes.
+	defer mtr.wait()
+	mtr.run(ctx, st)
+	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, modelSink{mtr.meter}, log)
 	if err != nil {
 		return err
 	}
@@ -189,13 +202,17 @@ func up(cfg *config.Static) error {
 		spare.MemoryBytes, _ = units.ParseBytes(cfg.Warmpool.Memory)
 		// A spare boots with a config of its own; the namespace that
 		// adopts it gets its own written (supervisor).
-		spareConfig, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, SubnetPool: subnets})
-		if err != nil {
+		spareFiles := func(router netip.Addr) (map[string][]byte, error) {
+			c, err := openclawcfg.Spare(openclawcfg.Options{Port: cfg.Gateway.Port, SkillsDir: cfg.Gateway.SkillsDir, Proxy: router, SubnetPool: subnets})
+			return map[string][]byte{openclawcfg.FileName: c}, err
+		}
+		if spare.StateFiles, err = spareFiles(netip.Addr{}); err != nil {
 			return err
 		}
-		spare.StateFiles = map[string][]byte{openclawcfg.FileName: spareConfig}
-		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
+		pool = warmpool.New(warmpool.Config{Size: cfg.Warmpool.Size, Spec: spare, SpareFiles: spareFiles,
+			ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
+	supMetrics := metrics.NewSupervisor(edge.reg)
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
@@ -206,11 +223,15 @@ func up(cfg *config.Static) error {
 		StartTimeout:   time.Duration(cfg.Supervisor.StartTimeout),
 		BackoffMax:     time.Duration(cfg.Supervisor.BackoffMax),
 		MaxRestarts:    cfg.Supervisor.MaxRestarts,
+		MaxBackoff:     time.Duration(cfg.Supervisor.MaxBackoff),
+		StablePeriod:   time.Duration(cfg.Supervisor.StablePeriod),
+		Metrics:        supMetrics,
 		StopTimeout:    time.Duration(cfg.Supervisor.StopTimeout),
 		Pool:           poolOrNil(pool),
 		Models:         mdl.reg,
 		MemoryBudget:   budget,
 		MemoryEstimate: estimate,
+		Skills:         cfg.SkillsPolicy(),
 		Activity:       activity,
 		Gate:           activity,
 		Logger:         log.Named("supervisor"),
@@ -229,18 +250,22 @@ func up(cfg *config.Static) error {
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy()}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mtr.meter.Forget, supMetrics.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
+	go metering.NewSampler(metering.SamplerConfig{
+		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
+		Logger: log.Named("metering"),
+	}, mtr.meter, sup, rt, rt).Run(ctx)
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
 	routerSrv := rtr.Server(limits)
@@ -364,4 +389,26 @@ func keepPublicNamespaces(ctx context.Context, st *store.Store, log hclog.Logger
 			"run clawd config set namespaces.<ns>.auth.requireKey true to close them", "namespaces", strings.Join(pinned, ","))
 	}
 	return nil
+}
+
+// warnRefusedSkillsPaths names, at start, the skills.path values the skills
+// policy refuses (an upgrade from before --skills.roots, or a root taken
+// away): their gateways keep running, but will not start again.
+func warnRefusedSkillsPaths(ctx context.Context, st *store.Store, policy config.SkillsPolicy, log hclog.Logger) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	values, err := st.ListConfig(lctx)
+	if err != nil {
+		log.Warn("checking skills.path values failed", "error", err)
+		return
+	}
+	for k, v := range values {
+		if !strings.HasSuffix(k, ".skills.path") || v == "" {
+			continue
+		}
+		if err := policy.Check(v); err != nil {
+			log.Warn("skills.path refused: the gateway keeps what it mounted while it runs, but will not start again until the path or --skills.roots changes",
+				"key", k, "error", err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -207,10 +208,8 @@ func (g *gateway) requireToken(next http.HandlerFunc) http.HandlerFunc {
 		// As OpenClaw's trusted-proxy mode: only a trusted proxy's
 		// connection naming a user gets in; the config is read each time
 		// so a hot reload counts at once.
-		if cfg, err := readConfig(g.configPath); err == nil && cfg.Gateway.Auth.Mode == "trusted-proxy" {
-			host, _, _ := net.SplitHostPort(r.RemoteAddr)
-			header := cfg.Gateway.Auth.TrustedProxy.UserHeader
-			if !trusted(cfg.Gateway.TrustedProxies, host) || header == "" || r.Header.Get(header) == "" {
+		if proxied, user := g.proxyUser(r); proxied {
+			if user == "" {
 				writeJSON(w, http.StatusUnauthorized, openAIError("unauthorized", "trusted-proxy auth: not from a trusted proxy, or no user"))
 				return
 			}
@@ -227,6 +226,33 @@ func (g *gateway) requireToken(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// proxyUser applies OpenClaw's trusted-proxy auth to r: proxied is true
+// when the config's auth mode is trusted-proxy (read each time, so a hot
+// reload counts at once), and user is who the proxy says is calling, ""
+// when r is not from a trusted proxy, lacks the user header or a required
+// header, or names a user not allowed.
+func (g *gateway) proxyUser(r *http.Request) (proxied bool, user string) {
+	cfg, err := readConfig(g.configPath)
+	if err != nil || cfg.Gateway.Auth.Mode != "trusted-proxy" {
+		return false, ""
+	}
+	tp := cfg.Gateway.Auth.TrustedProxy
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if !trusted(cfg.Gateway.TrustedProxies, host) || tp.UserHeader == "" {
+		return true, ""
+	}
+	for _, h := range tp.RequiredHeaders {
+		if r.Header.Get(h) == "" {
+			return true, ""
+		}
+	}
+	user = r.Header.Get(tp.UserHeader)
+	if len(tp.AllowUsers) > 0 && !slices.Contains(tp.AllowUsers, user) {
+		return true, ""
+	}
+	return true, user
 }
 
 // trusted reports whether ip is one of proxies, each an address or a CIDR

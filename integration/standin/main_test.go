@@ -521,3 +521,61 @@ func TestSplitInThree(t *testing.T) {
 		})
 	}
 }
+
+// In trusted-proxy mode a connect needs neither token nor device identity,
+// as with OpenClaw 2026.9.6: the upgrade request from a trusted proxy,
+// naming an allowed user with the required headers, is the credential.
+func TestWebSocketTrustedProxy(t *testing.T) {
+	tests := []struct {
+		name    string
+		proxies string
+		headers map[string]string
+		want    bool
+	}{
+		{"from the proxy with a user", `["127.0.0.1"]`, map[string]string{"X-Forwarded-User": "alice", "X-Forwarded-Proto": "https"}, true},
+		{"from the proxy's subnet", `["127.0.0.0/8"]`, map[string]string{"X-Forwarded-User": "alice", "X-Forwarded-Proto": "https"}, true},
+		{"not from a trusted proxy", `["10.0.0.1"]`, map[string]string{"X-Forwarded-User": "alice", "X-Forwarded-Proto": "https"}, false},
+		{"no user", `["127.0.0.1"]`, map[string]string{"X-Forwarded-Proto": "https"}, false},
+		{"a required header missing", `["127.0.0.1"]`, map[string]string{"X-Forwarded-User": "alice"}, false},
+		{"a user not allowed", `["127.0.0.1"]`, map[string]string{"X-Forwarded-User": "mallory", "X-Forwarded-Proto": "https"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, _ := newTestGateway(t, func(s *settings) { s.envToken = "" })
+			cfg := `{"gateway":{"trustedProxies":` + tt.proxies + `,"auth":{"mode":"trusted-proxy","trustedProxy":{` +
+				`"userHeader":"x-forwarded-user","requiredHeaders":["x-forwarded-proto"],"allowUsers":["alice"]}}}}`
+			if err := os.WriteFile(g.configPath, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(g)
+			defer srv.Close()
+			h := http.Header{}
+			for k, v := range tt.headers {
+				h.Set(k, v)
+			}
+			conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/", h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, _, err := conn.ReadMessage(); err != nil { // the challenge
+				t.Fatal(err)
+			}
+			sendConnect(t, conn, "") // no token, no device
+			if !tt.want {
+				_, _, err := conn.ReadMessage()
+				var ce *websocket.CloseError
+				if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != "unauthorized" {
+					t.Fatalf("want close 1008 unauthorized, got %v", err)
+				}
+				return
+			}
+			hello := readFrame(t, conn)
+			auth, _ := hello.Payload["auth"].(map[string]any)
+			if !hello.OK || hello.Payload["type"] != "hello-ok" || auth["method"] != "trusted-proxy" || auth["user"] != "alice" || auth["role"] != "operator" {
+				t.Fatalf("want hello-ok by trusted-proxy for alice, got %+v", hello)
+			}
+		})
+	}
+}

@@ -63,7 +63,9 @@ type openclawConfig struct {
 			Mode         string `json:"mode"`
 			Token        string `json:"token"`
 			TrustedProxy struct {
-				UserHeader string `json:"userHeader"`
+				UserHeader      string   `json:"userHeader"`
+				RequiredHeaders []string `json:"requiredHeaders"`
+				AllowUsers      []string `json:"allowUsers"`
 			} `json:"trustedProxy"`
 		} `json:"auth"`
 	} `json:"gateway"`

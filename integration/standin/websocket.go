@@ -86,12 +86,31 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var params struct {
-		Auth struct {
+		Role   string   `json:"role"`
+		Scopes []string `json:"scopes"`
+		Auth   struct {
 			Token string `json:"token"`
 		} `json:"auth"`
 	}
 	_ = json.Unmarshal(req.Params, &params)
+	role, scopes := params.Role, params.Scopes
+	if role == "" {
+		role = "operator"
+	}
+	if len(scopes) == 0 {
+		scopes = []string{"operator.read", "operator.write"}
+	}
+	auth := map[string]any{"method": "token", "role": role, "scopes": scopes}
+	proxied, user := g.proxyUser(r)
 	switch {
+	case proxied && user == "":
+		// As OpenClaw 2026.9.6: in trusted-proxy mode only the upgrade
+		// request counts, from a trusted proxy naming an allowed user.
+		closeWith(conn, websocket.ClosePolicyViolation, "unauthorized")
+		return
+	case proxied:
+		// The proxy vouched for the caller: no token, no device identity.
+		auth = map[string]any{"method": "trusted-proxy", "user": user, "role": role, "scopes": scopes}
 	case g.token != "" && !tokenEqual(params.Auth.Token, g.token):
 		closeWith(conn, websocket.ClosePolicyViolation, "unauthorized")
 		return
@@ -106,6 +125,7 @@ func (g *gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		"type":     "hello-ok",
 		"protocol": protocolVersion,
 		"server":   map[string]any{"namespace": g.identity(), "version": "clawd-standin", "connId": randomHex(8)},
+		"auth":     auth,
 	})
 	if conn.WriteJSON(hello) != nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -81,7 +82,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 // has to be made: one that exists already mounts what it mounts.
 func (r *Runtime) create(ctx context.Context, spec runtime.GatewaySpec, g gateway) (string, error) {
 	log := r.logger(g)
-	netID, err := r.ensureGatewayNetwork(ctx, g)
+	netID, err := r.ensureGatewayNetwork(ctx, g, netip.Prefix{})
 	if err != nil {
 		return "", err
 	}

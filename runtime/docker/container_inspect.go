@@ -81,8 +81,11 @@ func (r *Runtime) instance(c container.InspectResponse) runtime.Instance {
 	net := r.spareGateway(id).network
 	inst.Namespace = r.namespaceOf(inst.Name)
 	if inst.Namespace != "" {
-		inst.Spare = onSpare
 		net = r.networkName(inst.Namespace)
+		// Adopt leaves the spare's network before it joins the
+		// namespace's: on neither, the adoption is not done either.
+		_, onNamespace := c.NetworkSettings.Networks[net]
+		inst.Spare = onSpare || c.NetworkSettings == nil || !onNamespace
 	} else {
 		inst.Spare = true
 	}

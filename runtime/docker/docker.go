@@ -23,6 +23,7 @@ var (
 	_ runtime.Objects     = (*Runtime)(nil)
 	_ runtime.Pool        = (*Runtime)(nil)
 	_ runtime.StateWriter = (*Runtime)(nil)
+	_ runtime.LogTailer   = (*Runtime)(nil)
 )
 
 // DefaultCallTimeout bounds each Docker API call when Config.CallTimeout is 0.
@@ -63,7 +64,11 @@ type Runtime struct {
 	callTimeout time.Duration
 	subnets     subnetPool
 	claims      sync.Map // spare id → namespace, while a rename claims it
-	iptables    iptablesFunc
+	// held are subnets kept for an adoption between the removal of the
+	// spare's network and the create of the namespace's (netip.Prefix →
+	// struct{}): no other create of this process picks them.
+	held     sync.Map
+	iptables iptablesFunc
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -23,12 +24,13 @@ import (
 // relist that keeps the oldest of our same-named networks and removes the
 // extras that have no containers.
 func (r *Runtime) ensureNetwork(ctx context.Context, ns string) (string, error) {
-	return r.ensureGatewayNetwork(ctx, r.namespaceGateway(ns))
+	return r.ensureGatewayNetwork(ctx, r.namespaceGateway(ns), netip.Prefix{})
 }
 
 // ensureGatewayNetwork is ensureNetwork for any gateway's network, a
-// spare's included.
-func (r *Runtime) ensureGatewayNetwork(ctx context.Context, g gateway) (string, error) {
+// spare's included. A network it has to create gets subnet prefer when that
+// is valid and free (see Adopt), else one from the pool.
+func (r *Runtime) ensureGatewayNetwork(ctx context.Context, g gateway, prefer netip.Prefix) (string, error) {
 	name := g.network
 	log := r.logger(g)
 	mine, err := r.ownNetworks(ctx, name)
@@ -39,7 +41,7 @@ func (r *Runtime) ensureGatewayNetwork(ctx context.Context, g gateway) (string, 
 		return mine[0].ID, nil
 	}
 	if len(mine) == 0 {
-		id, err := r.createNetwork(ctx, name, r.gatewayLabels(g, roleNetwork))
+		id, err := r.createNetwork(ctx, name, r.gatewayLabels(g, roleNetwork), prefer)
 		// Newer engines refuse the duplicate name of a concurrent create;
 		// the relist below finds the winner.
 		if err != nil && !cerrdefs.IsConflict(err) {

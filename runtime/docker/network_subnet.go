@@ -96,14 +96,21 @@ func (p subnetPool) pick(name string, used []netip.Prefix) (netip.Prefix, bool) 
 
 // createNetwork creates a gateway's bridge network, in a subnet of the pool
 // when one is configured, and returns its id.
-func (r *Runtime) createNetwork(ctx context.Context, name string, labels map[string]string) (string, error) {
+func (r *Runtime) createNetwork(ctx context.Context, name string, labels map[string]string, prefer netip.Prefix) (string, error) {
 	opts := client.NetworkCreateOptions{Driver: "bridge", Labels: labels}
 	// Subnets refused as taken: the engine reserves a pool before the
 	// network shows up in lists, so a relist alone would pick it again.
 	var taken []netip.Prefix
-	for range subnetAttempts {
+	if prefer.IsValid() && r.subnets.enabled() && !r.subnets.pool.Overlaps(prefer) {
+		prefer = netip.Prefix{} // from before the pool changed
+	}
+	for attempt := range subnetAttempts {
 		var subnet netip.Prefix
-		if r.subnets.enabled() {
+		opts.IPAM = nil
+		if attempt == 0 && prefer.IsValid() {
+			subnet = prefer
+			opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet}}}
+		} else if r.subnets.enabled() {
 			used, err := r.subnetsInUse(ctx)
 			if err != nil {
 				return "", err
@@ -124,7 +131,7 @@ func (r *Runtime) createNetwork(ctx context.Context, name string, labels map[str
 		switch {
 		case err == nil:
 			return res.ID, nil
-		case r.subnets.enabled() && strings.Contains(err.Error(), "overlaps"):
+		case subnet.IsValid() && strings.Contains(err.Error(), "overlaps"):
 			// Taken by a concurrent create since we listed. If that was a
 			// create of this very network, let the caller adopt it.
 			taken = append(taken, subnet)
@@ -153,6 +160,10 @@ func (r *Runtime) subnetsInUse(ctx context.Context) ([]netip.Prefix, error) {
 		return nil, fmt.Errorf("listing networks for a free subnet: %w", err)
 	}
 	var used []netip.Prefix
+	r.held.Range(func(k, _ any) bool {
+		used = append(used, k.(netip.Prefix))
+		return true
+	})
 	for _, n := range res.Items {
 		for _, c := range n.IPAM.Config {
 			if c.Subnet.IsValid() {

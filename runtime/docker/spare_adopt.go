@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hashicorp/go-hclog"
@@ -21,15 +22,22 @@ import (
 //     That is the claim: a container has one name, so a spare can never
 //     serve two namespaces, and a namespace that has a container already
 //     makes the rename fail (a conflict) with both left as they were;
-//  2. connect it to the namespace's network (made as Create makes it),
-//     and 3. apply spec's caps live, side by side;
-//  4. disconnect it from its own network and remove that network.
+//  2. apply spec's caps live, and meanwhile
+//  3. disconnect it from its own network and remove that network, then
+//  4. make the namespace's network (as Create makes it) with the subnet
+//     the spare's had, and connect it.
+//
+// The subnet is kept so the router's address on the gateway's network, the
+// one address the gateway trusts as its proxy (SpareRouterAddress), is the
+// one it booted with: OpenClaw closes every client connection when its
+// trusted proxies change. Should another network have taken the subnet in
+// between, the namespace's config names the new address.
 //
 // Each step looks before it acts, so a run cut short at any point (kill -9)
 // is finished by another: Adopt with the same id, or with id "" (which
 // finishes the adoption of the container already named for the namespace,
-// and is a plain Inspect when there is nothing to finish). The caps come
-// before the disconnect because Instance.Spare (still on the spare network)
+// and is a plain Inspect when there is nothing to finish). A container
+// renamed for a namespace but not on its network is Instance.Spare: that
 // is how a caller knows there is something left to do.
 func (r *Runtime) Adopt(ctx context.Context, id string, spec runtime.GatewaySpec) (runtime.Instance, error) {
 	ns := spec.Namespace
@@ -47,23 +55,7 @@ func (r *Runtime) Adopt(ctx context.Context, id string, spec runtime.GatewaySpec
 		}
 		log = log.With("spare", id)
 		what = fmt.Sprintf("adopting spare %s for %s", id, ns)
-		// Creating the namespace's network is the slowest step; it runs
-		// while the spare is claimed. completeAdoption finds it made.
-		netDone := make(chan struct{})
-		go func() {
-			defer close(netDone)
-			if _, err := r.ensureNetwork(ctx, ns); err != nil {
-				log.Debug("early network create failed; adoption retries it", "error", err)
-			}
-		}()
-		err := r.claimSpare(ctx, log, id, ns)
-		<-netDone
-		if err != nil {
-			// Take back the network made early, unless the namespace has a
-			// container of its own that uses it.
-			if _, rerr := r.resolve(ctx, ns); errors.Is(rerr, runtime.ErrNotFound) {
-				_ = r.removeNetworks(ctx, log, r.networkName(ns), func(err error) error { return err })
-			}
+		if err := r.claimSpare(ctx, log, id, ns); err != nil {
 			return runtime.Instance{}, fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -143,9 +135,13 @@ func (r *Runtime) completeAdoption(ctx context.Context, log hclog.Logger, spec r
 	ns := spec.Namespace
 	spareNet := r.spareGateway(c.Config.Labels[LabelSpare]).network
 	strict := func(err error) error { return err }
-	if !r.onSpareNetwork(c) {
+	nsNet := r.networkName(ns)
+	if c.NetworkSettings == nil {
+		return fmt.Errorf("container %s has no network settings", shortID(c.ID))
+	}
+	if _, on := c.NetworkSettings.Networks[nsNet]; on && !r.onSpareNetwork(c) {
 		// Moved already; only the spare's network may be left (a run cut
-		// short between the disconnect and the removal).
+		// short between the connect and the removal).
 		return r.removeNetworks(ctx, log, spareNet, strict)
 	}
 
@@ -154,12 +150,20 @@ func (r *Runtime) completeAdoption(ctx context.Context, log hclog.Logger, spec r
 	// tenant's first request.
 	capsErr := make(chan error, 1)
 	go func() { capsErr <- r.applyCaps(ctx, log, spec, c) }()
-	netID, err := r.ensureNetwork(ctx, ns)
+	subnet, err := r.leaveSpareNetwork(ctx, log, c, spareNet)
+	if subnet.IsValid() {
+		defer r.held.Delete(subnet)
+	}
 	if err != nil {
 		<-capsErr
 		return err
 	}
-	if !onNetwork(c, netID, r.networkName(ns)) {
+	netID, err := r.ensureGatewayNetwork(ctx, r.namespaceGateway(ns), subnet)
+	if err != nil {
+		<-capsErr
+		return err
+	}
+	if !onNetwork(c, netID, nsNet) {
 		err := r.do(ctx, func(ctx context.Context) error {
 			_, err := r.api.NetworkConnect(ctx, netID, client.NetworkConnectOptions{Container: c.ID})
 			return err
@@ -167,47 +171,58 @@ func (r *Runtime) completeAdoption(ctx context.Context, log hclog.Logger, spec r
 		if err != nil {
 			// A concurrent run may have connected it meanwhile.
 			now, ierr := r.inspectContainer(ctx, c.ID)
-			if ierr != nil || !onNetwork(now, netID, r.networkName(ns)) {
+			if ierr != nil || !onNetwork(now, netID, nsNet) {
 				<-capsErr
-				return fmt.Errorf("connecting to network %s: %w", r.networkName(ns), err)
+				return fmt.Errorf("connecting to network %s: %w", nsNet, err)
 			}
 		}
-		log.Debug("adopted gateway connected to the namespace network", "network", r.networkName(ns))
+		log.Debug("adopted gateway connected to the namespace network", "network", nsNet, "subnet", subnet)
 	}
-	if err := <-capsErr; err != nil {
-		return err
-	}
+	return <-capsErr
+}
 
-	err = r.do(ctx, func(ctx context.Context) error {
-		_, err := r.api.NetworkDisconnect(ctx, spareNet, client.NetworkDisconnectOptions{Container: c.ID})
-		return err
-	})
-	if cerrdefs.IsNotFound(err) {
-		// The spare's network is gone (pruned while the container was
-		// stopped); force drops the container's stale endpoint config.
-		err = r.do(ctx, func(ctx context.Context) error {
-			_, err := r.api.NetworkDisconnect(ctx, spareNet, client.NetworkDisconnectOptions{Container: c.ID, Force: true})
+// leaveSpareNetwork disconnects a claimed spare from its own network and
+// removes that network, returning its subnet for the namespace's network
+// (zero when the network is gone already: a run cut short).
+func (r *Runtime) leaveSpareNetwork(ctx context.Context, log hclog.Logger, c container.InspectResponse, spareNet string) (netip.Prefix, error) {
+	var subnet netip.Prefix
+	mine, err := r.ownNetworks(ctx, spareNet)
+	if err != nil {
+		return subnet, err
+	}
+	if len(mine) > 0 {
+		if _, subnet, err = r.bridgeAddress(ctx, mine[0].ID, spareNet); err != nil {
+			return netip.Prefix{}, err
+		}
+		// Held before the network goes; the caller lets go of it.
+		r.held.Store(subnet, struct{}{})
+	}
+	if r.onSpareNetwork(c) {
+		err := r.do(ctx, func(ctx context.Context) error {
+			_, err := r.api.NetworkDisconnect(ctx, spareNet, client.NetworkDisconnectOptions{Container: c.ID})
 			return err
 		})
-	}
-	if err != nil {
-		now, ierr := r.inspectContainer(ctx, c.ID)
-		if ierr != nil || r.onSpareNetwork(now) {
-			return fmt.Errorf("disconnecting from network %s: %w", spareNet, err)
+		if cerrdefs.IsNotFound(err) {
+			// The spare's network is gone (pruned while the container was
+			// stopped); force drops the container's stale endpoint config.
+			err = r.do(ctx, func(ctx context.Context) error {
+				_, err := r.api.NetworkDisconnect(ctx, spareNet, client.NetworkDisconnectOptions{Container: c.ID, Force: true})
+				return err
+			})
 		}
-	}
-	log.Debug("adopted gateway left the spare network", "network", spareNet)
-	// The empty network's removal is cleanup, not part of serving the
-	// namespace: it runs after Adopt returns, off the path of the tenant's
-	// first request, which it would delay by up to half a second.
-	go func() {
-		bctx, cancel := context.WithTimeout(context.Background(), 2*r.callTimeout)
-		defer cancel()
-		if err := r.removeNetworks(bctx, log, spareNet, strict); err != nil {
-			log.Warn("removing the adopted spare's network failed; it is empty and harmless", "network", spareNet, "error", err)
+		if err != nil {
+			now, ierr := r.inspectContainer(ctx, c.ID)
+			if ierr != nil || r.onSpareNetwork(now) {
+				return subnet, fmt.Errorf("disconnecting from network %s: %w", spareNet, err)
+			}
 		}
-	}()
-	return nil
+		log.Debug("adopted gateway left the spare network", "network", spareNet)
+	}
+	// Removed now, not later: the namespace's network takes its subnet.
+	if err := r.removeNetworks(ctx, log, spareNet, func(err error) error { return err }); err != nil {
+		return subnet, err
+	}
+	return subnet, nil
 }
 
 // applyCaps updates the container's CPU, memory and pids caps to spec's

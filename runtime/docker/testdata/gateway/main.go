@@ -63,6 +63,16 @@ func main() {
 		}
 		_, _ = w.Write([]byte("survived"))
 	})
+	// /say writes a line to stdout, or to stderr with stream=err, for the
+	// log tail tests.
+	http.HandleFunc("/say", func(w http.ResponseWriter, r *http.Request) {
+		out := os.Stdout
+		if r.URL.Query().Get("stream") == "err" {
+			out = os.Stderr
+		}
+		_, _ = out.WriteString(r.URL.Query().Get("line") + "\n")
+		_, _ = w.Write([]byte("said"))
+	})
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		os.Stderr.WriteString(err.Error() + "\n")
 		os.Exit(1)
