@@ -11,6 +11,8 @@ OPENCLAW_VERSION ?= 2026.9.6
 # the stand-in, which starts in milliseconds.
 GATEWAY_IMAGE ?= clawd-gateway:$(OPENCLAW_VERSION)
 GOTESTFLAGS  ?=
+# stripe-mock (scripts/stripe-mock.sh starts it) for the billing tests.
+export CLAWD_TEST_STRIPE_MOCK ?= http://127.0.0.1:12111
 
 .PHONY: all build up test unit integration docker standin-image vet fuzz clean bench-create bench-wake
 
@@ -24,6 +26,13 @@ docker:
 
 standin-image: docker
 	@bash integration/standin/build.sh
+
+# stripe-mock v0.203.0, installed with go install and started on
+# 127.0.0.1:12111 unless it answers there already; the billing tests send
+# every Stripe call clawd makes to it.
+.PHONY: stripe-mock
+stripe-mock:
+	@bash scripts/stripe-mock.sh
 
 # A PostgreSQL server for the ledger's tests (127.0.0.1:55432, data in
 # /tmp/clawd-pg): a no-op when CLAWD_TEST_POSTGRES_DSN or that server
@@ -53,7 +62,7 @@ vet:
 # minutes on 2 cores.
 # CLAWD_REQUIRE_DOCKER=1 (CI) turns a skip for a missing engine or tool into
 # a failure.
-test: docker standin-image tools postgres vet gateway-image
+test: docker standin-image tools postgres stripe-mock vet gateway-image
 	eval "$$(bash scripts/postgres.sh)" && $(GO) test -race -count=1 -timeout 40m $(GOTESTFLAGS) ./...
 	@$(MAKE) --no-print-directory e2e-openclaw
 
@@ -90,8 +99,8 @@ gateway-image: docker
 # warm-pool adoption; logs the figures (FIGURE lines). Minutes, not seconds.
 # A gateway image that cannot be built fails it.
 .PHONY: e2e-openclaw
-e2e-openclaw: docker tools gateway-image
-	CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
+e2e-openclaw: docker tools postgres gateway-image
+	eval "$$(bash scripts/postgres.sh)" && CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
 		-run '^(TestE2EOpenClaw|TestGoldenFilesValidate)$$' ./openclawcfg ./integration
 
 # Figures, not assertions: the router beside the same backend reached

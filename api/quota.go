@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -34,7 +35,22 @@ func (s *Server) applyQuota(r *http.Request) (int, any, error) {
 	if f.Namespace != name {
 		return 0, nil, invalid("the quota file is for namespace %q (its namespace: key), not %q", f.Namespace, name)
 	}
-	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
+	spec, err := setQuota(r.Context(), s.st, name, f)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, spec, nil
+}
+
+// SpecUpdater writes a namespace's spec.
+type SpecUpdater interface {
+	UpdateSpec(ctx context.Context, name string, fn func(*namespace.Spec) error) (namespace.Spec, error)
+}
+
+// setQuota makes f the whole of a namespace's quota: the one code path of
+// apply-quota and of billing plans.
+func setQuota(ctx context.Context, st SpecUpdater, name string, f quota.File) (namespace.Spec, error) {
+	return st.UpdateSpec(ctx, name, func(sp *namespace.Spec) error {
 		if sp.Deleting {
 			return invalid("namespace %s is being deleted", name)
 		}
@@ -49,11 +65,35 @@ func (s *Server) applyQuota(r *http.Request) (int, any, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, spec, nil
 }
+
+// QuotaApplier applies billing plans' quota files through setQuota.
+type QuotaApplier struct{ Store SpecUpdater }
+
+// ApplyQuota applies a plan's quota file to ns; the file's namespace: key
+// names the plan's example tenant and is not checked.
+func (q QuotaApplier) ApplyQuota(ctx context.Context, ns string, file []byte) error {
+	f, err := quota.Parse(file)
+	if err != nil {
+		return badRequest{err}
+	}
+	_, err = setQuota(ctx, q.Store, ns, f)
+	return err
+}
+
+// ClearQuota removes every quota-file limit of ns (an empty quota file).
+func (q QuotaApplier) ClearQuota(ctx context.Context, ns string) error {
+	_, err := setQuota(ctx, q.Store, ns, quota.File{Namespace: ns})
+	return err
+}
+
+// RequestsUsed reads a namespace's requests in the UTC hour of now, every
+// node's (quota.Requests).
+type RequestsUsed interface {
+	Used(ctx context.Context, namespace string, now time.Time) (int64, error)
+}
+
+var _ RequestsUsed = (*quota.Requests)(nil)
 
 // QuotaStatus is clawd namespace quota-status: each quota the namespace
 // has, and what it used today (UTC) by model.
@@ -99,12 +139,19 @@ func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
 		qs.Models = models
 	}
 	qs.Totals = usage.Total(qs.Models)
-	qs.Quotas = quotaLines(ns.Spec, qs.Models, now)
+	requests := int64(-1)
+	if q := ns.Spec.Quota; q != nil && q.RequestsPerHour > 0 && s.cfg.Requests != nil {
+		if requests, err = s.cfg.Requests.Used(r.Context(), name, now); err != nil {
+			return 0, nil, err
+		}
+	}
+	qs.Quotas = quotaLines(ns.Spec, qs.Models, requests, now)
 	return http.StatusOK, qs, nil
 }
 
-// quotaLines lists spec's quotas with today's model usage.
-func quotaLines(spec namespace.Spec, models []usage.Model, now time.Time) map[string]QuotaLine {
+// quotaLines lists spec's quotas with today's model usage and the hour's
+// requests (-1: not counted here).
+func quotaLines(spec namespace.Spec, models []usage.Model, requests int64, now time.Time) map[string]QuotaLine {
 	out := map[string]QuotaLine{}
 	limit := func(key string, n int64, unit string) {
 		if n > 0 {
@@ -133,7 +180,11 @@ func quotaLines(spec namespace.Spec, models []usage.Model, now time.Time) map[st
 	}
 	limit("storage.skills", q.StorageSkills, "bytes")
 	limit("storage.data", q.StorageData, "bytes")
-	limit("api.requestsPerHour", q.RequestsPerHour, "")
+	if requests >= 0 {
+		counted(quota.RequestsPerHour, q.RequestsPerHour, requests, quota.NextHour(now))
+	} else {
+		limit(quota.RequestsPerHour, q.RequestsPerHour, "")
+	}
 	limit("skills.maxConcurrent", q.MaxConcurrentSkills, "")
 	day := quota.NextDay(now)
 	var tokens int64

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/problem"
@@ -74,6 +75,10 @@ type Config struct {
 	// Skills says where namespaces.<ns>.skills.path may point; the zero
 	// policy allows no host directory.
 	Skills config.SkillsPolicy
+	// Requests reads the hour's requests for quota-status; nil: not shown.
+	Requests RequestsUsed
+	// Billing serves /api/v1/billing/…; nil: those endpoints answer 409.
+	Billing Billing
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -124,6 +129,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("GET /api/v1/config/{key}", s.getConfig)
 	s.handle("PUT /api/v1/config/{key}", s.setConfig)
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
+	s.routeBilling()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, http.StatusNotFound, fmt.Sprintf("no such API endpoint: %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path))
 	})
@@ -157,10 +163,14 @@ func (s *Server) handle(pattern string, fn func(*http.Request) (int, any, error)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(v)
+		_ = writeJSON(w, v)
 	})
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (s *Server) authorized(r *http.Request) bool {
@@ -183,9 +193,16 @@ func invalid(format string, a ...any) error { return badRequest{fmt.Errorf(forma
 func classify(err error) (int, string) {
 	var br badRequest
 	var taken *store.HostnameTakenError
+	var bi billing.InvalidError
+	var se billing.StripeError
 	switch {
-	case errors.As(err, &br):
+	case errors.As(err, &br), errors.As(err, &bi), errors.Is(err, billing.ErrSignature):
 		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, billing.ErrNotConfigured):
+		return http.StatusConflict, err.Error()
+	case errors.As(err, &se):
+		// Stripe's own message is the operator's to read.
+		return http.StatusBadGateway, err.Error()
 	case errors.As(err, &conflict{}):
 		return http.StatusConflict, err.Error()
 	case errors.As(err, &taken):
@@ -355,6 +372,9 @@ func (s *Server) wakeNamespace(r *http.Request) (int, any, error) {
 	spec, err := s.st.UpdateSpec(r.Context(), name, func(sp *namespace.Spec) error {
 		if sp.Deleting {
 			return invalid("namespace %s is being deleted", name)
+		}
+		if sp.Suspended != nil {
+			return conflict{fmt.Errorf("namespace %s is suspended (%s); it wakes once billing clears it", name, sp.Suspended.Reason)}
 		}
 		sp.WakeGeneration++
 		sp.Target = ""
@@ -543,6 +563,8 @@ type StatusReply struct {
 	// into (auth.requireKey false).
 	Public []string         `json:"public"`
 	Pool   *warmpool.Status `json:"pool,omitempty"`
+	// Billing is set when this server has billing.
+	Billing *billing.Status `json:"billing,omitempty"`
 	// Metering is what metering does on this node.
 	Metering *MeteringStatus `json:"metering,omitempty"`
 	// Failing are the namespaces whose gateway keeps failing: why, and
@@ -588,6 +610,13 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if s.cfg.Metering != nil {
 		ms := s.cfg.Metering.MeteringStatus()
 		rep.Metering = &ms
+	}
+	if s.cfg.Billing != nil {
+		bs, err := s.cfg.Billing.Status(r.Context())
+		if err != nil {
+			return 0, nil, err
+		}
+		rep.Billing = &bs
 	}
 	return http.StatusOK, rep, nil
 }

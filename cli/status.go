@@ -51,6 +51,27 @@ func statusCmd() *cobra.Command {
 				for _, f := range st.Failing {
 					fmt.Fprintf(w, "Failed:\t%s, next try %s: %s\n", f.Name, nextTry(f.NextTry), f.Reason)
 				}
+				if b := st.Billing; b != nil && b.Configured {
+					fmt.Fprintf(w, "Billing:\t%s, %d plans, %d subscribed\n", b.Provider, b.Plans, b.Subscribed)
+					if len(b.PastDue) > 0 {
+						fmt.Fprintf(w, "  Past due:\t%s\n", strings.Join(b.PastDue, ", "))
+					}
+					if len(b.Suspended) > 0 {
+						fmt.Fprintf(w, "  Suspended:\t%s (requests get 402)\n", strings.Join(b.Suspended, ", "))
+					}
+					u := b.Usage
+					switch {
+					case !u.Ledger:
+						fmt.Fprintf(w, "  Usage:\tnot sent (no usage ledger on this node)\n")
+					case u.Failures > 0:
+						fmt.Fprintf(w, "  Usage:\t%d hours not sent, %d failed tries in a row, retried every minute: %s\n", u.Behind, u.Failures, u.LastError)
+					default:
+						fmt.Fprintf(w, "  Usage:\t%d meter events sent, %d hours behind\n", u.Sent, u.Behind)
+					}
+					if u.Skipped > 0 {
+						fmt.Fprintf(w, "  \t%d hours older than Stripe's 35-day window were not sent\n", u.Skipped)
+					}
+				}
 				fmt.Fprintln(w, "\nNODE\tADDRESS\tUP SINCE\tLAST SEEN")
 				for _, n := range st.Nodes {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", n.Name, dash(n.Address), age(n.StartedAt), age(n.SeenAt))

@@ -74,6 +74,8 @@ var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth",
 
 // registry holds every key; keep it sorted by Pattern (a test checks).
 var registry = []Key{
+	{Pattern: "billing.gracePeriod", Kind: Duration, Default: "72h", Implemented: true,
+		Description: "how long a namespace whose invoice payment failed keeps running before it is put to sleep and its requests get 402"},
 	{Pattern: "metering.backend", Kind: Enum, Enum: []string{"ledger", "prometheus"}, Default: "ledger", Implemented: true,
 		Description: "ledger: usage events in the SQL ledger; prometheus: the ledger too, and clawd_usage_* counters per namespace on /metrics"},
 	{Pattern: "metering.currency", Kind: String, Default: "USD", Implemented: true,

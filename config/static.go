@@ -44,6 +44,7 @@ type Static struct {
 	Ledger     *Ledger     `description:"The usage ledger: an SQL store of usage events and hourly roll-ups that metering reports and billing read." json:"ledger,omitempty" yaml:"ledger,omitempty"`
 	Metering   *Metering   `description:"How often the gateways' cgroups and volumes are sampled for compute and storage usage." json:"metering,omitempty" yaml:"metering,omitempty"`
 	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
+	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -63,6 +64,19 @@ type Metering struct {
 type Skills struct {
 	Roots []string `description:"Directories a namespace's skills.path must be in, after symlinks are resolved, e.g. /srv/clawd/skills (comma-separated). Empty (the default) allows no host skills directory. The data dir, the secrets key and the certificate dir are refused wherever they are." json:"roots,omitempty" yaml:"roots,omitempty"`
 }
+
+// Billing configures the billing provider's endpoints.
+type Billing struct {
+	Stripe *Stripe `description:"Stripe." json:"stripe,omitempty" yaml:"stripe,omitempty"`
+}
+
+// Stripe says where Stripe's API is.
+type Stripe struct {
+	APIBase string `description:"Base URL of Stripe's API; tests point it at stripe-mock (http://127.0.0.1:12111)." json:"apiBase,omitempty" yaml:"apiBase,omitempty"`
+}
+
+// DefaultStripeAPIBase is Stripe's own API.
+const DefaultStripeAPIBase = "https://api.stripe.com"
 
 // ModelGW configures the model gateway.
 type ModelGW struct {
@@ -206,6 +220,7 @@ func (s *Static) SetDefaults() {
 	s.Ledger = &Ledger{FlushInterval: ptypes.Duration(time.Second)}
 	s.Metering = &Metering{ComputeInterval: ptypes.Duration(15 * time.Second), StorageInterval: ptypes.Duration(5 * time.Minute)}
 	s.Skills = &Skills{}
+	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -381,6 +396,9 @@ func (s *Static) validate() error {
 	}
 	if err := s.SkillsPolicy().validateRoots(); err != nil {
 		return err
+	}
+	if u, err := url.Parse(s.Billing.Stripe.APIBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("invalid --billing.stripe.apibase %q: use a base URL such as %s (no path)", s.Billing.Stripe.APIBase, DefaultStripeAPIBase)
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)

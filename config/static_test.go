@@ -61,6 +61,8 @@ func TestLoadStaticRefuses(t *testing.T) {
 		{"zero response-head timeout", []string{"--router.responseheadertimeout=0s"}, nil, "--router.responseheadertimeout"},
 		{"zero handshake timeout", []string{"--router.wshandshaketimeout=0s"}, nil, "--router.wshandshaketimeout"},
 		{"tiny header limit", []string{"--router.maxheaderbytes=100"}, nil, "--router.maxheaderbytes"},
+		{"stripe base with a path", []string{"--billing.stripe.apiBase=http://127.0.0.1:12111/v1"}, nil, "--billing.stripe.apibase"},
+		{"stripe base without scheme", []string{"--billing.stripe.apiBase=127.0.0.1:12111"}, nil, "--billing.stripe.apibase"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,5 +88,23 @@ func TestUpstreamTimeouts(t *testing.T) {
 	}
 	if time.Duration(s.Router.ResponseHeaderTimeout) != 10*time.Minute || time.Duration(s.Router.WSHandshakeTimeout) != 5*time.Second {
 		t.Fatalf("set: %v %v", time.Duration(s.Router.ResponseHeaderTimeout), time.Duration(s.Router.WSHandshakeTimeout))
+	}
+}
+
+func TestStripeAPIBase(t *testing.T) {
+	s, err := LoadStatic(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Billing.Stripe.APIBase != DefaultStripeAPIBase {
+		t.Fatalf("default %q", s.Billing.Stripe.APIBase)
+	}
+	s, err = LoadStatic([]string{"--billing.stripe.apiBase=http://127.0.0.1:12111"}, nil)
+	if err != nil || s.Billing.Stripe.APIBase != "http://127.0.0.1:12111" {
+		t.Fatalf("flag: %+v, %v", s.Billing.Stripe, err)
+	}
+	s, err = LoadStatic(nil, []string{"CLAWD_BILLING_STRIPE_APIBASE=http://localhost:1"})
+	if err != nil || s.Billing.Stripe.APIBase != "http://localhost:1" {
+		t.Fatalf("env: %+v, %v", s.Billing.Stripe, err)
 	}
 }

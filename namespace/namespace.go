@@ -59,6 +59,16 @@ type Spec struct {
 	// WakeGeneration is bumped by namespace wake; the supervisor clears a
 	// Failed phase when it sees a new one.
 	WakeGeneration int64 `json:"wakeGeneration,omitempty"`
+	// Suspended keeps the namespace asleep: wakes are refused and its
+	// tenant's requests get 402 with the reason, until it is cleared
+	// (billing: an invoice unpaid past the grace period).
+	Suspended *Suspension `json:"suspended,omitempty"`
+}
+
+// Suspension says why and since when a namespace is kept asleep.
+type Suspension struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // Status is the observed state, written by the supervisor of the owning node.

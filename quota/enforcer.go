@@ -42,8 +42,12 @@ type Refusal struct {
 func (r *Refusal) RetryAfter(now time.Time) time.Duration { return r.Reset.Sub(now) }
 
 func (r *Refusal) Error() string {
-	return fmt.Sprintf("quota exceeded: the daily usage limit %s=%d is reached; it resets at %s",
-		r.Quota, r.Limit, r.Reset.UTC().Format(time.RFC3339))
+	window := "daily"
+	if r.Quota == RequestsPerHour {
+		window = "hourly"
+	}
+	return fmt.Sprintf("quota exceeded: the %s usage limit %s=%d is reached; it resets at %s",
+		window, r.Quota, r.Limit, r.Reset.UTC().Format(time.RFC3339))
 }
 
 // Enforcer admits model calls against api.tokensPerDay and
@@ -77,15 +81,15 @@ func NewEnforcer(src Source, used Usage, reg prometheus.Registerer, log hclog.Lo
 		log = hclog.NewNullLogger()
 	}
 	e := &Enforcer{src: src, used: used, log: log, now: time.Now, reserved: map[string]*held{}}
-	e.rejec = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "clawd", Name: "quota_rejections_total",
-		Help: "Requests and model calls refused for being over a quota.",
-	}, []string{"namespace", "quota"})
+	e.rejec = newRejections()
 	if reg != nil {
 		reg.MustRegister(e.rejec)
 	}
 	return e
 }
+
+// Rejections is clawd_quota_rejections_total, for NewRequests to share.
+func (e *Enforcer) Rejections() *prometheus.CounterVec { return e.rejec }
 
 // Forget drops a deleted namespace's series.
 func (e *Enforcer) Forget(namespace string) {

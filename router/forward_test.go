@@ -18,16 +18,18 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/store"
 )
 
 // counter is an Activity that counts open exchanges per namespace.
 type counter struct {
-	mu   sync.Mutex
-	open map[string]int
+	mu    sync.Mutex
+	open  map[string]int
+	begun int // Begin calls, of every namespace
 }
 
-func (c *counter) Begin(ns string) { c.mu.Lock(); c.open[ns]++; c.mu.Unlock() }
+func (c *counter) Begin(ns string) { c.mu.Lock(); c.open[ns]++; c.begun++; c.mu.Unlock() }
 func (c *counter) End(ns string)   { c.mu.Lock(); c.open[ns]--; c.mu.Unlock() }
 func (c *counter) get(ns string) int {
 	c.mu.Lock()
@@ -43,17 +45,29 @@ type forwardFixture struct {
 	act  *counter
 }
 
-func newForwardFixture(t *testing.T, gw http.Handler, l Limits) *forwardFixture {
+func newForwardFixture(t *testing.T, gw http.Handler, l Limits, opts ...func(*Router)) *forwardFixture {
+	t.Helper()
+	return newQuotaFixture(t, gw, l, 0, opts...)
+}
+
+// newQuotaFixture is newForwardFixture with namespace gw's
+// api.requestsPerHour set to limit (0: none).
+func newQuotaFixture(t *testing.T, gw http.Handler, l Limits, limit int64, opts ...func(*Router)) *forwardFixture {
 	t.Helper()
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	w := &hostWatcher{ns: make(chan store.Event, 1)}
-	w.ns <- store.Event{Type: store.EventReset, Snapshot: []namespace.Namespace{
-		nsAt("gw", namespace.PhaseRunning, strings.TrimPrefix(srv.URL, "http://"), "gw.example"),
-	}}
+	ns := nsAt("gw", namespace.PhaseRunning, strings.TrimPrefix(srv.URL, "http://"), "gw.example")
+	if limit > 0 {
+		ns.Spec.Quota = &quota.Limits{RequestsPerHour: limit}
+	}
+	w.ns <- store.Event{Type: store.EventReset, Snapshot: []namespace.Namespace{ns}}
 	r := New(nil)
 	act := &counter{open: map[string]int{}}
 	r.Lifecycle(nil, act, time.Second)
+	for _, o := range opts {
+		o(r)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go r.Run(ctx, w)

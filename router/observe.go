@@ -107,6 +107,14 @@ func (r *Router) begin(ctx *fasthttp.RequestCtx) *exchange {
 	return x
 }
 
+// named records the namespace of a request refused after routing (over a
+// quota) for the observers, without counting it as activity.
+func (x *exchange) named(ns string) {
+	if x.info != nil {
+		x.info.Namespace = ns
+	}
+}
+
 // routed records the namespace the request goes to and counts it active
 // from here, before any wake, so a held request keeps the namespace awake
 // once it is up.

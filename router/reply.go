@@ -28,6 +28,9 @@ func writeProblem(ctx *fasthttp.RequestCtx, status int, p any) {
 			v.Title = fasthttp.StatusMessage(status)
 		}
 		p = v
+	case quotaProblem:
+		v.Status = status
+		p = v
 	case keyProblem:
 		v.Status = status
 		if v.Title == "" {

@@ -34,6 +34,11 @@ type route struct {
 	// requireKey refuses requests without one of the namespace's API keys
 	// (namespaces.<ns>.auth.requireKey), even through its hostnames.
 	requireKey bool
+	// requestsPerHour is the namespace's api.requestsPerHour; 0: none.
+	requestsPerHour int64
+	// suspended is why the namespace is kept asleep (billing); its
+	// requests get 402 and never wake it.
+	suspended string
 	// up is the connection pool to address, shared by every route and
 	// wake that names the same address.
 	up *upstream
@@ -66,6 +71,9 @@ type Router struct {
 	activity    Activity
 	gate        Gate
 	wakeTimeout time.Duration
+
+	requests Requests         // quotas; nil admits all
+	counters []RequestCounter // told of each admitted request
 
 	obs observers // access log and metrics; see observe.go
 }
@@ -174,6 +182,12 @@ func (r *Router) rebuild() {
 	addrs := make(map[string]bool)
 	for _, ns := range r.names {
 		rt := &route{namespace: ns.Spec.Name, phase: ns.Status.Phase, address: ns.Status.Address}
+		if q := ns.Spec.Quota; q != nil {
+			rt.requestsPerHour = q.RequestsPerHour
+		}
+		if ns.Spec.Suspended != nil {
+			rt.suspended = ns.Spec.Suspended.Reason
+		}
 		if r.keyConfig {
 			// Before the config arrives the default holds: a key is needed.
 			v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey")

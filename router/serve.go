@@ -128,13 +128,30 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		writeProblem(ctx, fasthttp.StatusNotFound, p)
 		return false
 	}
+	// A WebSocket's requests are its frames (see relay), not its upgrade.
+	// Refused before a wake, and before it counts as activity: requests
+	// over quota neither wake a gateway nor keep it awake.
+	upgrade := isUpgrade(h)
+	if !upgrade && r.counting() {
+		if ref := r.admit(rt.namespace, rt.requestsPerHour, x.started()); ref != nil {
+			x.named(rt.namespace)
+			overQuota(ctx, x, rt.namespace, ref)
+			return false
+		}
+	}
 	x.routed(rt.namespace) // counts the request before the gate is asked
+	if rt.suspended != "" {
+		p := problemf(rt.namespace, "%s", rt.suspended)
+		p.Title = "Payment required"
+		writeProblem(ctx, fasthttp.StatusPaymentRequired, p)
+		return false
+	}
 	if !rt.running() || (r.gate != nil && r.gate.Closed(rt.namespace)) {
 		if rt = r.hold(ctx, x, rt); rt == nil {
 			return false
 		}
 	}
-	if isUpgrade(h) {
+	if upgrade {
 		return r.tunnel(ctx, x, rt)
 	}
 	return r.forward(ctx, x, rt)

@@ -25,6 +25,11 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 	prepareRequest(ctx, true)
 	identify(ctx, x)
 	req := &ctx.Request
+	framed := r.counting()
+	if framed {
+		// The relay reads the client's messages: no compression.
+		req.Header.Del("Sec-WebSocket-Extensions")
+	}
 	uri := req.URI()
 	uri.DisablePathNormalizing = true // the gateway gets the path as sent
 	if len(uri.Host()) == 0 {
@@ -71,8 +76,15 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 	x.setRateHeaders(&resp.Header)
 	head := append([]byte(nil), resp.Header.Header()...)
 	ctx.HijackSetNoResponse(true)
+	ns, limit := rt.namespace, rt.requestsPerHour
 	ctx.Hijack(func(client net.Conn) {
-		out := splice(client, backend, br, head)
+		var out int64
+		if framed {
+			w := &relay{r: r, ns: ns, limit: limit, backend: backend, client: rawConn(client)}
+			out = w.splice(client, br, head)
+		} else {
+			out = splice(client, backend, br, head)
+		}
 		x.finish(fasthttp.StatusSwitchingProtocols, out)
 	})
 	return true
@@ -85,10 +97,7 @@ func splice(client, backend net.Conn, fromBackend *bufio.Reader, head []byte) in
 	// Writes may skip fasthttp's wrapper (so Linux can splice gateway →
 	// client); reads must go through it, since it holds what the client
 	// sent after its request.
-	raw := client
-	if u, ok := client.(interface{ UnsafeConn() net.Conn }); ok {
-		raw = u.UnsafeConn()
-	}
+	raw := rawConn(client)
 	if _, err := raw.Write(head); err != nil {
 		return 0
 	}
@@ -106,6 +115,14 @@ func splice(client, backend net.Conn, fromBackend *bufio.Reader, head []byte) in
 	_ = client.SetReadDeadline(time.Now())
 	<-done
 	return n
+}
+
+// rawConn is the connection under fasthttp's hijacked one, for writes.
+func rawConn(client net.Conn) net.Conn {
+	if u, ok := client.(interface{ UnsafeConn() net.Conn }); ok {
+		return u.UnsafeConn()
+	}
+	return client
 }
 
 // writerOnly hides ReadFrom, so CopyBuffer uses the pooled buffer.

@@ -81,7 +81,7 @@ func (r *Router) hold(ctx *fasthttp.RequestCtx, x *exchange, rt *route) *route {
 	}
 	if err == nil {
 		r.log.Debug("held request until the namespace woke", "namespace", rt.namespace, "waited", waited)
-		return &route{namespace: rt.namespace, phase: namespace.PhaseRunning, address: addr, up: r.ups.get(addr)}
+		return &route{namespace: rt.namespace, phase: namespace.PhaseRunning, address: addr, up: r.ups.get(addr), requestsPerHour: rt.requestsPerHour}
 	}
 	r.log.Warn("wake failed", "namespace", rt.namespace, "waited", waited, "error", err)
 	x.setRateHeaders(&ctx.Response.Header)

@@ -34,6 +34,7 @@ const (
 	nodePrefix     = keyPrefix + "nodes/"
 	providerPrefix = keyPrefix + "providers/"
 	usagePrefix    = keyPrefix + "usage/"
+	requestsPrefix = keyPrefix + "requests/"
 )
 
 // Defaults for Config.

@@ -54,6 +54,8 @@ func (s *Supervisor) wake(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("namespace %s: %w", name, store.ErrNotFound)
 	case ns.Spec.Deleting:
 		return "", fmt.Errorf("namespace %s is being deleted", name)
+	case ns.Spec.Suspended != nil:
+		return "", fmt.Errorf("namespace %s is suspended: %s", name, ns.Spec.Suspended.Reason)
 	case ns.Status.Phase == namespace.PhaseFailed && ns.Status.WakeGeneration == ns.Spec.WakeGeneration:
 		// Answered at once, never held: clawd retries on its own schedule.
 		return "", failedError(ns)

@@ -30,10 +30,12 @@ type models struct {
 	reg     *registry.Registry
 	counter *usage.Counter
 	quotas  *quota.Enforcer
-	gw      *modelgw.Gateway
-	ln      net.Listener
-	srv     *http.Server
-	log     hclog.Logger
+	// requests counts tenant requests at the router (api.requestsPerHour).
+	requests *quota.Requests
+	gw       *modelgw.Gateway
+	ln       net.Listener
+	srv      *http.Server
+	log      hclog.Logger
 }
 
 // hostAddresser finds the host's address on Docker's default bridge.
@@ -78,6 +80,7 @@ func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *st
 	m.reg = registry.NewRegistry(box, baseURL, log.Named("providers"))
 	m.counter = usage.NewCounter(cfg.Node.Name, st, log.Named("usage"))
 	m.quotas = quota.NewEnforcer(m.reg, m.counter, reg, log.Named("quota"))
+	m.requests = quota.NewRequests(cfg.Node.Name, st, m.quotas.Rejections(), log.Named("quota"))
 	m.gw = modelgw.New(modelgw.Config{
 		Providers:  m.reg,
 		Auth:       m.reg,
@@ -97,6 +100,12 @@ func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *st
 func (m *models) run(ctx context.Context, st *store.Store) {
 	go m.reg.Run(ctx, st)
 	go m.counter.Run(ctx, 2*time.Second)
+	// This node's counts of the hour come back before the router serves:
+	// a restart does not refill anyone's quota.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	m.requests.Sync(sctx, time.Now())
+	cancel()
+	go m.requests.Run(ctx, 2*time.Second)
 }
 
 // synced waits, at most d, for the first provider list, so the first

@@ -22,6 +22,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/api"
+	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/metrics"
@@ -247,16 +248,19 @@ func up(cfg *config.Static) error {
 	edge.signIn(ctx, rtr, st, mdl.box)
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
+	rtr.CountRequests(mdl.requests, mtr.meter) // the quota, then the ledger's api_requests
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
+	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
+		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy()}, st, rt)
+		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mtr.meter.Forget, supMetrics.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mdl.requests.Forget, mtr.meter.Forget, supMetrics.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
@@ -266,6 +270,7 @@ func up(cfg *config.Static) error {
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"),
 	}, mtr.meter, sup, rt, rt).Run(ctx)
+	go bill.Run(ctx, mtr.ledger, time.Minute)
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
 	routerSrv := rtr.Server(limits)
@@ -298,6 +303,7 @@ func up(cfg *config.Static) error {
 	_ = mdl.srv.Shutdown(shutCtx)
 	edge.shutdown(shutCtx)
 	rtr.FlushKeyUse(shutCtx, st) // before the store closes
+	mdl.requests.Flush(shutCtx)
 	<-done
 	return err
 }

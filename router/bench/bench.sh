@@ -12,6 +12,9 @@
 #   (d) nginx       wrk → nginx (Debian, keep-alive upstream) → container
 #   (b) and (c) 10k the same through daemon B, whose tables hold 10,000 more
 #                   namespaces (one hostname each) and 10,000 more keys.
+#   (e) quota       (b) 10k for a namespace with an api.requestsPerHour it
+#                   never reaches (quota.bench.localhost, the same gateway):
+#                   every request is counted against it.
 # Daemon B is a second router node: router/bench/seed writes its namespaces
 # straight into B's etcd, all placed on daemon A's node (Spec.Node), so B's
 # supervisor starts no container and makes no Docker call, and B routes
@@ -104,7 +107,7 @@ start_daemon() {
   port p; RP[$d]=$p; port p; AP[$d]=$p; port p; EC[$d]=$p; port p
   "$WORK/clawd" up --datadir="$WORK/$d" --router.address=127.0.0.1:${RP[$d]} --api.address=127.0.0.1:${AP[$d]} \
     --etcd.clienturl=http://127.0.0.1:${EC[$d]} --etcd.peerurl=http://127.0.0.1:$p \
-    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --log.level=warn \
+    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --log.level=warn --modelgw.address=:0 \
     >"$WORK/$d.out" 2>"$WORK/$d.log" &
   PID[$d]=$!
 }
@@ -120,12 +123,16 @@ wait_daemon() {
   CLUSTER[$d]=$(sed -n 's/^clawd is up.*cluster \([^)]*\)).*/\1/p' "$WORK/$d.out")
 }
 clawd_a() { CLAWD_ADDR=http://127.0.0.1:${AP[a]} CLAWD_DATADIR=$WORK/a CLAWD_TOKEN= "$WORK/clawd" "$@"; }
+clawd_b() { CLAWD_ADDR=http://127.0.0.1:${AP[b]} CLAWD_DATADIR=$WORK/b CLAWD_TOKEN= "$WORK/clawd" "$@"; }
 
 log "starting daemons A and B"
 start_daemon a
 start_daemon b
 wait_daemon a
 wait_daemon b
+# The Host rows reach the namespace without a key, as a public site would.
+clawd_a config set 'namespaces.*.auth.requireKey' false >/dev/null
+clawd_b config set 'namespaces.*.auth.requireKey' false >/dev/null
 
 clawd_a namespace create bench --hostname=bench.localhost --quota-cpu=1 --min-instances=1 --warmup-on-create=false >/dev/null
 BACKEND=$(clawd_a namespace get bench -o json | sed -n 's/.*"address": *"\([^"]*\)".*/\1/p' | head -1)
@@ -188,7 +195,7 @@ URL_A=http://127.0.0.1:${RP[a]}$URLPATH
 URL_B=http://127.0.0.1:${RP[b]}$URLPATH
 URL_NGINX=http://127.0.0.1:$NP$URLPATH
 for check in "$URL_DIRECT" "$URL_A -H Host:bench.localhost" "$URL_A -H X-API-Key:$KEY" \
-             "$URL_B -H Host:bench.localhost" "$URL_B -H X-API-Key:$KEY10K" "$URL_NGINX"; do
+             "$URL_B -H Host:bench.localhost" "$URL_B -H Host:quota.bench.localhost" "$URL_B -H X-API-Key:$KEY10K" "$URL_NGINX"; do
   code=$(status $check)
   [ "$code" = 200 ] || { log "$check answers $code, want 200"; exit 1; }
 done
@@ -199,7 +206,7 @@ ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ 
 declare -A RPS P50 P99 ERR CPU
 # The proxy processes each row runs through, for its CPU time per request:
 # on a shared host that is steadier than requests per second.
-declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]}
+declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]} [quota]=${PID[b]}
   [nginx]="$(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')")
 # ticks PID...: their user+system CPU time, in clock ticks.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
@@ -231,7 +238,7 @@ mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf (NF ? "%.2f" : 
 # the run weighs on every row alike; each figure is the mean of the rounds.
 PLAN=()
 for c in $CONNS; do
-  for r in direct host host10k nginx key key10k; do PLAN+=("$r/$c"); done
+  for r in direct host host10k quota nginx key key10k; do PLAN+=("$r/$c"); done
 done
 for round in $(seq 1 "$ROUNDS"); do
   for step in "${PLAN[@]}"; do
@@ -240,6 +247,7 @@ for round in $(seq 1 "$ROUNDS"); do
       direct) run direct "$c" "$URL_DIRECT" ;;
       host) run host "$c" "$URL_A" -H "Host: bench.localhost" ;;
       host10k) run host10k "$c" "$URL_B" -H "Host: bench.localhost" ;;
+      quota) run quota "$c" "$URL_B" -H "Host: quota.bench.localhost" ;;
       nginx) run nginx "$c" "$URL_NGINX" ;;
       key) run key "$c" "$URL_A" -H "X-API-Key: $KEY" ;;
       key10k) run key10k "$c" "$URL_B" -H "X-API-Key: $KEY10K" ;;
@@ -265,7 +273,7 @@ echo "CPU µs/req: the proxy's own CPU time (clawd daemon, or nginx master and w
 echo "clawd GOMAXPROCS: ${GOMAXPROCS:-its default ($(nproc) CPUs: $([ "$(nproc)" -le 2 ] && echo 1 || nproc))}, nginx: worker_processes auto ($(nproc))"
 printf '%-26s %5s %9s %8s %8s %9s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "CPU µs/req" "errors"
 for c in $CONNS; do
-  for r in direct host key nginx host10k key10k; do
+  for r in direct host key nginx host10k key10k quota; do
     case $r in
       direct) label="(a) direct" ;;
       host) label="(b) clawd by Host" ;;
@@ -273,6 +281,7 @@ for c in $CONNS; do
       nginx) label="(d) nginx" ;;
       host10k) label="(b) by Host, 10k table" ;;
       key10k) label="(c) by key, 10k table" ;;
+      quota) label="(e) by Host, 10k, quota" ;;
     esac
     vn="-"; vd="-"; ap="-"
     if [ "$r" != direct ]; then
@@ -286,5 +295,6 @@ done
 echo
 for c in $CONNS; do
   echo "c=$c: 10k-entry table ÷ 1-entry: by Host $(ratio "${RPS[host10k/$c]}" "${RPS[host/$c]}"), by key $(ratio "${RPS[key10k/$c]}" "${RPS[key/$c]}")"
+  echo "c=$c: with api.requestsPerHour ÷ without (same daemon, same gateway): $(ratio "${RPS[quota/$c]}" "${RPS[host10k/$c]}") req/s, CPU µs/req $(ratio "${CPU[quota/$c]}" "${CPU[host10k/$c]}")"
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - START))s in all"

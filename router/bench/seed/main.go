@@ -23,6 +23,7 @@ import (
 
 	"github.com/clawd-dev/clawd/apikey"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/store"
 )
 
@@ -82,14 +83,22 @@ func run(endpoint, node, host, backend string, count, workers int) error {
 		return err
 	}
 
+	// The same gateway once more, under an api.requestsPerHour it never
+	// reaches: the quota row of make bench-router.
+	running := &namespace.Status{Phase: namespace.PhaseRunning, Address: backend, Node: node, Since: time.Now().UTC()}
+	qspec := namespace.Spec{Name: "bench-quota", Hostnames: []string{"quota." + host}, Node: node, MinInstances: 1,
+		Quota: &quota.Limits{RequestsPerHour: 1_000_000_000_000}}
+	if _, err := create(ctx, st, qspec, running, "1000000000/second"); err != nil {
+		return err
+	}
+
 	// MinInstances keeps the idle reaper from putting it to sleep.
 	spec := namespace.Spec{Name: "bench", Hostnames: []string{host}, Node: node, MinInstances: 1}
-	running := &namespace.Status{Phase: namespace.PhaseRunning, Address: backend, Node: node, Since: time.Now().UTC()}
 	secret, err := create(ctx, st, spec, running, "1000000000/second")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "seed: %d namespaces and %d keys in %s\n", count+1, count+1, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "seed: %d namespaces and %d keys in %s\n", count+2, count+2, time.Since(start).Round(time.Millisecond))
 	fmt.Println(secret)
 	return nil
 }
