@@ -4,11 +4,13 @@
 import * as esbuild from "esbuild";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 
-const out = new URL("../dist/", import.meta.url).pathname;
+// An argument names another output directory (the Go test that compares
+// a fresh build with the committed dist uses it).
+const out = (process.argv[2] ? process.argv[2].replace(/\/?$/, "/") : new URL("../dist/", import.meta.url).pathname);
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 await esbuild.build({
-  entryPoints: { app: "src/main.ts" },
+  entryPoints: { app: new URL("src/main.ts", import.meta.url).pathname },
   bundle: true,
   minify: true,
   format: "iife",
@@ -17,4 +19,4 @@ await esbuild.build({
   legalComments: "none",
   logLevel: "warning",
 });
-copyFileSync("src/index.html", out + "index.html");
+copyFileSync(new URL("src/index.html", import.meta.url).pathname, out + "index.html");
