@@ -101,7 +101,7 @@ async function main() {
   await page.getByLabel('Filter').fill(created);
   must(await page.locator('tbody tr[data-namespace]').count() === 1, 'the filter kept other rows');
   await page.getByLabel('Filter').fill('');
-  await page.getByRole('button', { name: 'Name' }).click(); // second click on the sorted column: descending
+  await page.getByRole('button', { name: 'Name', exact: true }).click(); // second click on the sorted column: descending
   must(await page.locator('th[aria-sort="descending"]').count() === 1, 'sorting by name did not turn descending');
   const names = await page.locator('tbody tr[data-namespace]').evaluateAll((rows) => rows.map((r) => r.dataset.namespace));
   must(JSON.stringify(names) === JSON.stringify([...names].sort().reverse()), `rows not in descending order: ${names}`);
