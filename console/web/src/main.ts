@@ -7,9 +7,9 @@ import "uplot/dist/uPlot.min.css";
 import "./style.css";
 
 type Attrs = Record<string, string | boolean | number | ((e: Event) => void) | undefined>;
-type Child = Node | string | number | null | undefined | false;
+type Child = Node | string | number | null | undefined | false | Child[];
 
-function h(tag: string, attrs: Attrs = {}, ...children: (Child | Child[])[]): HTMLElement {
+function h(tag: string, attrs: Attrs = {}, ...children: Child[]): HTMLElement {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false) continue;
@@ -17,7 +17,7 @@ function h(tag: string, attrs: Attrs = {}, ...children: (Child | Child[])[]): HT
     else if (v === true) el.setAttribute(k, "");
     else el.setAttribute(k, String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of (children as unknown[]).flat(Infinity) as Child[]) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -301,7 +301,7 @@ function namespacePage(name: string) {
   };
   const loadHead = async () => {
     const ns: any = await api("GET", `/api/v1/namespaces/${name}`);
-    const u = ns.usage ? Object.entries(ns.usage).filter(([, v]) => typeof v !== "object") : [];
+    const u = ns.usage;
     head.replaceChildren(h("dl", { class: "kv" },
       h("dt", {}, "phase"), h("dd", { "data-testid": "phase" }, phase(ns.status.phase), ns.status.since ? h("span", { class: "muted" }, ` since ${new Date(ns.status.since).toLocaleString()}`) : null),
       ns.status.reason ? [h("dt", {}, "reason"), h("dd", {}, ns.status.reason)] : null,
@@ -310,7 +310,10 @@ function namespacePage(name: string) {
       h("dt", {}, "caps"), h("dd", {}, `CPU ${cpu(ns.spec.cpuMillis)}, memory ${bytes(ns.spec.memoryBytes)}`),
       h("dt", {}, "container"), h("dd", {}, (ns.status.containerId || "-").slice(0, 12), ns.status.address ? ` at ${ns.status.address}` : ""),
       h("dt", {}, "node"), h("dd", {}, ns.status.node || ns.spec.node || "-"),
-      u.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))])),
+      u ? [h("dt", {}, "memory now"), h("dd", {}, h("meter", { min: 0, max: u.MemoryLimit || u.MemoryWorkingSet || 1, value: u.MemoryWorkingSet, "aria-label": "memory used" }),
+          ` ${bytes(u.MemoryWorkingSet)}`, u.MemoryLimit ? ` of ${bytes(u.MemoryLimit)}` : ""),
+        h("dt", {}, "CPU time"), h("dd", {}, `${(u.CPUUsage / 1e9).toFixed(1)} s`),
+        h("dt", {}, "processes"), h("dd", {}, num(u.Pids), u.OOMKills ? `, ${u.OOMKills} OOM kills` : "")] : null),
       h("div", { class: "actions" },
         h("button", { type: "button", onclick: doAct("wake") }, "Wake"),
         h("button", { type: "button", onclick: doAct("sleep") }, "Sleep"),
