@@ -114,6 +114,8 @@ async function main() {
   const charted = cells.reduce((s, c) => s + Number(c.replace(/,/g, '')), 0);
   must(charted === tokensUsed, `the chart's numbers add up to ${charted} tokens; the API's report says ${tokensUsed}`);
   await page.locator('#quotas').waitFor();
+  await page.locator('#config dd', { hasText: 'gpt-4o' }).waitFor();
+  await page.locator('#invoices p').filter({ hasText: /.+/ }).waitFor();
   await shot('namespace-metered');
 
   stage = 'creating an API key';

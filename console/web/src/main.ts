@@ -289,13 +289,17 @@ function namespacePage(name: string) {
     field("key-expires", "Expires in", { placeholder: "365d" }),
     h("button", { type: "submit", class: "primary" }, "Create key"));
   const secret = h("div", { id: "new-key" });
+  const config = h("div", { id: "config" });
+  const invoices = h("div", { id: "invoices" });
   main.replaceChildren(h("section", { "aria-labelledby": "one-title" },
     h("p", {}, h("a", { href: "#/namespaces" }, "← Namespaces")),
     h("h1", { id: "one-title" }, `Namespace ${name}`),
     head, status,
     h("h2", {}, "Quotas today"), quotas,
     h("h2", {}, "Usage"), chart,
-    h("h2", {}, "API keys"), keyForm, secret, keys));
+    h("h2", {}, "API keys"), keyForm, secret, keys,
+    h("h2", {}, "Configuration"), config,
+    h("h2", {}, "Invoices"), invoices));
   const doAct = (k: "sleep" | "wake" | "delete") => async () => {
     if (await act(k, name, (m) => (status.textContent = m)) && k === "delete") location.hash = "#/namespaces";
   };
@@ -367,6 +371,20 @@ function namespacePage(name: string) {
   });
   loadChart(name, chart).catch((err) => chart.append(h("p", { class: "error" }, (err as Error).message)));
   loadKeys().catch(() => {});
+  // The keys set for this namespace and the defaults for every namespace
+  // (namespaces.*.…), as clawd config get shows them.
+  api<any[]>("GET", "/api/v1/config").then((all) => {
+    const mine = all.filter((e) => e.key.startsWith(`namespaces.${name}.`) || e.key.startsWith("namespaces.*."));
+    config.replaceChildren(mine.length ? h("dl", { class: "kv" }, mine.map((e) => [h("dt", {}, e.key), h("dd", {}, e.value)])) : h("p", { class: "muted" }, "Nothing set; defaults apply."));
+  }).catch((err) => config.replaceChildren(h("p", { class: "muted" }, (err as Error).message)));
+  api<any[]>("GET", `/api/v1/billing/invoices/${name}?limit=12`).then((list) => {
+    invoices.replaceChildren(list.length ? h("div", { class: "scroll" }, h("table", { "aria-label": "Invoices" },
+      h("thead", {}, h("tr", {}, ["Number", "Period", "Amount", "Status"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, list.map((i) => h("tr", {},
+        h("td", {}, i.hostedUrl ? h("a", { href: i.hostedUrl, rel: "noopener noreferrer", target: "_blank" }, i.number || i.id) : i.number || i.id),
+        h("td", {}, `${day(new Date(i.periodStart))} – ${day(new Date(i.periodEnd))}`),
+        h("td", {}, i.amount), h("td", {}, i.status)))))) : h("p", { class: "muted" }, "No invoices."));
+  }).catch((err) => invoices.replaceChildren(h("p", { class: "muted" }, (err as Error).message)));
   poll(async () => { await loadHead(); await loadQuotas(); });
 }
 
