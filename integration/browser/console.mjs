@@ -97,6 +97,9 @@ async function main() {
   await page.getByRole('button', { name: 'Create', exact: true }).click();
   await page.locator('#ns-status', { hasText: `namespace ${created} created` }).waitFor();
   await phaseOf(created).filter({ hasText: /^Running$/ }).waitFor({ timeout: 60_000 });
+  stage = `today's tokens of ${metered} in the table`;
+  const tokCell = page.locator(`tr[data-namespace="${metered}"] td[data-col="tokens"]`);
+  await tokCell.filter({ hasText: new RegExp(`^${tokensUsed.toLocaleString('en-US')}$`) }).waitFor();
   stage = 'filtering and sorting the table';
   await page.getByLabel('Filter').fill(created);
   must(await page.locator('tbody tr[data-namespace]').count() === 1, 'the filter kept other rows');

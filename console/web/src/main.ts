@@ -218,7 +218,15 @@ function namespaces() {
     status, table));
   let list: any[] = [];
   const draw = () => table.replaceChildren(nsTable(list, draw, (m) => (status.textContent = m), refresh));
-  const refresh = async () => { list = await api<any[]>("GET", "/api/v1/namespaces"); draw(); };
+  // Today's tokens and the hour's requests come from each namespace's
+  // quota-status, the numbers the router enforces.
+  const refresh = async () => {
+    const got = await api<any[]>("GET", "/api/v1/namespaces");
+    const qs = await Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/quota-status`)));
+    got.forEach((n, i) => { const r = qs[i]; n.quotaStatus = r.status === "fulfilled" ? r.value : null; });
+    list = got;
+    draw();
+  };
   filter.addEventListener("input", () => { nsFilter = filter.value; draw(); });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -247,6 +255,8 @@ function nsTable(list: any[], redraw: () => void, report: (m: string) => void, r
     ["phase", "Phase", (n) => n.status.phase || "Pending"],
     ["cpu", "CPU cap", (n) => n.spec.cpuMillis || 0, true],
     ["memory", "Memory cap", (n) => n.spec.memoryBytes || 0, true],
+    ["tokens", "Tokens today", (n) => tokensToday(n.quotaStatus), true],
+    ["requests", "Requests this hour", (n) => n.quotaStatus?.quotas?.["api.requestsPerHour"]?.used ?? -1, true],
     ["hostnames", "Hostnames", (n) => (n.spec.hostnames || []).join(" ")],
     ["created", "Created", (n) => n.spec.createdAt],
   ];
@@ -267,13 +277,26 @@ function nsTable(list: any[], redraw: () => void, report: (m: string) => void, r
         h("td", {}, phase(n.status.phase), n.spec.deleting ? " (deleting)" : ""),
         h("td", { class: "num" }, cpu(n.spec.cpuMillis)),
         h("td", { class: "num" }, bytes(n.spec.memoryBytes)),
+        h("td", { class: "num", "data-col": "tokens" }, againstQuota(tokensToday(n.quotaStatus), n.quotaStatus?.quotas?.["api.tokensPerDay"])),
+        h("td", { class: "num" }, againstQuota(n.quotaStatus?.quotas?.["api.requestsPerHour"]?.used, n.quotaStatus?.quotas?.["api.requestsPerHour"])),
         h("td", {}, (n.spec.hostnames || []).join(", ") || "-"),
         h("td", {}, new Date(n.spec.createdAt).toLocaleString()),
         h("td", {}, h("div", { class: "actions" },
           h("button", { type: "button", onclick: doAct("wake"), "aria-label": `Wake ${name}` }, "Wake"),
           h("button", { type: "button", onclick: doAct("sleep"), "aria-label": `Sleep ${name}` }, "Sleep"),
           h("button", { type: "button", class: "danger", onclick: doAct("delete"), "aria-label": `Delete ${name}` }, "Delete"))));
-    }) : h("tr", {}, h("td", { colspan: 7 }, "No namespaces match."))));
+    }) : h("tr", {}, h("td", { colspan: 9 }, "No namespaces match."))));
+}
+
+function tokensToday(q: any): number {
+  return q?.totals ? (q.totals.inputTokens || 0) + (q.totals.outputTokens || 0) : -1;
+}
+
+/** againstQuota is "used / limit", or the use alone without a quota. */
+function againstQuota(used: number | undefined, line?: { limit: number }): Child {
+  if (used === undefined || used < 0) return "-";
+  if (!line) return num(used);
+  return h("span", { class: used >= line.limit ? "over" : "" }, `${num(used)} / ${num(line.limit)}`);
 }
 
 // ---- one namespace ----
