@@ -181,6 +181,13 @@ async function main() {
   must(overflow <= 0, `the page is ${overflow}px wider than a phone`);
   await shot('namespaces-phone');
 
+  stage = 'signing out';
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Admin token').waitFor();
+  const after = await page.evaluate(async () => (await fetch('/api/v1/status', { credentials: 'same-origin' })).status);
+  must(after === 401, `after sign-out the API answered ${after}, want 401`);
+
   must(offOrigin.length === 0, `requests off the admin origin: ${offOrigin.join(' ')}`);
   must(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
   await finish(0, JSON.stringify({ created, key, memoryError: memErrText, charted, shots: shotN }));
