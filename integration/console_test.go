@@ -75,6 +75,9 @@ func TestConsole(t *testing.T) {
 	if v := d.get(saw.Created); v.Status.Phase != "Running" {
 		t.Errorf("namespace %s created in the console: phase %s, want Running", saw.Created, v.Status.Phase)
 	}
+	if _, errOut, err := d.clawd("namespace", "get", "gone"); err == nil || !strings.Contains(errOut, "not found") {
+		t.Errorf("namespace gone, deleted in the console: namespace get says %q, %v", errOut, err)
+	}
 	if _, errOut, err := d.clawd("namespace", "create", "x", "--quota-memory=lots"); err == nil || !strings.Contains(errOut, saw.MemoryError) {
 		t.Errorf("the console showed %q for a bad memory size; the CLI says %q", saw.MemoryError, errOut)
 	}

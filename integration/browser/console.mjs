@@ -160,11 +160,22 @@ async function main() {
   must(csvTokens === tokensUsed, `the CSV holds ${csvTokens} tokens for ${metered}; the report ${tokensUsed}`);
   await shot('usage');
 
-  stage = 'deleting with confirmation';
+  stage = 'a delete cancelled from the keyboard';
   await page.getByRole('link', { name: 'Namespaces' }).click();
   await page.getByRole('button', { name: `Delete ${created}` }).click();
-  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
-  must(await page.locator(`tr[data-namespace="${created}"]`).count() === 1, 'cancel removed the row');
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Enter'); // the focused button is Cancel
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  must(await page.locator(`tr[data-namespace="${created}"]`).count() === 1, 'Enter in the delete dialog deleted the namespace');
+
+  stage = 'a delete confirmed';
+  await page.getByLabel('Name', { exact: true }).fill('gone');
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.locator('tr[data-namespace="gone"]').waitFor();
+  await page.getByRole('button', { name: 'Delete gone' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete gone' }).click();
+  await page.locator('tr[data-namespace="gone"]').waitFor({ state: 'detached', timeout: 60_000 });
+  await shot('namespaces-after-delete');
 
   stage = 'a daemon that stops answering';
   await page.route('**/api/v1/**', (r) => r.abort('connectionrefused'));

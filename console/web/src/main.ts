@@ -172,7 +172,7 @@ function confirmDialog(text: string, action: string): Promise<boolean> {
       h("p", { id: "confirm-text" }, text),
       h("div", { class: "actions" },
         h("button", { type: "button", class: "danger", onclick: () => { d.close(); resolve(true); } }, action),
-        h("button", { type: "button", onclick: () => { d.close(); resolve(false); } }, "Cancel"))) as HTMLDialogElement;
+        h("button", { type: "button", autofocus: true, onclick: () => { d.close(); resolve(false); } }, "Cancel"))) as HTMLDialogElement;
     d.addEventListener("close", () => { d.remove(); resolve(false); });
     document.body.append(d);
     d.showModal();
