@@ -293,8 +293,7 @@ func stripKeys(h *fasthttp.RequestHeader) {
 func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, host []byte, byHost *route) (*route, bool) {
 	secret, keyed, err := presentedKey(&ctx.Request.Header)
 	if !keyed {
-		if byHost != nil && byHost.requireKey {
-			keyRequired(ctx)
+		if byHost != nil && r.gated(byHost) && !r.signedIn(ctx, x, byHost) {
 			return nil, false
 		}
 		return byHost, true

@@ -246,6 +246,7 @@ func up(cfg *config.Static) error {
 		ResponseHeaderTimeout: time.Duration(cfg.Router.ResponseHeaderTimeout),
 		WSHandshakeTimeout:    time.Duration(cfg.Router.WSHandshakeTimeout),
 	})
+	edge.signIn(ctx, rtr, st, mdl.box)
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
 	rtr.CountRequests(mdl.requests, mtr.meter) // the quota, then the ledger's api_requests
