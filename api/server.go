@@ -79,6 +79,8 @@ type Config struct {
 	Requests RequestsUsed
 	// Billing serves /api/v1/billing/…; nil: those endpoints answer 409.
 	Billing Billing
+	// Console serves the operator console under /console/; nil: none.
+	Console http.Handler
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -130,6 +132,12 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("PUT /api/v1/config/{key}", s.setConfig)
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
 	s.routeBilling()
+	s.mux.HandleFunc("POST /api/v1/console/session", s.signIn)
+	s.mux.HandleFunc("DELETE /api/v1/console/session", s.signOut)
+	if cfg.Console != nil {
+		s.mux.Handle("GET /console/", cfg.Console)
+		s.mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, http.StatusNotFound, fmt.Sprintf("no such API endpoint: %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path))
 	})
@@ -173,9 +181,13 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// authorized accepts the admin bearer token, or the console's session
+// cookie under the same-origin rules of session.go.
 func (s *Server) authorized(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	}
+	return s.cookieAuthorized(r)
 }
 
 // conflict marks an error as a clash with what exists.
