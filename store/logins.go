@@ -79,38 +79,7 @@ func (s *Store) DeleteLogin(ctx context.Context, ns string) error {
 // WatchLogins sends every login now and after every change until ctx
 // ends; a slow reader gets only the latest list.
 func (s *Store) WatchLogins(ctx context.Context) <-chan []auth.Login {
-	out := newLatest[[]auth.Login]()
-	log := s.log.Named("watch_logins")
-	go func() {
-		defer close(out.ch)
-		cur := map[string]*mvccpb.KeyValue{}
-		publish := func() bool {
-			kvs := make([]*mvccpb.KeyValue, 0, len(cur))
-			for _, kv := range cur {
-				kvs = append(kvs, kv)
-			}
-			return out.publish(ctx, decodeLogins(kvs))
-		}
-		s.follow(ctx, loginPrefix, log,
-			func(kvs []*mvccpb.KeyValue) bool {
-				clear(cur)
-				for _, kv := range kvs {
-					cur[string(kv.Key)] = kv
-				}
-				return publish()
-			},
-			func(evs []*clientv3.Event) bool {
-				for _, ev := range evs {
-					if ev.Type == clientv3.EventTypeDelete {
-						delete(cur, string(ev.Kv.Key))
-					} else {
-						cur[string(ev.Kv.Key)] = ev.Kv
-					}
-				}
-				return publish()
-			})
-	}()
-	return out.ch
+	return watchList(ctx, s, loginPrefix, "watch_logins", decodeLogins)
 }
 
 func decodeLogins(kvs []*mvccpb.KeyValue) []auth.Login {
