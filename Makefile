@@ -18,8 +18,19 @@ export CLAWD_TEST_STRIPE_MOCK ?= http://127.0.0.1:12111
 
 all: build
 
-build:
+build: console
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/clawd
+
+# The operator console (console/web, TypeScript + uPlot) bundled by esbuild
+# into console/dist, which the binary embeds. npm ci installs exactly what
+# console/web/package-lock.json pins; without npm the committed dist is used
+# as it is (go build alone always works). `go test ./console` checks that
+# the committed dist is what the sources build.
+.PHONY: console
+console:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd console/web && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; } && node build.mjs; \
+	else echo "console: npm not found; using the committed console/dist" >&2; fi
 
 docker:
 	@bash scripts/ensure-docker.sh

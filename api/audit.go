@@ -79,6 +79,9 @@ func (s *Server) auditStart(pattern string, r *http.Request) (*http.Request, fun
 		return r, nil
 	}
 	rec := audit.Record{Type: auditType(pattern), Actor: adminActor, Action: pattern}
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+		rec.Actor = "console" // signed in to the operator console (a session cookie)
+	}
 	if name := r.PathValue("name"); name != "" && namespace.ValidateName(name) == nil {
 		rec.Namespace, rec.Target = name, name
 	}

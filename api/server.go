@@ -86,6 +86,8 @@ type Config struct {
 	AuditLog AuditLog
 	// AuditFontDir holds the PDF export's font ("": audit.DefaultFontDir).
 	AuditFontDir string
+	// Console serves the operator console under /console/; nil: none.
+	Console http.Handler
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -129,12 +131,21 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("GET /api/v1/providers", s.listProviders)
 	s.handle("POST /api/v1/providers", s.addProvider)
 	s.handle("DELETE /api/v1/providers/{name}", s.removeProvider)
+	s.handle("GET /api/v1/namespaces/{name}/auth", s.getLogin)
+	s.handle("PUT /api/v1/namespaces/{name}/auth", s.configureLogin)
+	s.handle("DELETE /api/v1/namespaces/{name}/auth", s.removeLogin)
 	s.handle("GET /api/v1/config", s.listConfig)
 	s.handle("GET /api/v1/config/{key}", s.getConfig)
 	s.handle("PUT /api/v1/config/{key}", s.setConfig)
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
 	s.routeBilling()
 	s.routeAudit()
+	s.mux.HandleFunc("POST /api/v1/console/session", s.signIn)
+	s.mux.HandleFunc("DELETE /api/v1/console/session", s.signOut)
+	if cfg.Console != nil {
+		s.mux.Handle("GET /console/", cfg.Console)
+		s.mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusFound))
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		problem.Error(w, http.StatusNotFound, fmt.Sprintf("no such API endpoint: %s %s (see /api/v1/openapi.json)", r.Method, r.URL.Path))
 	})
@@ -190,9 +201,13 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// authorized accepts the admin bearer token, or the console's session
+// cookie under the same-origin rules of session.go.
 func (s *Server) authorized(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return s.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	}
+	return s.cookieAuthorized(r)
 }
 
 // conflict marks an error as a clash with what exists.

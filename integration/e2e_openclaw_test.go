@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/clawd-dev/clawd/modelgw/fakeprovider"
 )
@@ -267,6 +268,55 @@ func TestE2EOpenClaw(t *testing.T) {
 			if c.hello.Auth.Method != "trusted-proxy" {
 				t.Errorf("logged-in browser connected as %+v", c.hello.Auth)
 			}
+		})
+
+		t.Run("a browser signs in with OIDC", func(t *testing.T) {
+			op, err := mockoidc.Run()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = op.Shutdown() }()
+			base := "http://alpha.localhost:" + routerPort(d)
+			d.mustClawd("auth", "configure", "--namespace=alpha", "--provider=oidc", "--issuer="+op.Issuer(), "--client-id="+op.ClientID,
+				"--client-secret="+op.ClientSecret, "--callback-url="+base+"/callback")
+			defer func() {
+				// The later subtests reach alpha by its hostname alone.
+				d.mustClawd("auth", "remove", "alpha")
+				eventually(t, 10*time.Second, "alpha's hostname is open again", func() bool {
+					code, _, _ := get(t, d, "alpha.localhost", "/healthz")
+					return code == 200
+				})
+			}()
+			var session string
+			eventually(t, 20*time.Second, "a browser signs in and gets the Control UI", func() bool {
+				c := oidcBrowser(d)
+				code, body := browse(t, c, base+"/")
+				for _, ck := range c.Jar.Cookies(mustURL(base)) {
+					if ck.Name == "clawd_session" {
+						session = ck.Name + "=" + ck.Value
+					}
+				}
+				return code == 200 && strings.Contains(body, "openclaw-control-ui") && session != ""
+			})
+			if code, _, _ := get(t, d, "alpha.localhost", "/healthz"); code != 401 {
+				t.Errorf("alpha without a session or key while a sign-in is configured: %d, want 401", code)
+			}
+			c := ocDial(t, d, "alpha.localhost", http.Header{"Cookie": {session}})
+			defer c.close()
+			if c.hello.Auth.Method != "trusted-proxy" {
+				t.Errorf("signed-in browser connected as %+v", c.hello.Auth)
+			}
+			// The gateway's own view of who is connected names the user.
+			raw, err := c.call("system-presence", map[string]any{})
+			if err != nil || !strings.Contains(string(raw), `"email":"oidc:jane.doe@example.com"`) {
+				t.Errorf("system-presence with an OIDC session: %v %.600s; want the user oidc:jane.doe@example.com", err, raw)
+			}
+			shot := t.TempDir() + "/oidc.png"
+			out, err := exec.Command("node", "browser/models.mjs", base+"/", "clawd-anthropic/claude-sonnet-4-5", "--screenshot", shot).CombinedOutput()
+			if err != nil {
+				t.Fatalf("models.mjs through the OIDC sign-in: %v\n%s", err, out)
+			}
+			t.Logf("the Control UI after an OIDC sign-in in Chromium: %s", strings.TrimSpace(string(out)))
 		})
 
 		// beta loads a skill from a host directory (skills.path), set

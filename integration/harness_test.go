@@ -7,11 +7,14 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"debug/buildinfo"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"github.com/clawd-dev/clawd/internal/testenv"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -83,8 +86,13 @@ func run(m *testing.M) int {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
 	if dockerOK {
-		if err := exec.Command("docker", "image", "inspect", standinImg).Run(); err != nil {
+		src := standinSource()
+		have, err := exec.Command("docker", "image", "inspect", "--format", `{{index .Config.Labels "clawd.standin.source"}}`, standinImg).Output()
+		if err != nil || strings.TrimSpace(string(have)) != src {
+			// Missing, or built from other sources (another branch's,
+			// an older checkout's): the tests need this one.
 			b := exec.Command("bash", "integration/standin/build.sh")
+			b.Env = append(os.Environ(), "STANDIN_SOURCE="+src)
 			b.Dir = repoRoot
 			b.Stdout, b.Stderr = os.Stderr, os.Stderr
 			if err := b.Run(); err != nil {
@@ -473,6 +481,30 @@ func login(t *testing.T, d *daemon, host, key string) string {
 	}
 	t.Fatalf("login on %s: %d, cookies %v; want 303 with an HttpOnly clawd_key", host, resp.StatusCode, resp.Cookies())
 	return ""
+}
+
+// standinSource is a digest of the stand-in's sources (its Go files, its
+// Dockerfile and rootfs), the label its image is built with.
+func standinSource() string {
+	h := sha256.New()
+	dir := filepath.Join(repoRoot, "integration", "standin")
+	_ = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "standin" || strings.HasSuffix(rel, "_test.go") { // the built binary; tests are not packed
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(h, "%s %d\n", rel, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // Under the race detector the daemon under test has it too, so that a data

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type quotaLine struct {
@@ -69,6 +70,17 @@ func TestQuotas(t *testing.T) {
 		}
 		if q := d.quotas("tenant-b"); q["storage.skills"].Limit != 512<<20 || q["models.maxCallsPerDay.gpt-4o"].Limit != 200 {
 			t.Errorf("tenant-b: %+v", q)
+		}
+		// compute.* reach the running gateway's cgroup in place: the same
+		// container, not restarted (tenant-a's 4 CPUs clamp to the host's).
+		before := d.waitPhase("tenant-b", "Running", time.Minute)
+		started := dockerInspect(t, "{{.State.StartedAt}}", before.Status.ContainerID)
+		d.mustClawd("namespace", "apply-quota", "tenant-b", "--from="+writeQuota(t, "namespace: tenant-b\nquotas:\n  compute:\n    cpu: 0.5\n    memory: 768Mi\n"))
+		eventually(t, 30*time.Second, "the new caps on tenant-b's running container", func() bool {
+			return dockerInspect(t, "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", before.Status.ContainerID) == "500000000 805306368"
+		})
+		if now := dockerInspect(t, "{{.State.StartedAt}}", before.Status.ContainerID); now != started || d.get("tenant-b").Status.ContainerID != before.Status.ContainerID {
+			t.Errorf("the quota change restarted the gateway (started %s → %s)", started, now)
 		}
 		out := d.mustClawd("namespace", "quota-status", "tenant-a")
 		for _, want := range []string{"api.tokensPerDay", "1000000", "8Gi", "UTC"} {

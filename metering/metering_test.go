@@ -195,3 +195,30 @@ func TestCostRoundsEachLineAndAddsUp(t *testing.T) {
 		}
 	}
 }
+
+type fakeDisks map[string]int64
+
+func (f fakeDisks) DiskUsage(_ context.Context, ns, _, _ string) (int64, error) { return f[ns], nil }
+
+// A namespace is measured at the first compute round that sees it, then
+// only every storage interval.
+func TestSamplerMeasuresNewNamespacesAtOnce(t *testing.T) {
+	s := &sink{}
+	m := New(Config{Node: "n1", Sink: s})
+	nss := &fakeNS{}
+	sm := NewSampler(SamplerConfig{Node: "n1"}, m, nss, fakeCG{}, fakeDisks{"a": 4096})
+	ctx := context.Background()
+	sm.Storage(ctx, time.Unix(0, 0)) // at start: nothing yet
+	nss.list = []namespace.Namespace{running("a", "c1")}
+	sm.Compute(ctx, time.Unix(15, 0))
+	sm.Compute(ctx, time.Unix(30, 0))
+	var samples int
+	for _, e := range s.take() {
+		if e.StorageBytes == 4096 {
+			samples++
+		}
+	}
+	if samples != 1 {
+		t.Fatalf("%d storage samples over two compute rounds, want 1 (the first)", samples)
+	}
+}

@@ -57,6 +57,10 @@ type Sampler struct {
 
 	last    map[string]reading // namespace → its gateway's last reading
 	started bool               // a first round has run since clawd started
+	// measured are the namespaces whose volumes were measured since clawd
+	// started: a new one is measured at the next compute round, not a
+	// storage interval later.
+	measured map[string]bool
 }
 
 type reading struct {
@@ -77,7 +81,7 @@ func NewSampler(cfg SamplerConfig, m *Meter, nss Namespaces, cg Cgroups, disks D
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Sampler{cfg: cfg, meter: m, nss: nss, cg: cg, disks: disks, log: log, last: map[string]reading{}}
+	return &Sampler{cfg: cfg, meter: m, nss: nss, cg: cg, disks: disks, log: log, last: map[string]reading{}, measured: map[string]bool{}}
 }
 
 // Run samples until ctx ends.
@@ -145,6 +149,12 @@ func (s *Sampler) Compute(ctx context.Context, now time.Time) {
 			delete(s.last, name)
 		}
 	}
+	for name := range s.measured {
+		if !seen[name] {
+			delete(s.measured, name)
+		}
+	}
+	s.storage(ctx, now, func(name string) bool { return !s.measured[name] })
 	s.started = true
 }
 
@@ -176,20 +186,27 @@ func (s *Sampler) account(name, container string, st runtime.Stats, now time.Tim
 
 // Storage measures every local namespace's volumes once.
 func (s *Sampler) Storage(ctx context.Context, now time.Time) {
+	s.storage(ctx, now, func(string) bool { return true })
+}
+
+// storage measures the volumes of the local namespaces want picks.
+func (s *Sampler) storage(ctx context.Context, now time.Time, want func(string) bool) {
 	if s.disks == nil || !s.meter.Enabled() {
 		return
 	}
 	for _, ns := range s.nss.Snapshot() {
-		if !s.local(ns) || ns.Status.Phase == namespace.PhaseDeleting || ns.Spec.Deleting {
+		name := ns.Spec.Name
+		if !s.local(ns) || ns.Status.Phase == namespace.PhaseDeleting || ns.Spec.Deleting || !want(name) {
 			continue
 		}
-		n, err := s.disks.DiskUsage(ctx, ns.Spec.Name, ns.Spec.DataVolume, ns.Spec.SkillsVolume)
+		n, err := s.disks.DiskUsage(ctx, name, ns.Spec.DataVolume, ns.Spec.SkillsVolume)
 		if err != nil {
-			s.log.Debug("no storage sample", "namespace", ns.Spec.Name, "error", err)
+			s.log.Debug("no storage sample", "namespace", name, "error", err)
 			continue
 		}
+		s.measured[name] = true
 		if n > 0 {
-			s.meter.Add(ledger.Event{ID: s.meter.newID("d"), Time: now, Namespace: ns.Spec.Name, StorageBytes: n})
+			s.meter.Add(ledger.Event{ID: s.meter.newID("d"), Time: now, Namespace: name, StorageBytes: n})
 		}
 	}
 }

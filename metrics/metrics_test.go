@@ -135,6 +135,22 @@ func TestRegistryServes(t *testing.T) {
 	}
 }
 
+func TestLoginCounter(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewLogin(reg)
+	m.ObserveLogin("a", "oidc", "ok")
+	m.ObserveLogin("a", "oidc", "ok")
+	m.ObserveLogin("a", "oidc", "denied")
+	m.ObserveLogin("b", "oauth2", "ok")
+	if got := testutil.ToFloat64(m.total.WithLabelValues("a", "oidc", "ok")); got != 2 {
+		t.Errorf("a ok = %v, want 2", got)
+	}
+	m.Forget("a")
+	if n := testutil.CollectAndCount(m.total, "clawd_login_total"); n != 1 {
+		t.Errorf("%d series after forgetting a, want b's 1", n)
+	}
+}
+
 func TestSupervisorOOMKills(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewSupervisor(reg)

@@ -19,6 +19,8 @@ import (
 //	 "host":"alpha.example.com","path":"/v1/models","status":200,"duration_ms":1.532,
 //	 "bytes":512,"bytes_in":0,"wake_waited_ms":0,"remote":"203.0.113.9:51234"}
 //
+// A request of a signed-in session has "user":"oidc:…" after key_id.
+//
 // A request only queues its line; Run writes them, buffered and flushed at
 // least once a second, and Flush on shutdown. A stuck output (a paused
 // terminal, a full pipe) never blocks a request: when the queue is full
@@ -122,6 +124,10 @@ func AppendAccessLine(b []byte, i *RequestInfo) []byte {
 	b = appendJSONString(b, i.Namespace)
 	b = append(b, `,"key_id":`...)
 	b = appendJSONString(b, i.KeyID)
+	if i.User != "" {
+		b = append(b, `,"user":`...)
+		b = appendJSONString(b, i.User)
+	}
 	b = append(b, `,"method":`...)
 	b = appendJSONString(b, i.Method)
 	b = append(b, `,"host":`...)

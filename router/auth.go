@@ -298,9 +298,8 @@ func (r *Router) authenticate(ctx *fasthttp.RequestCtx, x *exchange, t *table, h
 		hostNS = byHost.namespace
 	}
 	if !keyed {
-		if byHost != nil && byHost.requireKey {
-			r.audit(ctx, hostNS, "", AuthRefused, "no API key")
-			keyRequired(ctx)
+		if byHost != nil && r.gated(byHost) && !r.signedIn(ctx, x, byHost) {
+			r.audit(ctx, hostNS, "", AuthRefused, "no API key or sign-in")
 			return nil, false
 		}
 		return byHost, true

@@ -81,13 +81,16 @@ func newAuthFixture(t *testing.T) *authFixture {
 
 // newAuthFixtureWith is newAuthFixture with a dynamic config, when values
 // is not nil.
-func newAuthFixtureWith(t *testing.T, values map[string]string) *authFixture {
+func newAuthFixtureWith(t *testing.T, values map[string]string, setup ...func(*Router)) *authFixture {
 	t.Helper()
 	f := &authFixture{w: &fakeWatcher{ns: make(chan store.Event, 16), keys: make(chan store.APIKeyEvent, 16)},
 		secret: map[string]string{}, key: map[string]apikey.Key{}}
 	f.clock.Store(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	f.r = New(nil)
 	f.r.auth.now = f.now
+	for _, fn := range setup {
+		fn(f.r)
+	}
 
 	running := func(name, host string) namespace.Namespace {
 		return namespace.Namespace{

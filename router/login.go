@@ -57,9 +57,12 @@ func (r *Router) own(ctx *fasthttp.RequestCtx, t *table, host []byte) {
 		c.SetSecure(secure)
 		c.SetSameSite(fasthttp.CookieSameSiteStrictMode)
 		ctx.Response.Header.SetCookie(c)
+		if r.login != nil {
+			ctx.Response.Header.Add("Set-Cookie", r.login.ClearSession(secure).String())
+		}
 		seeOther(ctx, loginPath)
 	case path == loginPath && (ctx.IsGet() || ctx.IsHead()):
-		loginPage(ctx, fasthttp.StatusOK, "")
+		loginPage(ctx, fasthttp.StatusOK, "", r.login != nil && r.login.Usable(rt.namespace))
 	case path == loginPath && ctx.IsPost():
 		secret := string(bytes.TrimSpace(ctx.PostArgs().Peek("key")))
 		now := r.auth.now()
@@ -67,12 +70,12 @@ func (r *Router) own(ctx *fasthttp.RequestCtx, t *table, host []byte) {
 		switch {
 		case bad != nil:
 			r.audit(ctx, rt.namespace, bad.KeyID, AuthLoginFailed, bad.Detail)
-			loginPage(ctx, fasthttp.StatusUnauthorized, bad.Detail)
+			loginPage(ctx, fasthttp.StatusUnauthorized, bad.Detail, false)
 			return
 		case e.namespace != rt.namespace:
 			r.audit(ctx, rt.namespace, e.id, AuthLoginFailed, "a key of another namespace")
 			// As for a key on another namespace's host: name neither.
-			loginPage(ctx, fasthttp.StatusForbidden, "that API key is not valid for this host")
+			loginPage(ctx, fasthttp.StatusForbidden, "that API key is not valid for this host", false)
 			return
 		}
 		r.audit(ctx, rt.namespace, e.id, AuthLogin, "")
@@ -106,8 +109,9 @@ func seeOther(ctx *fasthttp.RequestCtx, path string) {
 	ctx.SetStatusCode(fasthttp.StatusSeeOther)
 }
 
-// loginPage writes the login form, with msg above it when set.
-func loginPage(ctx *fasthttp.RequestCtx, status int, msg string) {
+// loginPage writes the login form, with msg above it when set, and a link
+// to the namespace's sign-in when it has one.
+func loginPage(ctx *fasthttp.RequestCtx, status int, msg string, signin bool) {
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("text/html; charset=utf-8")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
@@ -115,6 +119,9 @@ func loginPage(ctx *fasthttp.RequestCtx, status int, msg string) {
 	var note string
 	if msg != "" {
 		note = `<p role="alert" style="color:#b00">` + html.EscapeString(msg) + `</p>`
+	}
+	if signin {
+		note += `<p><a href="` + startPath + `">Sign in with your organization's account</a>, or use an API key:</p>`
 	}
 	ctx.SetBodyString(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

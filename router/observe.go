@@ -17,8 +17,11 @@ type RequestInfo struct {
 	// (unknown host, bad key).
 	Namespace string
 	KeyID     string
-	Method    string
-	Host      string
+	// User is the signed-in user of a session ("oidc:…"); empty for a
+	// key or no credential.
+	User   string
+	Method string
+	Host   string
 	// Path has no query string: queries can carry secrets.
 	Path     string
 	Remote   string
@@ -74,6 +77,7 @@ type exchange struct {
 	info   *RequestInfo
 	gone   bool   // the client left before an answer (499)
 	keyID  string // the API key the request presented; "" without one
+	user   string // the signed-in user of a session (see oidc.go)
 }
 
 var (

@@ -63,6 +63,9 @@ type Router struct {
 	// (default true) applies.
 	keyConfig bool
 	ready     chan struct{}
+	// login is the namespaces' sign-in with their identity providers;
+	// nil: none (see oidc.go).
+	login Login
 
 	waker       Waker
 	activity    Activity
@@ -147,6 +150,11 @@ func (r *Router) Run(ctx context.Context, w Watcher) {
 			go func() {
 				select {
 				case <-r.auth.ready:
+				case <-ctx.Done():
+					return
+				}
+				select {
+				case <-r.loginReady():
 					close(r.ready)
 				case <-ctx.Done():
 				}

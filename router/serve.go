@@ -111,6 +111,9 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 	}
 	host := routeHost(ctx.URI().Host())
 	t := r.table.Load()
+	if r.loginPaths(ctx, t, host) {
+		return false
+	}
 	if bytes.HasPrefix(ctx.Path(), []byte(ownPrefix)) {
 		r.own(ctx, t, host)
 		return false

@@ -146,6 +146,15 @@ type RemoveOptions struct {
 	SkillsVolume string
 }
 
+// CapUpdater is implemented by runtimes that change a running gateway's
+// CPU, memory and pids caps in place (a quota change), without a restart.
+type CapUpdater interface {
+	// UpdateCaps applies spec's caps to spec.Namespace's container; a
+	// memory cap below what the gateway uses is refused (a failed
+	// precondition), not applied.
+	UpdateCaps(ctx context.Context, spec GatewaySpec) error
+}
+
 // Pool is implemented by runtimes that keep pre-started gateways that
 // belong to no namespace (the warm pool).
 type Pool interface {

@@ -28,7 +28,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "ensure-docker: starting dockerd (log: /var/log/clawd-dockerd.log)" >&2
-nohup dockerd >/var/log/clawd-dockerd.log 2>&1 &
+# setsid: the engine outlives the shell (and process group) that started it.
+setsid nohup dockerd >/var/log/clawd-dockerd.log 2>&1 < /dev/null &
 for _ in $(seq 1 60); do
   if answers; then exit 0; fi
   sleep 0.5

@@ -42,3 +42,14 @@ if [ -z "$want" ] || [ "$have" != "$want" ]; then
   echo "ensure-tools: installing playwright-core ${want:-?} in $browser (npm ci)" >&2
   (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# esbuild and uPlot for the operator console (console/web), exactly as
+# locked: `go test ./console` rebuilds the bundle and compares it with the
+# committed console/dist.
+web=console/web
+if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "ensure-tools: installing the console's build tools in $web (npm ci)" >&2
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

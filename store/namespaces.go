@@ -281,7 +281,7 @@ func (s *Store) DeleteNamespace(ctx context.Context, name string) error {
 			// keys are then left for an operator.
 			s.log.Warn("deleting undecodable spec; its hostname keys stay", "namespace", name, "error", err)
 		}
-		ops := []clientv3.Op{clientv3.OpDelete(specKey(name)), clientv3.OpDelete(statusKey(name))}
+		ops := []clientv3.Op{clientv3.OpDelete(specKey(name)), clientv3.OpDelete(statusKey(name)), clientv3.OpDelete(loginKey(name))}
 		for _, h := range hostSet(spec.Hostnames) {
 			ops = append(ops, deleteOwnedHost(h, name))
 		}

@@ -68,38 +68,7 @@ func (s *Store) DeleteProvider(ctx context.Context, name string) error {
 // WatchProviders sends the whole provider list now and after every change
 // until ctx ends; a slow reader gets only the latest list.
 func (s *Store) WatchProviders(ctx context.Context) <-chan []provider.Provider {
-	out := newLatest[[]provider.Provider]()
-	log := s.log.Named("watch_providers")
-	go func() {
-		defer close(out.ch)
-		cur := map[string]*mvccpb.KeyValue{}
-		publish := func() bool {
-			kvs := make([]*mvccpb.KeyValue, 0, len(cur))
-			for _, kv := range cur {
-				kvs = append(kvs, kv)
-			}
-			return out.publish(ctx, decodeProviders(kvs))
-		}
-		s.follow(ctx, providerPrefix, log,
-			func(kvs []*mvccpb.KeyValue) bool {
-				clear(cur)
-				for _, kv := range kvs {
-					cur[string(kv.Key)] = kv
-				}
-				return publish()
-			},
-			func(evs []*clientv3.Event) bool {
-				for _, ev := range evs {
-					if ev.Type == clientv3.EventTypeDelete {
-						delete(cur, string(ev.Kv.Key))
-					} else {
-						cur[string(ev.Kv.Key)] = ev.Kv
-					}
-				}
-				return publish()
-			})
-	}()
-	return out.ch
+	return watchList(ctx, s, providerPrefix, "watch_providers", decodeProviders)
 }
 
 func decodeProviders(kvs []*mvccpb.KeyValue) []provider.Provider {

@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"github.com/hashicorp/go-hclog"
+
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +33,10 @@ type track struct {
 	// probe it (see probeWhileStarting).
 	starting string
 	fullPass time.Time
+	// caps are the CPU, memory and pids caps last applied to container
+	// capsIn, so a quota change reaches a running gateway once.
+	caps   [3]int64
+	capsIn string
 }
 
 // probeWhileStarting is how long a booting gateway is only probed before
@@ -161,6 +167,10 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		s.q.addAfter(name, 5*time.Second)
 	}
 
+	if inst.State == runtime.StateRunning || inst.State == runtime.StatePaused {
+		s.updateCaps(cctx, ns, inst, t, skills, log)
+	}
+
 	status := namespace.Status{ContainerID: inst.ContainerID, Address: inst.Address, Restarts: t.failures, Reason: t.lastReason, LogTail: t.logTail}
 	switch inst.State {
 	case runtime.StateRunning:
@@ -248,4 +258,25 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 
 func (s *Supervisor) ready(ctx context.Context, addr string) bool {
 	return probe.ReadyWith(ctx, s.client, addr, s.cfg.Gateway.ReadyPath, s.probeHeader)
+}
+
+// updateCaps brings a live gateway's cgroup caps to its spec's (a quota
+// changed): once per change and container. A refusal (a memory cap below
+// what the gateway uses) is logged and tried again at the next pass; the
+// next container gets the caps anyway.
+func (s *Supervisor) updateCaps(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, t *track, skills string, log hclog.Logger) {
+	cu, ok := s.rt.(runtime.CapUpdater)
+	if !ok {
+		return
+	}
+	spec := s.gatewaySpec(ns.Spec, skills)
+	want := [3]int64{spec.NanoCPUs, spec.MemoryBytes, spec.PidsLimit}
+	if t.capsIn == inst.ContainerID && t.caps == want {
+		return
+	}
+	if err := cu.UpdateCaps(ctx, spec); err != nil {
+		log.Warn("the gateway keeps its caps for now", "error", err)
+		return
+	}
+	t.caps, t.capsIn = want, inst.ContainerID
 }

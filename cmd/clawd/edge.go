@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/clawd-dev/clawd/auth"
 	"github.com/clawd-dev/clawd/certs"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/metrics"
@@ -36,6 +37,7 @@ type edge struct {
 
 	reg    *prometheus.Registry
 	m      *metrics.Router
+	logins *metrics.Login
 	access *router.AccessLog
 }
 
@@ -44,6 +46,7 @@ type edge struct {
 func newEdge(cfg *config.Static, log hclog.Logger) (*edge, error) {
 	e := &edge{cfg: cfg, log: log, reg: metrics.NewRegistry()}
 	e.m = metrics.NewRouter(e.reg)
+	e.logins = metrics.NewLogin(e.reg)
 	r := cfg.Router
 	if r.TLSAddress == "" {
 		return e, nil
@@ -100,6 +103,7 @@ func (e *edge) forget(ctx context.Context, w interface {
 }, also ...func(string)) {
 	drop := func(n string) {
 		e.m.Forget(n)
+		e.logins.Forget(n)
 		for _, f := range also {
 			f(n)
 		}
@@ -201,4 +205,15 @@ func (r routerMetrics) ObserveRequest(i *router.RequestInfo) {
 
 func (r routerMetrics) ObserveWake(ns string, d time.Duration, result string) {
 	r.m.Wake(ns, d, result)
+}
+
+var _ auth.Observer = (*metrics.Login)(nil)
+
+// signIn gives the router the namespaces' sign-ins with their identity
+// providers (clawd auth configure), fed from the store until ctx ends and
+// counted on /metrics; the router is not Ready before they are in.
+func (e *edge) signIn(ctx context.Context, rtr *router.Router, st auth.Watcher, box auth.Box) {
+	svc := auth.New(auth.Options{Box: box, Observer: e.logins, Logger: e.log.Named("auth")})
+	rtr.SetLogin(svc)
+	go svc.Run(ctx, st)
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
+	"github.com/clawd-dev/clawd/console"
 	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
@@ -251,6 +252,7 @@ func up(cfg *config.Static) error {
 		ResponseHeaderTimeout: time.Duration(cfg.Router.ResponseHeaderTimeout),
 		WSHandshakeTimeout:    time.Duration(cfg.Router.WSHandshakeTimeout),
 	})
+	edge.signIn(ctx, rtr, st, mdl.box)
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
 	rtr.AuditAuth(authAudit{aud.writer})
@@ -260,7 +262,7 @@ func up(cfg *config.Static) error {
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
-		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill,
+		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
 		Audit: aud.writer, AuditLog: aud.checked()}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)

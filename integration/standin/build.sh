@@ -14,5 +14,7 @@ CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o integration/standin/standin
 chmod 0700 integration/standin/rootfs/home/node/.openclaw
 chmod 0755 integration/standin/rootfs/home/node integration/standin/rootfs/home/node/skills
 
-docker build -q -t "$image" integration/standin >/dev/null
+# The label names the sources built, so the tests rebuild a stale image
+# (integration/harness_test.go, standinSource).
+docker build -q --label "clawd.standin.source=${STANDIN_SOURCE:-}" -t "$image" integration/standin >/dev/null
 echo "built $image"

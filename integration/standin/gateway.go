@@ -85,6 +85,7 @@ func newGateway(s settings, bootCount int, start time.Time, logger *log.Logger) 
 	m.HandleFunc("GET /readyz", g.readyz)
 	m.HandleFunc("GET /__standin", g.info)
 	m.HandleFunc("GET /__standin/sleep", g.sleep)
+	m.HandleFunc("GET /__standin/whoami", g.whoami)
 	m.HandleFunc("POST /v1/chat/completions", g.requireToken(g.chatCompletions))
 	m.HandleFunc("GET /v1/models", g.requireToken(g.models))
 	m.HandleFunc("GET /", g.controlUI)
@@ -160,6 +161,23 @@ func (g *gateway) info(w http.ResponseWriter, _ *http.Request) {
 		info.ConfigError = err.Error()
 	}
 	writeJSON(w, http.StatusOK, info)
+}
+
+// whoami says who the gateway takes the caller for, as OpenClaw's
+// trusted-proxy mode would: the user header's value when the connection
+// comes from a trusted proxy, else nobody.
+func (g *gateway) whoami(w http.ResponseWriter, r *http.Request) {
+	cfg, err := readConfig(g.configPath)
+	if err != nil || cfg.Gateway.Auth.Mode != "trusted-proxy" {
+		writeJSON(w, http.StatusOK, map[string]any{"user": "", "mode": cfg.Gateway.Auth.Mode})
+		return
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	user := ""
+	if header := cfg.Gateway.Auth.TrustedProxy.UserHeader; header != "" && trusted(cfg.Gateway.TrustedProxies, host) {
+		user = r.Header.Get(header)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": user, "mode": "trusted-proxy", "cookie": r.Header.Get("Cookie")})
 }
 
 // sleep holds a request open so tests can check that draining waits for it.

@@ -1,0 +1,107 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clawd-dev/clawd/internal/testenv"
+)
+
+// The operator console in a real browser (Debian's Chromium driven by
+// playwright-core, browser/console.mjs) against a real `clawd up` with the
+// stand-in gateway: a wrong token refused, sign-in, a namespace created
+// from the page reaching Running, a key shown once, the chart and the usage
+// page showing the tokens the API's report counts, sleep and wake, the
+// banner of a daemon that went away. Screenshots of each page go to
+// $CLAWD_CONSOLE_SCREENSHOTS, or the test's temp dir (logged).
+func TestConsole(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CHROMIUM") == "" {
+		testenv.Missing(t, "no Chromium at /usr/bin/chromium (make tools installs Debian's)")
+	}
+	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
+		testenv.Missing(t, "integration/browser/node_modules lacks playwright-core (make tools runs npm ci there)")
+	}
+	d, fp := meteredDaemon(t, meteringFlags, nil, "alpha")
+	for i := range 3 {
+		if code, text := d.chat("alpha.localhost", "", i == 1); code != 200 || !strings.Contains(text, "fake provider") {
+			t.Fatalf("chat %d: %d %q", i, code, text)
+		}
+	}
+	in, out := fp.Totals()
+	eventually(t, 30*time.Second, "the ledger holds the provider's tokens", func() bool {
+		return d.report("alpha").Usage.TokensUsed == in+out
+	})
+	token, err := os.ReadFile(filepath.Join(d.dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// clawd console prints the URL the browser opens.
+	url := strings.TrimSpace(d.mustClawd("console"))
+	if url != "http://"+d.apiAddr+"/console/" {
+		t.Fatalf("clawd console printed %q, want http://%s/console/", url, d.apiAddr)
+	}
+
+	shots := os.Getenv("CLAWD_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(t.TempDir(), "screenshots")
+	}
+	cmd := exec.Command("node", "browser/console.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "alpha", jsonNumber(in+out))
+	res, err := cmd.Output()
+	var stderr string
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = string(ee.Stderr)
+	}
+	if err != nil {
+		t.Fatalf("console.mjs: %v: %s (screenshots in %s)", err, stderr, shots)
+	}
+	t.Logf("screenshots of every page in %s", shots)
+	var saw struct {
+		Created     string `json:"created"`
+		Key         string `json:"key"`
+		MemoryError string `json:"memoryError"`
+		Charted     int64  `json:"charted"`
+	}
+	if err := json.Unmarshal(res, &saw); err != nil {
+		t.Fatalf("console.mjs printed %q: %v", res, err)
+	}
+
+	// What the page did went through the API and is real.
+	if v := d.get(saw.Created); v.Status.Phase != "Running" {
+		t.Errorf("namespace %s created in the console: phase %s, want Running", saw.Created, v.Status.Phase)
+	}
+	if _, errOut, err := d.clawd("namespace", "get", "gone"); err == nil || !strings.Contains(errOut, "not found") {
+		t.Errorf("namespace gone, deleted in the console: namespace get says %q, %v", errOut, err)
+	}
+	if _, errOut, err := d.clawd("namespace", "create", "x", "--quota-memory=lots"); err == nil || !strings.Contains(errOut, saw.MemoryError) {
+		t.Errorf("the console showed %q for a bad memory size; the CLI says %q", saw.MemoryError, errOut)
+	}
+	keys := d.mustClawd("apikey", "list", "--namespace="+saw.Created, "-o", "json")
+	var list []struct {
+		Prefix string `json:"prefix"`
+		Name   string `json:"name"`
+	}
+	if err := json.Unmarshal([]byte(keys), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Name != "console-test" || !strings.HasPrefix(saw.Key, list[0].Prefix) {
+		t.Errorf("keys of %s: %+v; the console showed a key starting %.12q", saw.Created, list, saw.Key)
+	}
+	if strings.Contains(keys, saw.Key) {
+		t.Error("the API lists the whole key")
+	}
+	// The key the page showed once opens the namespace's gateway.
+	if code, text := d.chat("", saw.Key, false); code != 200 || !strings.Contains(text, "fake provider") {
+		t.Errorf("a chat with the key shown in the console: %d %.200q", code, text)
+	}
+}
+
+func jsonNumber(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
