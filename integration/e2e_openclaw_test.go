@@ -466,10 +466,15 @@ func TestE2EOpenClaw(t *testing.T) {
 			return strings.Contains(strings.Join(o, " "), "warm.localhost") && !slices.Contains(o, "*")
 		})
 		t.Run("chat turns metered in PostgreSQL", func(t *testing.T) {
-			for range 2 {
-				if code, text := d.chat("warm.localhost", "", false); code != 200 || !strings.Contains(text, "fake provider") {
-					t.Fatalf("chat via the adopted gateway: %d %.300s", code, text)
-				}
+			// The adopted gateway gets its namespace's providers by hot
+			// reload after the adoption: until then OpenClaw answers 500
+			// without calling any provider.
+			eventually(t, 60*time.Second, "the adopted gateway answers a chat from the fake provider", func() bool {
+				code, text := d.chat("warm.localhost", "", false)
+				return code == 200 && strings.Contains(text, "fake provider")
+			})
+			if code, text := d.chat("warm.localhost", "", false); code != 200 || !strings.Contains(text, "fake provider") {
+				t.Fatalf("second chat via the adopted gateway: %d %.300s", code, text)
 			}
 			if st := d.meteringStatus(); st.Metering.Ledger != "postgres" {
 				t.Errorf("status shows ledger %q, want postgres", st.Metering.Ledger)
