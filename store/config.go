@@ -60,16 +60,7 @@ func (s *Store) ListConfig(ctx context.Context) (map[string]string, error) {
 
 // DeleteConfig removes a dynamic config value, or returns ErrNotFound.
 func (s *Store) DeleteConfig(ctx context.Context, key string) error {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	resp, err := s.cli.Delete(ctx, configKey(key))
-	if err != nil {
-		return fmt.Errorf("deleting config %s: %w", key, err)
-	}
-	if resp.Deleted == 0 {
-		return fmt.Errorf("deleting config %s: config key %w", key, ErrNotFound)
-	}
-	return nil
+	return s.deleteOne(ctx, configKey(key), "deleting config "+key, fmt.Sprintf("deleting config %s: config key", key))
 }
 
 func configMap(kvs []*mvccpb.KeyValue) map[string]string {

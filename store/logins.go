@@ -64,16 +64,7 @@ func (s *Store) GetLogin(ctx context.Context, ns string) (auth.Login, error) {
 
 // DeleteLogin removes a namespace's login, or returns ErrNotFound.
 func (s *Store) DeleteLogin(ctx context.Context, ns string) error {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	resp, err := s.cli.Delete(ctx, loginKey(ns))
-	if err != nil {
-		return fmt.Errorf("removing login of namespace %s: %w", ns, err)
-	}
-	if resp.Deleted == 0 {
-		return fmt.Errorf("namespace %s has no login: %w", ns, ErrNotFound)
-	}
-	return nil
+	return s.deleteOne(ctx, loginKey(ns), "removing login of namespace "+ns, fmt.Sprintf("namespace %s has no login:", ns))
 }
 
 // WatchLogins sends every login now and after every change until ctx

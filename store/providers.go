@@ -53,16 +53,7 @@ func (s *Store) ListProviders(ctx context.Context) ([]provider.Provider, error) 
 
 // DeleteProvider removes a provider, or returns ErrNotFound.
 func (s *Store) DeleteProvider(ctx context.Context, name string) error {
-	ctx, cancel := s.opCtx(ctx)
-	defer cancel()
-	resp, err := s.cli.Delete(ctx, providerKey(name))
-	if err != nil {
-		return fmt.Errorf("removing provider %s: %w", name, err)
-	}
-	if resp.Deleted == 0 {
-		return fmt.Errorf("removing provider %s: provider %w", name, ErrNotFound)
-	}
-	return nil
+	return s.deleteOne(ctx, providerKey(name), "removing provider "+name, fmt.Sprintf("removing provider %s: provider", name))
 }
 
 // WatchProviders sends the whole provider list now and after every change

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -43,4 +44,19 @@ func watchList[T any](ctx context.Context, s *Store, prefix, name string, decode
 			})
 	}()
 	return out.ch
+}
+
+// deleteOne removes key. A store error is wrapped as "doing: err"; a key
+// that was not there is "missing ErrNotFound" ("… not found").
+func (s *Store) deleteOne(ctx context.Context, key, doing, missing string) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	resp, err := s.cli.Delete(ctx, key)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	if resp.Deleted == 0 {
+		return fmt.Errorf("%s %w", missing, ErrNotFound)
+	}
+	return nil
 }
