@@ -67,6 +67,13 @@ func setQuota(ctx context.Context, st SpecUpdater, name string, f quota.File) (n
 	})
 }
 
+func maxConcurrent(spec namespace.Spec) int64 {
+	if spec.Quota == nil {
+		return 0
+	}
+	return spec.Quota.MaxConcurrentSkills
+}
+
 // QuotaApplier applies billing plans' quota files through setQuota.
 type QuotaApplier struct{ Store SpecUpdater }
 
@@ -168,9 +175,13 @@ func quotaLines(spec namespace.Spec, models []usage.Model, requests int64, now t
 	limit("compute.cpu", spec.CPUMillis, "millicores")
 	limit("compute.memory", spec.MemoryBytes, "bytes")
 	limit("skills.maxInstalled", int64(spec.MaxSkills), "")
-	for _, k := range []string{"compute.cpu", "compute.memory"} {
+	limit("skills.maxConcurrent", maxConcurrent(spec), "")
+	// compute.*: the gateway's cgroup caps; skills.maxInstalled: counted by
+	// clawd before every start; skills.maxConcurrent: the gateway's own caps
+	// on agent runs at once (openclawcfg).
+	for _, k := range []string{"compute.cpu", "compute.memory", "skills.maxInstalled", "skills.maxConcurrent"} {
 		if l, ok := out[k]; ok {
-			l.Enforced = true // the gateway's cgroup caps
+			l.Enforced = true
 			out[k] = l
 		}
 	}
@@ -185,7 +196,6 @@ func quotaLines(spec namespace.Spec, models []usage.Model, requests int64, now t
 	} else {
 		limit(quota.RequestsPerHour, q.RequestsPerHour, "")
 	}
-	limit("skills.maxConcurrent", q.MaxConcurrentSkills, "")
 	day := quota.NextDay(now)
 	var tokens int64
 	for _, m := range models {

@@ -205,9 +205,20 @@ type modelCompat struct {
 }
 
 type agents struct {
-	Defaults struct {
-		Model model `json:"model"`
-	} `json:"defaults"`
+	Defaults agentDefaults `json:"defaults"`
+}
+
+type agentDefaults struct {
+	Model *model `json:"model,omitempty"`
+	// MaxConcurrent and Subagents.MaxConcurrent are OpenClaw's caps on
+	// agent runs at once (its main and subagent lanes): the quota
+	// skills.maxConcurrent, since tools and skills run inside agent runs.
+	MaxConcurrent int        `json:"maxConcurrent,omitempty"`
+	Subagents     *subagents `json:"subagents,omitempty"`
+}
+
+type subagents struct {
+	MaxConcurrent int `json:"maxConcurrent"`
 }
 
 type model struct {
@@ -241,10 +252,17 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 	primary, fallback = opts.Models.Resolve(primary), opts.Models.Resolve(fallback)
 	if primary != "" || fallback != "" {
 		f.Agents = &agents{}
-		f.Agents.Defaults.Model.Primary = primary
+		f.Agents.Defaults.Model = &model{Primary: primary}
 		if fallback != "" {
 			f.Agents.Defaults.Model.Fallbacks = []string{fallback}
 		}
+	}
+	if n := maxConcurrent(spec); n > 0 {
+		if f.Agents == nil {
+			f.Agents = &agents{}
+		}
+		f.Agents.Defaults.MaxConcurrent = n
+		f.Agents.Defaults.Subagents = &subagents{MaxConcurrent: n}
 	}
 	if opts.HostSkillsDir != "" {
 		if f.Skills == nil {
@@ -253,6 +271,15 @@ func Render(spec namespace.Spec, values map[string]string, opts Options) ([]byte
 		f.Skills.Load.ExtraDirs = append(f.Skills.Load.ExtraDirs, opts.HostSkillsDir)
 	}
 	return encode(f)
+}
+
+// maxConcurrent is spec's skills.maxConcurrent (0: none), capped where an
+// int holds it.
+func maxConcurrent(spec namespace.Spec) int {
+	if spec.Quota == nil || spec.Quota.MaxConcurrentSkills <= 0 {
+		return 0
+	}
+	return int(min(spec.Quota.MaxConcurrentSkills, 1<<30))
 }
 
 // Spare returns the openclaw.json of a warm-pool gateway: a namespace's

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/quota"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -49,6 +50,10 @@ func TestRender(t *testing.T) {
 				{Name: "anthropic", API: "anthropic-messages", Models: []string{"claude-sonnet-4-5"}},
 				{Name: "openai", API: "openai-completions", Models: []string{"gpt-4o", "gpt-4o-mini"}},
 			}}
+		}},
+		{name: "max-concurrent", spec: namespace.Spec{Name: "alpha", Quota: &quota.Limits{MaxConcurrentSkills: 3}}},
+		{name: "max-concurrent-models", spec: namespace.Spec{Name: "alpha", Quota: &quota.Limits{MaxConcurrentSkills: 2}}, values: map[string]string{
+			"namespaces.alpha.models.primary": "anthropic/claude-sonnet-4-5",
 		}},
 		{name: "no-skills-dir", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.SkillsDir = "" }},
 		{name: "skills-path", spec: namespace.Spec{Name: "alpha"}, opts: func(o *Options) { o.HostSkillsDir = "/clawd/skills" }},

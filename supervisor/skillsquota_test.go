@@ -1,0 +1,63 @@
+package supervisor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clawd-dev/clawd/namespace"
+)
+
+// volumeRuntime shows a directory as every namespace's skills volume.
+type volumeRuntime struct {
+	*writingRuntime
+	dir string
+}
+
+func (v *volumeRuntime) SkillsVolumeDir(context.Context, string, string) (string, error) {
+	return v.dir, nil
+}
+
+func installSkills(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n, "SKILL.md"), []byte("---\nname: "+n+"\n---\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// skills.maxInstalled counts the skills in the skills volume and in
+// skills.path: over it the gateway is not started and the namespace says
+// why; back within it, it starts.
+func TestSkillsOverMaxInstalledAreNotStarted(t *testing.T) {
+	volume, few, many := t.TempDir(), t.TempDir(), t.TempDir()
+	installSkills(t, volume, "weather")
+	installSkills(t, few, "github")
+	installSkills(t, many, "github", "notion")
+	log := &opLog{}
+	rt := &volumeRuntime{writingRuntime: newWritingRuntime(log), dir: volume}
+	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
+	ns := spec("alpha")
+	ns.Spec.MaxSkills = 2
+	st := &configStore{fakeStore: newFakeStore(log, ns), values: make(chan map[string]string, 1)}
+	st.values <- map[string]string{"namespaces.alpha.skills.path": many}
+	runWith(t, configTestConfig(), rt, st)
+
+	status := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
+	want := "skills.maxInstalled is 2 and 3 skills are installed (1 in the skills volume, 2 in skills.path): remove 1 or raise the quota"
+	if !strings.Contains(status.Reason, want) {
+		t.Fatalf("reason %q, want it to say %q", status.Reason, want)
+	}
+	if n := len(rt.createdSpecs()); n != 0 {
+		t.Fatalf("%d gateways created over the quota, want none", n)
+	}
+
+	st.values <- map[string]string{"namespaces.alpha.skills.path": few}
+	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
+}
