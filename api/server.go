@@ -358,6 +358,32 @@ func (s *Server) listNamespaces(r *http.Request) (int, any, error) {
 type NamespaceDetail struct {
 	namespace.Namespace
 	Usage *runtime.Stats `json:"usage,omitempty"`
+	// CPU is the CPU cap asked for and the one applied, when this node
+	// runs the namespace and it has a cap.
+	CPU *CPUCap `json:"cpu,omitempty"`
+}
+
+// CPUCap is a gateway's CPU cap: the quota asked for more CPUs than the
+// host has is clamped to the host's.
+type CPUCap struct {
+	RequestedMillis int64 `json:"requestedMillis"`
+	AppliedMillis   int64 `json:"appliedMillis"`
+	HostCPUs        int   `json:"hostCpus"`
+	Clamped         bool  `json:"clamped"`
+}
+
+// HostCPUs is a runtime that knows its host's CPUs (the Docker engine's).
+type HostCPUs interface {
+	HostCPUs(ctx context.Context) (int, error)
+}
+
+// cpuCap is the cap applied for requested millicores on a host of cpus.
+func cpuCap(requested int64, cpus int) *CPUCap {
+	c := &CPUCap{RequestedMillis: requested, AppliedMillis: requested, HostCPUs: cpus}
+	if host := int64(cpus) * 1000; cpus > 0 && requested > host {
+		c.AppliedMillis, c.Clamped = host, true
+	}
+	return c
 }
 
 func (s *Server) getNamespace(r *http.Request) (int, any, error) {
@@ -370,9 +396,15 @@ func (s *Server) getNamespace(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	d := NamespaceDetail{Namespace: ns}
-	if s.usage != nil && ns.Status.ContainerID != "" && (ns.Status.Node == "" || ns.Status.Node == s.cfg.Node) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
+	local := ns.Status.Node == "" || ns.Status.Node == s.cfg.Node
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if hc, ok := s.usage.(HostCPUs); ok && local && ns.Spec.CPUMillis > 0 {
+		if n, err := hc.HostCPUs(ctx); err == nil {
+			d.CPU = cpuCap(ns.Spec.CPUMillis, n)
+		}
+	}
+	if s.usage != nil && ns.Status.ContainerID != "" && local {
 		if st, err := s.usage.Stats(ctx, name); err == nil {
 			d.Usage = &st
 		}

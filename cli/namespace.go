@@ -185,7 +185,7 @@ func nsGetCmd() *cobra.Command {
 					fmt.Fprintf(w, "%s\t  %s\n", k, l)
 				}
 				row("Hostnames", dash(strings.Join(d.Spec.Hostnames, ", ")))
-				row("CPU", cpu(d.Spec.CPUMillis))
+				row("CPU", cpuApplied(d.Spec.CPUMillis, d.CPU))
 				row("Memory", mem(d.Spec.MemoryBytes))
 				row("Skills", skills(d.Spec.MaxSkills))
 				row("Node", dash(d.Status.Node))
@@ -336,6 +336,15 @@ func cpu(m int64) string {
 		return "-"
 	}
 	return units.FormatCPU(m)
+}
+
+// cpuApplied is a namespace's CPU quota and, when the host has fewer
+// CPUs, the cap it got instead.
+func cpuApplied(m int64, c *api.CPUCap) string {
+	if c == nil || !c.Clamped {
+		return cpu(m)
+	}
+	return fmt.Sprintf("%s (clamped to %s, the host's CPUs)", cpu(m), cpu(c.AppliedMillis))
 }
 
 func mem(b int64) string {

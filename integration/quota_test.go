@@ -2,7 +2,9 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -82,6 +84,29 @@ func TestQuotas(t *testing.T) {
 		if now := dockerInspect(t, "{{.State.StartedAt}}", before.Status.ContainerID); now != started || d.get("tenant-b").Status.ContainerID != before.Status.ContainerID {
 			t.Errorf("the quota change restarted the gateway (started %s → %s)", started, now)
 		}
+		// tenant-a asks for 4 CPUs: namespace get shows the cap it got.
+		ncpu, err := exec.Command("docker", "info", "--format", "{{.NCPU}}").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, _ := strconv.Atoi(strings.TrimSpace(string(ncpu)))
+		d.waitPhase("tenant-a", "Running", time.Minute)
+		var detail struct {
+			CPU *struct {
+				RequestedMillis, AppliedMillis int64
+				HostCPUs                       int `json:"hostCpus"`
+				Clamped                        bool
+			} `json:"cpu"`
+		}
+		if err := json.Unmarshal([]byte(d.mustClawd("namespace", "get", "tenant-a", "-o", "json")), &detail); err != nil || detail.CPU == nil {
+			t.Fatalf("namespace get -o json: %v, cpu %+v", err, detail.CPU)
+		}
+		if c := detail.CPU; c.RequestedMillis != 4000 || c.HostCPUs != host || c.Clamped != (host < 4) || c.AppliedMillis != min(4000, int64(host)*1000) {
+			t.Errorf("tenant-a's cpu %+v on a %d-CPU host", *c, host)
+		}
+		if text := d.mustClawd("namespace", "get", "tenant-a"); host < 4 && !strings.Contains(text, fmt.Sprintf("4 (clamped to %d, the host's CPUs)", host)) {
+			t.Errorf("namespace get does not show the clamp to %d CPUs:\n%s", host, text)
+		}
 		out := d.mustClawd("namespace", "quota-status", "tenant-a")
 		for _, want := range []string{"api.tokensPerDay", "1000000", "8Gi", "UTC"} {
 			if !strings.Contains(out, want) {
@@ -106,6 +131,37 @@ func TestQuotas(t *testing.T) {
 		if after := d.quotas("tenant-a"); len(after) != len(before) || after["api.tokensPerDay"].Limit != 1000000 {
 			t.Errorf("a refused file changed the quotas: %+v", after)
 		}
+	})
+
+	t.Run("skills over maxInstalled are not started", func(t *testing.T) {
+		if q := d.quotas("tenant-a"); !q["skills.maxInstalled"].Enforced || !q["skills.maxConcurrent"].Enforced {
+			t.Errorf("skills quotas not shown as enforced: %+v %+v", q["skills.maxInstalled"], q["skills.maxConcurrent"])
+		}
+		d.mustClawd("namespace", "create", "skilled")
+		id := d.waitPhase("skilled", "Running", time.Minute).Status.ContainerID
+		d.mustClawd("namespace", "apply-quota", "skilled", "--from="+writeQuota(t, "namespace: skilled\nquotas:\n  skills:\n    maxInstalled: 1\n"))
+		// Two skills installed in the gateway's skills volume (written
+		// from the host: the stand-in has no shell).
+		volume := dockerInspect(t, `{{range .Mounts}}{{if eq .Destination "/home/node/skills"}}{{.Source}}{{end}}{{end}}`, id)
+		if volume == "" {
+			t.Fatalf("container %s mounts no skills volume", id)
+		}
+		for _, skill := range []string{"weather", "github"} {
+			if err := os.MkdirAll(filepath.Join(volume, skill), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(volume, skill, "SKILL.md"), []byte("---\nname: "+skill+"\n---\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.sleepTo("skilled", "stopped")
+		d.mustClawd("namespace", "wake", "skilled")
+		v := d.waitPhase("skilled", "Pending", 30*time.Second)
+		if want := "skills.maxInstalled is 1 and 2 skills are installed"; !strings.Contains(v.Status.Reason, want) {
+			t.Errorf("reason %q, want it to say %q", v.Status.Reason, want)
+		}
+		d.mustClawd("namespace", "apply-quota", "skilled", "--from="+writeQuota(t, "namespace: skilled\nquotas:\n  skills:\n    maxInstalled: 2\n"))
+		d.waitPhase("skilled", "Running", time.Minute)
 	})
 
 	d.mustClawd("namespace", "create", "metered", "--hostname=metered.localhost")

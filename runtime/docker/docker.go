@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -69,6 +70,7 @@ type Runtime struct {
 	// struct{}): no other create of this process picks them.
 	held     sync.Map
 	iptables iptablesFunc
+	hostCPUs atomic.Int64 // the engine's CPUs, once read (HostCPUs)
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.
