@@ -131,9 +131,6 @@ func (c *Counter) day(k dayKey) *Day {
 // restart) were not read yet.
 func (c *Counter) Used(ctx context.Context, ns string, now time.Time) ([]Model, error) {
 	k := dayKey{DayOf(now), ns}
-	c.mu.Lock()
-	c.day(k)
-	c.mu.Unlock()
 	if err := c.load(ctx, k); err != nil {
 		return nil, err
 	}
@@ -160,10 +157,13 @@ func (c *Counter) Used(ctx context.Context, ns string, now time.Time) ([]Model, 
 		c.others[k] = o
 		c.mu.Unlock()
 	}
+	days := slices.Clone(o.days)
 	c.mu.Lock()
-	mine := clone(c.days[k])
+	if d := c.days[k]; d != nil {
+		days = append(days, clone(d))
+	}
 	c.mu.Unlock()
-	return Sum(append(slices.Clone(o.days), mine)), nil
+	return Sum(days), nil
 }
 
 // Run writes changed days every interval until ctx ends, then once more.
@@ -206,14 +206,30 @@ func (c *Counter) Flush(ctx context.Context) {
 			c.mu.Unlock()
 			continue
 		}
+	}
+	c.prune(today)
+}
+
+// prune forgets what this node keeps of days before today that hold
+// nothing left to write: the past days it wrote for good (they get no more
+// calls), the empty ones reading a namespace's usage made, and the other
+// nodes' counts read for them.
+func (c *Counter) prune(today string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.days {
+		if k.day < today && !c.dirty[k] {
+			delete(c.days, k)
+		}
+	}
+	for k := range c.loaded {
+		if k.day < today && !c.dirty[k] {
+			delete(c.loaded, k)
+		}
+	}
+	for k := range c.others {
 		if k.day < today {
-			// Written for good: yesterday gets no more calls.
-			c.mu.Lock()
-			if !c.dirty[k] {
-				delete(c.days, k)
-				delete(c.loaded, k)
-			}
-			c.mu.Unlock()
+			delete(c.others, k)
 		}
 	}
 }
@@ -234,11 +250,11 @@ func (c *Counter) load(ctx context.Context, k dayKey) error {
 	if c.loaded[k] {
 		return nil // read meanwhile
 	}
-	d := c.day(k)
 	for _, old := range days {
-		if old.Node != c.node {
+		if old.Node != c.node || len(old.Models) == 0 {
 			continue
 		}
+		d := c.day(k)
 		for name, m := range old.Models {
 			cur := d.Models[name]
 			if cur == nil {

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -57,5 +58,53 @@ func TestCounterSurvivesRestartAndSumsNodes(t *testing.T) {
 	}
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("today = %+v\nwant %+v", got, want)
+	}
+}
+
+// Reading a namespace's usage keeps nothing for a namespace without calls,
+// and what a day past kept is forgotten at the next flush: the counter's
+// memory does not grow with the namespaces and days it was asked about.
+func TestCounterForgetsWhatItOnlyRead(t *testing.T) {
+	st := &memStore{days: map[string]Day{}}
+	ctx := context.Background()
+	now := time.Now()
+	yesterday := now.AddDate(0, 0, -1)
+	// node-a counted a call yesterday before a restart.
+	st.PutUsageDay(ctx, Day{Namespace: "acme", Day: DayOf(yesterday), Node: "node-a",
+		Models: map[string]*Model{"openai/gpt-4o": {Model: "openai/gpt-4o", Calls: 1, InputTokens: 4}}})
+	c := NewCounter("node-a", st, nil)
+	for i := range 50 {
+		ns := fmt.Sprintf("quiet-%d", i)
+		for _, day := range []time.Time{yesterday, now} {
+			if got, err := c.Used(ctx, ns, day); err != nil || len(got) != 0 {
+				t.Fatalf("Used(%s) = %+v, %v; want nothing", ns, got, err)
+			}
+		}
+	}
+	got, err := c.Used(ctx, "acme", yesterday)
+	if err != nil || len(got) != 1 || got[0].InputTokens != 4 {
+		t.Fatalf("acme yesterday = %+v, %v; want the call counted before the restart", got, err)
+	}
+	c.mu.Lock()
+	if len(c.days) != 1 {
+		t.Errorf("%d days kept after reading usage, want 1 (acme's, loaded from the store)", len(c.days))
+	}
+	c.mu.Unlock()
+
+	c.Flush(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.days {
+		t.Errorf("day %v kept after the flush", k)
+	}
+	for k := range c.loaded {
+		if k.day < DayOf(now) {
+			t.Errorf("past day %v still marked loaded", k)
+		}
+	}
+	for k := range c.others {
+		if k.day < DayOf(now) {
+			t.Errorf("other nodes' counts of past day %v kept", k)
+		}
 	}
 }
