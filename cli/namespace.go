@@ -95,6 +95,7 @@ func waitRunning(ctx context.Context, c *client, name string, timeout time.Durat
 	defer cancel()
 	start := time.Now()
 	var last namespace.Phase
+	var reason string
 	for {
 		var d api.NamespaceDetail
 		if err := c.do(ctx, "GET", "/api/v1/namespaces/"+name, nil, &d); err != nil {
@@ -107,6 +108,7 @@ func waitRunning(ctx context.Context, c *client, name string, timeout time.Durat
 			fmt.Fprintf(os.Stderr, "  %5.1fs  %s\n", time.Since(start).Seconds(), p)
 			last = p
 		}
+		reason = d.Status.Reason
 		switch d.Status.Phase {
 		case namespace.PhaseRunning:
 			fmt.Fprintf(os.Stderr, "namespace %s is ready (%.1fs)\n", name, time.Since(start).Seconds())
@@ -120,6 +122,9 @@ func waitRunning(ctx context.Context, c *client, name string, timeout time.Durat
 			continue
 		}
 		break
+	}
+	if reason != "" {
+		return fmt.Errorf("namespace %s is still %s after %s (%s); follow it with 'clawd namespace get %s'", name, last, timeout, reason, name)
 	}
 	return fmt.Errorf("namespace %s is still %s after %s; follow it with 'clawd namespace get %s'", name, last, timeout, name)
 }

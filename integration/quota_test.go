@@ -155,7 +155,7 @@ func TestQuotas(t *testing.T) {
 			}
 		}
 		d.sleepTo("skilled", "stopped")
-		d.mustClawd("namespace", "wake", "skilled")
+		d.mustClawd("namespace", "wake", "skilled", "--wait=false")
 		v := d.waitPhase("skilled", "Pending", 30*time.Second)
 		if want := "skills.maxInstalled is 1 and 2 skills are installed"; !strings.Contains(v.Status.Reason, want) {
 			t.Errorf("reason %q, want it to say %q", v.Status.Reason, want)

@@ -139,8 +139,11 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 	}
 	if missing || inst.State == runtime.StateCreated || inst.State == runtime.StateExited {
 		if err := s.overSkillsQuota(cctx, ns.Spec, skills); err != nil {
-			log.Warn("not starting the gateway", "error", err)
-			s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, ContainerID: inst.ContainerID, Restarts: t.failures, Reason: "not started: " + err.Error()})
+			reason := "not started: " + err.Error()
+			if ns.Status.Reason != reason {
+				log.Warn("not starting the gateway", "error", err)
+			}
+			s.setStatus(ctx, name, namespace.Status{Phase: namespace.PhasePending, ContainerID: inst.ContainerID, Restarts: t.failures, Reason: reason})
 			s.q.addAfter(name, 30*time.Second) // a quota change re-queues it sooner
 			return
 		}
