@@ -58,8 +58,9 @@ type Meter struct {
 	enabled atomic.Bool
 	mirror  atomic.Bool // metering.backend=prometheus
 
-	mu   sync.Mutex
-	reqs map[string]int64 // namespace → requests since the last flush
+	// reqs is namespace → *atomic.Int64, the requests since the last
+	// flush: the router's hot path only loads and adds, taking no lock.
+	reqs sync.Map
 	seq  atomic.Uint64
 }
 
@@ -68,7 +69,7 @@ type Meter struct {
 func New(cfg Config) *Meter {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	m := &Meter{node: cfg.Node, boot: hex.EncodeToString(b), sink: cfg.Sink, log: cfg.Logger, reqs: map[string]int64{}}
+	m := &Meter{node: cfg.Node, boot: hex.EncodeToString(b), sink: cfg.Sink, log: cfg.Logger}
 	if m.log == nil {
 		m.log = hclog.NewNullLogger()
 	}
@@ -122,14 +123,16 @@ func (m *Meter) Add(e ledger.Event) {
 
 // Counted counts n tenant requests to namespace ns. They reach the
 // ledger as one event per namespace and second (Run), which keeps the
-// router's hot path to a map increment.
+// router's hot path to a lock-free map read and an atomic add.
 func (m *Meter) Counted(ns string, n int) {
 	if !m.enabled.Load() || n <= 0 {
 		return
 	}
-	m.mu.Lock()
-	m.reqs[ns] += int64(n)
-	m.mu.Unlock()
+	c, ok := m.reqs.Load(ns)
+	if !ok {
+		c, _ = m.reqs.LoadOrStore(ns, new(atomic.Int64))
+	}
+	c.(*atomic.Int64).Add(int64(n))
 }
 
 // Run flushes the request counts every second until ctx ends, then once
@@ -149,22 +152,21 @@ func (m *Meter) Run(ctx context.Context) {
 }
 
 func (m *Meter) flushRequests(now time.Time) {
-	m.mu.Lock()
-	counts := m.reqs
-	if len(counts) == 0 {
-		m.mu.Unlock()
-		return
-	}
-	m.reqs = make(map[string]int64, len(counts))
-	m.mu.Unlock()
 	at := now.UTC().Truncate(time.Second)
-	for ns, n := range counts {
-		m.Add(ledger.Event{ID: m.newID("r"), Time: at, Namespace: ns, APIRequests: n})
-	}
+	m.reqs.Range(func(ns, c any) bool {
+		if n := c.(*atomic.Int64).Swap(0); n > 0 {
+			m.Add(ledger.Event{ID: m.newID("r"), Time: at, Namespace: ns.(string), APIRequests: n})
+		}
+		return true
+	})
 }
 
-// Forget drops a deleted namespace's series from /metrics.
-func (m *Meter) Forget(ns string) { m.prom.forget(ns) }
+// Forget drops a deleted namespace's series from /metrics and its request
+// counter.
+func (m *Meter) Forget(ns string) {
+	m.prom.forget(ns)
+	m.reqs.Delete(ns)
+}
 
 // newID is unique across nodes and restarts: kind/node/boot/sequence.
 func (m *Meter) newID(kind string) string {
