@@ -460,3 +460,27 @@ func TestRetryIfErr(t *testing.T) {
 		}
 	}
 }
+
+// A client still writing a huge head when the router refuses it gets the
+// 431 all the same: the router reads on (bounded) until the client is done
+// instead of closing on unread data, which resets the connection; Go's
+// client then reports its failed write instead of the answer.
+func TestOversizeHeadGets431WhileStillWriting(t *testing.T) {
+	f := newForwardFixture(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), Limits{MaxHeaderBytes: 8 << 10})
+	for i := range 20 {
+		req, _ := http.NewRequest("GET", f.url+"/", nil)
+		req.Host = "gw.example"
+		// More than the sockets' buffers hold: the client is still
+		// writing when the answer comes.
+		req.Header.Set("X-Big", strings.Repeat("x", 4<<20))
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("attempt %d: %v, want a 431", i+1, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(string(body), "too large") {
+			t.Fatalf("attempt %d: %d %s, want 431", i+1, resp.StatusCode, body)
+		}
+	}
+}

@@ -283,6 +283,7 @@ func (r *Router) badRequest(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.As(err, &small):
 		writeProblem(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge, problemf("", "the request head is too large"))
+		lingerClose(ctx)
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeProblem(ctx, fasthttp.StatusRequestEntityTooLarge, problemf("", "the request body is too large"))
 	case errors.As(err, &nerr) && nerr.Timeout():
