@@ -22,12 +22,14 @@ import (
 
 // fakeWatcher feeds the router from channels the test writes to.
 type fakeWatcher struct {
-	ns   chan store.Event
-	keys chan store.APIKeyEvent
+	ns     chan store.Event
+	keys   chan store.APIKeyEvent
+	values chan map[string]string
 }
 
 func (f *fakeWatcher) WatchNamespaces(context.Context) <-chan store.Event    { return f.ns }
 func (f *fakeWatcher) WatchAPIKeys(context.Context) <-chan store.APIKeyEvent { return f.keys }
+func (f *fakeWatcher) WatchConfig(context.Context) <-chan map[string]string  { return f.values }
 
 // echo is what the fake gateways answer: who they are and the credentials
 // that reached them.
@@ -66,24 +68,18 @@ func (f *authFixture) now() time.Time { return time.Unix(0, f.clock.Load()) }
 
 func (f *authFixture) advance(d time.Duration) { f.clock.Add(int64(d)) }
 
-// configWatcher is a fakeWatcher that also feeds the dynamic config.
-type configWatcher struct {
-	*fakeWatcher
-	values chan map[string]string
-}
-
-func (c *configWatcher) WatchConfig(context.Context) <-chan map[string]string { return c.values }
-
+// newAuthFixture is a router whose config requires no key, so keys are
+// checked when sent and a request without one routes by host.
 func newAuthFixture(t *testing.T) *authFixture {
 	t.Helper()
-	return newAuthFixtureWith(t, nil)
+	return newAuthFixtureWith(t, map[string]string{"namespaces.*.auth.requireKey": "false"})
 }
 
-// newAuthFixtureWith is newAuthFixture with a dynamic config, when values
-// is not nil.
+// newAuthFixtureWith is newAuthFixture with a dynamic config; nil: none
+// set, so every namespace requires a key (the default).
 func newAuthFixtureWith(t *testing.T, values map[string]string, setup ...func(*Router)) *authFixture {
 	t.Helper()
-	f := &authFixture{w: &fakeWatcher{ns: make(chan store.Event, 16), keys: make(chan store.APIKeyEvent, 16)},
+	f := &authFixture{w: &fakeWatcher{ns: make(chan store.Event, 16), keys: make(chan store.APIKeyEvent, 16), values: make(chan map[string]string, 16)},
 		secret: map[string]string{}, key: map[string]apikey.Key{}}
 	f.clock.Store(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).UnixNano())
 	f.r = New(nil)
@@ -125,13 +121,11 @@ func newAuthFixtureWith(t *testing.T, values map[string]string, setup ...func(*R
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	var w Watcher = f.w
-	if values != nil {
-		cw := &configWatcher{fakeWatcher: f.w, values: make(chan map[string]string, 1)}
-		cw.values <- values
-		w = cw
+	if values == nil {
+		values = map[string]string{}
 	}
-	go f.r.Run(ctx, w)
+	f.w.values <- values
+	go f.r.Run(ctx, f.w)
 	select {
 	case <-f.r.Ready():
 	case <-time.After(10 * time.Second):

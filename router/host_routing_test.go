@@ -37,6 +37,19 @@ func (w *hostWatcher) WatchAPIKeys(ctx context.Context) <-chan store.APIKeyEvent
 	return ch
 }
 
+func (w *hostWatcher) WatchConfig(ctx context.Context) <-chan map[string]string {
+	return openConfig(ctx)
+}
+
+// openConfig is the dynamic config of the fixtures that do not test keys,
+// given explicitly: no namespace requires one.
+func openConfig(ctx context.Context) <-chan map[string]string {
+	ch := make(chan map[string]string, 1)
+	ch <- map[string]string{"namespaces.*.auth.requireKey": "false"}
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch
+}
+
 // seen is what a backend saw of a request, sent back as its reply.
 type seen struct {
 	Backend        string `json:"backend"`

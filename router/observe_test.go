@@ -28,6 +28,10 @@ func (w obsWatcher) WatchNamespaces(ctx context.Context) <-chan store.Event {
 	return ch
 }
 
+func (w obsWatcher) WatchConfig(ctx context.Context) <-chan map[string]string {
+	return openConfig(ctx)
+}
+
 func (w obsWatcher) WatchAPIKeys(ctx context.Context) <-chan store.APIKeyEvent {
 	ch := make(chan store.APIKeyEvent, 1)
 	ch <- store.APIKeyEvent{Type: store.EventReset}

@@ -24,6 +24,10 @@ import (
 type Watcher interface {
 	WatchNamespaces(ctx context.Context) <-chan store.Event
 	WatchAPIKeys(ctx context.Context) <-chan store.APIKeyEvent
+	// WatchConfig feeds the dynamic config (namespaces.<ns>.auth.requireKey,
+	// true unless set otherwise): the full map at start and after every
+	// change. The router is not Ready before the first.
+	WatchConfig(ctx context.Context) <-chan map[string]string
 }
 
 // route is where one namespace's traffic goes right now.
@@ -59,10 +63,7 @@ type Router struct {
 	names map[string]namespace.Namespace // owned by the watch goroutine
 	// values is the latest dynamic config, also the watch goroutine's.
 	values map[string]string
-	// keyConfig: the Watcher feeds the dynamic config, so auth.requireKey
-	// (default true) applies.
-	keyConfig bool
-	ready     chan struct{}
+	ready  chan struct{}
 	// login is the namespaces' sign-in with their identity providers;
 	// nil: none (see oidc.go).
 	login Login
@@ -95,24 +96,12 @@ func New(log hclog.Logger) *Router {
 // Ready is closed once the first snapshots of the store are in the tables.
 func (r *Router) Ready() <-chan struct{} { return r.ready }
 
-// ConfigWatcher feeds the dynamic config (namespaces.<ns>.auth.requireKey,
-// true unless set otherwise). The router finds it on its Watcher by type
-// assertion; without it (unit tests) no namespace requires a key.
-type ConfigWatcher interface {
-	WatchConfig(ctx context.Context) <-chan map[string]string
-}
-
 // Run keeps the table in step with the store until ctx ends. It is Ready
-// once it has the namespaces, the keys and, with a ConfigWatcher, the
-// dynamic config: a namespace that requires a key is never served without.
+// once it has the namespaces, the keys and the dynamic config: a namespace
+// that requires a key is never served without.
 func (r *Router) Run(ctx context.Context, w Watcher) {
 	go r.runKeys(ctx, w)
-	var values <-chan map[string]string
-	haveValues := true
-	if cw, ok := w.(ConfigWatcher); ok {
-		values, haveValues = cw.WatchConfig(ctx), false
-		r.keyConfig = true
-	}
+	values, haveValues := w.WatchConfig(ctx), false
 	haveNames, announced := false, false
 	events := w.WatchNamespaces(ctx)
 	for {
@@ -190,11 +179,9 @@ func (r *Router) rebuild() {
 		if ns.Spec.Suspended != nil {
 			rt.suspended = ns.Spec.Suspended.Reason
 		}
-		if r.keyConfig {
-			// Before the config arrives the default holds: a key is needed.
-			v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey")
-			rt.requireKey = v == "true"
-		}
+		// Before the config arrives the default holds: a key is needed.
+		v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey")
+		rt.requireKey = v == "true"
 		if rt.address != "" {
 			rt.up = r.ups.get(rt.address)
 			addrs[rt.address] = true
