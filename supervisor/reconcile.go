@@ -138,7 +138,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 		inst, missing = runtime.Instance{}, true
 	}
 	if missing || inst.State == runtime.StateCreated || inst.State == runtime.StateExited {
-		if err := s.overSkillsQuota(cctx, ns.Spec, skills); err != nil {
+		if err := s.overSkillsQuota(cctx, ns.Spec, skills, log); err != nil {
 			reason := "not started: " + err.Error()
 			if ns.Status.Reason != reason {
 				log.Warn("not starting the gateway", "error", err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hashicorp/go-hclog"
+
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/quota"
 )
@@ -17,30 +19,33 @@ type skillsVolumes interface {
 // overSkillsQuota says why namespace spec's gateway may not start under
 // skills.maxInstalled: the skills installed in its skills volume and in
 // its skills.path directory (hostDir, "" for none) number more than the
-// quota. nil: within it, no quota, or nothing could be counted (a runtime
-// whose volumes this host cannot read counts the skills.path only).
-func (s *Supervisor) overSkillsQuota(ctx context.Context, spec namespace.Spec, hostDir string) error {
+// quota. nil: within it, or no quota. What cannot be counted (a volume
+// this host cannot read into) counts none, logged: a quota must not keep
+// a tenant's gateway down because clawd cannot see its volume.
+func (s *Supervisor) overSkillsQuota(ctx context.Context, spec namespace.Spec, hostDir string, log hclog.Logger) error {
 	limit := spec.MaxSkills
 	if limit <= 0 {
 		return nil
 	}
-	var inVolume, inPath int
-	if sv, ok := s.rt.(skillsVolumes); ok {
-		dir, err := sv.SkillsVolumeDir(ctx, spec.Name, spec.SkillsVolume)
-		if err != nil {
-			return fmt.Errorf("counting the skills for %s=%d: %w", quota.MaxInstalled, limit, err)
-		}
-		if dir != "" {
-			if inVolume, err = quota.CountSkills(dir); err != nil {
-				return fmt.Errorf("counting the skills for %s=%d: %w", quota.MaxInstalled, limit, err)
+	count := func(where string, dir func() (string, error)) int {
+		d, err := dir()
+		if err == nil && d != "" {
+			var n int
+			if n, err = quota.CountSkills(d); err == nil {
+				return n
 			}
 		}
+		if err != nil {
+			log.Warn("cannot count the skills installed; "+quota.MaxInstalled+" does not count them", "in", where, "error", err)
+		}
+		return 0
+	}
+	var inVolume, inPath int
+	if sv, ok := s.rt.(skillsVolumes); ok {
+		inVolume = count("the skills volume", func() (string, error) { return sv.SkillsVolumeDir(ctx, spec.Name, spec.SkillsVolume) })
 	}
 	if hostDir != "" {
-		var err error
-		if inPath, err = quota.CountSkills(hostDir); err != nil {
-			return fmt.Errorf("counting the skills for %s=%d: %w", quota.MaxInstalled, limit, err)
-		}
+		inPath = count("skills.path", func() (string, error) { return hostDir, nil })
 	}
 	if n := inVolume + inPath; n > limit {
 		return fmt.Errorf("%s is %d and %d skills are installed (%d in the skills volume, %d in skills.path): remove %d or raise the quota",

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,10 +15,11 @@ import (
 type volumeRuntime struct {
 	*writingRuntime
 	dir string
+	err error
 }
 
 func (v *volumeRuntime) SkillsVolumeDir(context.Context, string, string) (string, error) {
-	return v.dir, nil
+	return v.dir, v.err
 }
 
 func installSkills(t *testing.T, dir string, names ...string) {
@@ -59,5 +61,21 @@ func TestSkillsOverMaxInstalledAreNotStarted(t *testing.T) {
 	}
 
 	st.values <- map[string]string{"namespaces.alpha.skills.path": few}
+	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
+}
+
+// A skills volume clawd cannot read into counts none: the quota does not
+// keep the gateway down because clawd cannot see.
+func TestSkillsUncountableVolumeDoesNotBlockTheStart(t *testing.T) {
+	dir := t.TempDir()
+	installSkills(t, dir, "github")
+	log := &opLog{}
+	rt := &volumeRuntime{writingRuntime: newWritingRuntime(log), err: errors.New(`volume x: driver "nfs" has no mountpoint on this host to read`)}
+	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
+	ns := spec("alpha")
+	ns.Spec.MaxSkills = 1
+	st := &configStore{fakeStore: newFakeStore(log, ns), values: make(chan map[string]string, 1)}
+	st.values <- map[string]string{"namespaces.alpha.skills.path": dir}
+	runWith(t, configTestConfig(), rt, st)
 	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
 }
