@@ -67,6 +67,8 @@ type Config struct {
 	Pool PoolStatus
 	// Secrets seals provider keys; nil: no provider endpoints.
 	Secrets Sealer
+	// SecretKeys serves /api/v1/secrets/…; nil: those endpoints answer 409.
+	SecretKeys SecretKeys
 	// Usage reads today's model usage for quota-status; nil: none shown.
 	Usage UsageToday
 	// Ledger serves the metering reports; nil: no metering endpoints.
@@ -140,6 +142,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
 	s.routeBilling()
 	s.routeAudit()
+	s.routeSecrets()
 	s.mux.HandleFunc("POST /api/v1/console/session", s.signIn)
 	s.mux.HandleFunc("DELETE /api/v1/console/session", s.signOut)
 	if cfg.Console != nil {

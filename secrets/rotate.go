@@ -204,3 +204,21 @@ func (b *Box) Status(ctx context.Context, recs Records, fields []Field) (Status,
 	}
 	return st, nil
 }
+
+// Keeper rotates and counts the secrets its records hold: what the admin
+// API's /api/v1/secrets endpoints serve.
+type Keeper struct {
+	Box     *Box
+	Records Records
+	Fields  []Field
+}
+
+// Rotate is Box.Rotate over the keeper's records.
+func (k Keeper) Rotate(ctx context.Context) (RotateReport, error) {
+	return k.Box.Rotate(ctx, k.Records, k.Fields)
+}
+
+// Status is Box.Status over the keeper's records.
+func (k Keeper) Status(ctx context.Context) (Status, error) {
+	return k.Box.Status(ctx, k.Records, k.Fields)
+}
