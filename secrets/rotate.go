@@ -155,6 +155,8 @@ func (b *Box) Rotate(ctx context.Context, recs Records, fields []Field) (RotateR
 			}
 			if change != "" {
 				rep.Counts[change]++
+			}
+			if change != "" && change != Unchanged {
 				rep.Kinds[f.Kind]++
 			}
 		}
