@@ -175,3 +175,30 @@ func TestOpenOptionsRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestCookies(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	b, _ := New(key)
+	c := b.Cookies()
+	sealed, err := c.Seal([]byte(`{"user":"u"}`), "session/acme")
+	if err != nil || !strings.HasPrefix(sealed, "v1:") {
+		t.Fatalf("cookie %s %v", sealed, err)
+	}
+	if got, err := c.Open(sealed, "session/acme"); err != nil || string(got) != `{"user":"u"}` {
+		t.Fatalf("open: %q %v", got, err)
+	}
+	// Cookies sealed before envelopes (Box.Seal was v1 then) still open.
+	if got, err := c.Open(sealV1(t, key, []byte("old"), "session/acme"), "session/acme"); err != nil || string(got) != "old" {
+		t.Fatalf("old cookie: %q %v", got, err)
+	}
+	v2, _ := b.Seal([]byte("x"), "session/acme")
+	for name, s := range map[string]string{"other context": sealed, "v2": v2, "tampered": sealed[:len(sealed)-3] + "AAA"} {
+		ctx := "session/acme"
+		if name == "other context" {
+			ctx = "session/other"
+		}
+		if _, err := c.Open(s, ctx); !errors.Is(err, ErrOpen) {
+			t.Errorf("%s: %v, want ErrOpen", name, err)
+		}
+	}
+}

@@ -34,3 +34,12 @@ func sealedFields() []secrets.Field {
 func secretKeeper(box *secrets.Box, st *store.Store) secrets.Keeper {
 	return secrets.Keeper{Box: box, Records: st, Fields: sealedFields()}
 }
+
+// cookieBox seals sign-in cookies under the local master key: a cookie is
+// browser input, and opening one must never reach the key source.
+func cookieBox(b auth.Box) auth.Box {
+	if sb, ok := b.(*secrets.Box); ok {
+		return sb.Cookies()
+	}
+	return b
+}
