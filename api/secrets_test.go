@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/clawd-dev/clawd/auth"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/provider"
 	"github.com/clawd-dev/clawd/secrets"
+	"github.com/clawd-dev/clawd/secrets/vaulttest"
 )
 
 // memRecords is secrets.Records in memory.
@@ -104,5 +107,29 @@ func TestSealSecretAlgorithm(t *testing.T) {
 	sealed, err := srv.sealSecret(context.Background(), "", "provider key", []byte("k"), "provider/x")
 	if err != nil || !strings.HasPrefix(sealed, "v2:aes256gcm:") {
 		t.Fatalf("clawd's own secret: %.30s %v", sealed, err)
+	}
+}
+
+// TestProviderAddWithVaultDown: Vault's failure is the operator's to fix,
+// said in one line (502), and nothing is stored.
+func TestProviderAddWithVaultDown(t *testing.T) {
+	vs := vaulttest.New("transit", "tok")
+	vs.CreateKey("clawd")
+	hs := vs.Start(t)
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token")
+	os.WriteFile(tok, []byte("tok"), 0o600)
+	box, err := secrets.Open(context.Background(), secrets.Options{Source: "vault", KeyFile: filepath.Join(dir, "k"),
+		Vault: secrets.VaultConfig{Address: hs.URL, TokenFile: tok, Key: "clawd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &fakeProviderStore{providers: map[string]provider.Provider{}, config: map[string]string{}}
+	srv := New(Config{Token: adminToken, Secrets: box}, st, nil)
+	hs.Close()
+	rec := admin(t, srv, "POST", "/api/v1/providers", `{"name":"openai","api":"openai-completions","baseUrl":"https://api.openai.com/v1","apiKey":"sk-1","models":["gpt-4o"]}`)
+	wantProblem(t, rec, 502, "sealing the provider key: vault datakey: vault is unreachable at "+hs.URL)
+	if len(st.providers) != 0 {
+		t.Errorf("stored %v", st.providers)
 	}
 }

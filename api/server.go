@@ -26,6 +26,7 @@ import (
 	"github.com/clawd-dev/clawd/problem"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/runtime"
+	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
 	"github.com/clawd-dev/clawd/warmpool"
@@ -230,6 +231,7 @@ func classify(err error) (int, string) {
 	var taken *store.HostnameTakenError
 	var bi billing.InvalidError
 	var se billing.StripeError
+	var kse *secrets.KeySourceError
 	switch {
 	case errors.As(err, &br), errors.As(err, &bi), errors.Is(err, billing.ErrSignature):
 		return http.StatusBadRequest, err.Error()
@@ -237,6 +239,9 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.As(err, &se):
 		// Stripe's own message is the operator's to read.
+		return http.StatusBadGateway, err.Error()
+	case errors.As(err, &kse):
+		// Vault's own complaint, with what to fix.
 		return http.StatusBadGateway, err.Error()
 	case errors.As(err, &conflict{}):
 		return http.StatusConflict, err.Error()

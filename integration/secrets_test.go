@@ -3,6 +3,10 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -13,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clawd-dev/clawd/provider"
 	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/secrets/vaulttest"
 	"github.com/clawd-dev/clawd/store"
@@ -100,20 +105,26 @@ func TestSecretsInVault(t *testing.T) {
 	fp, fakeURL := startFakeProvider(t)
 	d := startDaemon(t, vaultArgs...)
 	d.addProvider("openai", "openai-completions", fakeURL+"/v1", fakeProviderKey, "gpt-4o")
-
-	var status secrets.Status
-	if err := json.Unmarshal([]byte(d.mustClawd("secrets", "status", "-o", "json")), &status); err != nil {
-		t.Fatal(err)
-	}
-	if status.Source != "vault" || status.Version != 1 || status.Formats["v2/vault/v1"] != 1 || status.Kinds["provider keys"] != 1 {
-		t.Fatalf("secrets status %+v", status)
-	}
-
 	st, err := store.Open(context.Background(), store.Config{Endpoints: []string{d.etcdURL()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	// A provider an older clawd stored: v1, sealed under the key file itself.
+	legacy := provider.Provider{Name: "legacy", API: "openai-completions", BaseURL: fakeURL + "/v1", Models: []string{"legacy-model"},
+		SealedKey: sealV1(t, filepath.Join(d.dir, "secrets.key"), fakeProviderKey, provider.KeyContext("legacy")), CreatedAt: time.Now().UTC()}
+	if err := st.CreateProvider(context.Background(), legacy); err != nil {
+		t.Fatal(err)
+	}
+
+	var status secrets.Status
+	if err := json.Unmarshal([]byte(d.mustClawd("secrets", "status", "-o", "json")), &status); err != nil {
+		t.Fatal(err)
+	}
+	if status.Source != "vault" || status.Version != 1 || status.Formats["v2/vault/v1"] != 1 || status.Formats["v1"] != 1 || status.Kinds["provider keys"] != 2 {
+		t.Fatalf("secrets status %+v", status)
+	}
+
 	before, raw := storedSealedKey(t, st, "openai")
 	if bytes.Contains(raw, []byte(fakeProviderKey)) || !strings.HasPrefix(before, "v2:aes256gcm:vault:1:") {
 		t.Fatalf("etcd holds %s", raw)
@@ -128,7 +139,7 @@ func TestSecretsInVault(t *testing.T) {
 	// Rotate the key in Vault, then clawd's secrets.
 	vs.RotateKey("clawd")
 	out := d.mustClawd("secrets", "rotate")
-	if !strings.Contains(out, "rotated to vault key version 2: 1 rewrapped") {
+	if !strings.Contains(out, "rotated to vault key version 2: 1 rewrapped, 1 upgraded from v1") {
 		t.Fatalf("clawd secrets rotate: %q", out)
 	}
 	if vs.Calls("rewrap") != 1 {
@@ -140,7 +151,7 @@ func TestSecretsInVault(t *testing.T) {
 	if err != nil || e2.Version != 2 || !bytes.Equal(e1.Sealed, e2.Sealed) || bytes.Equal(e1.WrappedDEK, e2.WrappedDEK) {
 		t.Fatalf("after rotation etcd holds %s (was %s)", after, before)
 	}
-	if err := json.Unmarshal([]byte(d.mustClawd("secrets", "status", "-o", "json")), &status); err != nil || status.Formats["v2/vault/v2"] != 1 || status.Stale != 0 {
+	if err := json.Unmarshal([]byte(d.mustClawd("secrets", "status", "-o", "json")), &status); err != nil || status.Formats["v2/vault/v2"] != 2 || status.Stale != 0 {
 		t.Fatalf("status after rotation %+v %v", status, err)
 	}
 
@@ -163,4 +174,44 @@ func TestSecretsInVault(t *testing.T) {
 	if vs.Calls("decrypt") <= decrypts {
 		t.Error("the restarted clawd opened the provider key without asking Vault")
 	}
+	if up, _ := storedSealedKey(t, st, "legacy"); !strings.HasPrefix(up, "v2:aes256gcm:vault:2:") {
+		t.Fatalf("the v1 provider key after rotation: %.40s", up)
+	}
+	// The upgraded provider works too: the gateway re-reads its config.
+	d.mustClawd("config", "set", "namespaces.*.models.primary", "legacy/legacy-model")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, _ := d.chat("vaulted.localhost", "", false)
+		calls := fp.Calls()
+		last := calls[len(calls)-1]
+		if code == 200 && last.Model == "legacy-model" {
+			if last.Header.Get("Authorization") != "Bearer "+fakeProviderKey {
+				t.Fatalf("the upgraded provider sent Authorization %q", last.Header.Get("Authorization"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no call through the upgraded provider in 60s (last: %d, model %s)", code, last.Model)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// sealV1 seals as clawd did before envelopes: AES-256-GCM under the key in
+// keyFile, "v1:" + base64(nonce‖ciphertext).
+func sealV1(t *testing.T, keyFile, plain, context string) string {
+	t.Helper()
+	raw, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := aes.NewCipher(key)
+	aead, _ := cipher.NewGCM(block)
+	nonce := make([]byte, aead.NonceSize())
+	rand.Read(nonce)
+	return "v1:" + base64.StdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(plain), []byte(context)))
 }

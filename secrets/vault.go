@@ -45,6 +45,17 @@ var (
 	ErrVaultKeyNotFound = errors.New("vault transit key not found")
 )
 
+// KeySourceError is a failure of the key source itself (Vault down,
+// refusing, missing the key), not of a secret: the API answers it 502 with
+// its message, the operator's to act on.
+type KeySourceError struct {
+	Source string
+	Err    error
+}
+
+func (e *KeySourceError) Error() string { return e.Err.Error() }
+func (e *KeySourceError) Unwrap() error { return e.Err }
+
 // NewVault checks the configuration (not Vault itself: see Current).
 func NewVault(cfg VaultConfig) (*Vault, error) {
 	u, err := url.Parse(cfg.Address)
@@ -85,6 +96,13 @@ func (v *Vault) token() (string, error) {
 
 // call sends one transit request and decodes its "data".
 func (v *Vault) call(ctx context.Context, method, op string, body, out any) error {
+	if err := v.do(ctx, method, op, body, out); err != nil {
+		return &KeySourceError{Source: SourceVault, Err: err}
+	}
+	return nil
+}
+
+func (v *Vault) do(ctx context.Context, method, op string, body, out any) error {
 	tok, err := v.token()
 	if err != nil {
 		return err
