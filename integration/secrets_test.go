@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,31 @@ func TestSecretsInVault(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(d.mustClawd("secrets", "status", "-o", "json")), &status); err != nil || status.Formats["v2/vault/v2"] != 2 || status.Stale != 0 {
 		t.Fatalf("status after rotation %+v %v", status, err)
+	}
+
+	// The rotation is in the cluster's audit chain, before and after.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		var recs []struct {
+			Action, Outcome, Before, After string
+		}
+		out := d.mustClawd("audit", "query", "--cluster", "--event-type=admin", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &recs); err != nil {
+			t.Fatalf("audit query: %v\n%s", err, out)
+		}
+		i := slices.IndexFunc(recs, func(r struct{ Action, Outcome, Before, After string }) bool {
+			return r.Action == "POST /api/v1/secrets/rotate"
+		})
+		if i >= 0 {
+			r := recs[i]
+			if r.Outcome != "success" || !strings.Contains(r.Before, `"formats":{"v1":1,"v2/vault/v1":1}`) || !strings.Contains(r.After, `"formats":{"v2/vault/v2":2}`) {
+				t.Fatalf("audit record of the rotation: %+v", r)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit record of the rotation in 15s:\n%s", out)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	// A new process knows no data key: it unwraps the rewrapped one with
