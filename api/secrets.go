@@ -17,7 +17,10 @@ type SecretKeys interface {
 	Status(ctx context.Context) (secrets.Status, error)
 }
 
-var _ SecretKeys = secrets.Keeper{}
+var (
+	_ SecretKeys = secrets.Keeper{}
+	_ Sealer     = (*secrets.Box)(nil)
+)
 
 func (s *Server) routeSecrets() {
 	s.handle("GET /api/v1/secrets/status", s.secretsStatus)

@@ -35,6 +35,8 @@ func secretKeeper(box *secrets.Box, st *store.Store) secrets.Keeper {
 	return secrets.Keeper{Box: box, Records: st, Fields: sealedFields()}
 }
 
+var _ auth.Box = (*secrets.CookieBox)(nil)
+
 // cookieBox seals sign-in cookies under the local master key: a cookie is
 // browser input, and opening one must never reach the key source.
 func cookieBox(b auth.Box) auth.Box {
