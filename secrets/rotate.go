@@ -19,12 +19,33 @@ type Records interface {
 
 // Field locates sealed values: every record under Prefix is a JSON object
 // whose string field JSON holds a value sealed with Context(key), key
-// being the record's key after the prefix.
+// being the record's key after the prefix. JSON "" means the record is
+// the sealed value itself (wrapped volume keys).
 type Field struct {
 	Kind    string // what the secrets are, for reports: "provider keys"
 	Prefix  string
 	JSON    string
 	Context func(key string) string
+}
+
+// sealed finds the field's sealed value in a record ("" if it has none)
+// and returns how to write a new one into it.
+func (f Field) sealed(rec []byte) (string, func(string) ([]byte, error), error) {
+	if f.JSON == "" {
+		return string(rec), func(s string) ([]byte, error) { return []byte(s), nil }, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(rec, &obj); err != nil {
+		return "", nil, fmt.Errorf("decoding: %w", err)
+	}
+	var s string
+	if raw, ok := obj[f.JSON]; !ok || json.Unmarshal(raw, &s) != nil {
+		return "", nil, nil
+	}
+	return s, func(out string) ([]byte, error) {
+		obj[f.JSON], _ = json.Marshal(out)
+		return json.Marshal(obj)
+	}, nil
 }
 
 // Change is what a rewrap did to one value.
@@ -127,13 +148,9 @@ func (b *Box) Rotate(ctx context.Context, recs Records, fields []Field) (RotateR
 			var change Change
 			err := recs.UpdateRecord(ctx, f.Prefix, k, func(old []byte) ([]byte, error) {
 				change = ""
-				var rec map[string]json.RawMessage
-				if err := json.Unmarshal(old, &rec); err != nil {
-					return nil, fmt.Errorf("decoding: %w", err)
-				}
-				var sealed string
-				if raw, ok := rec[f.JSON]; !ok || json.Unmarshal(raw, &sealed) != nil || sealed == "" {
-					return nil, nil // no secret in this record
+				sealed, put, err := f.sealed(old)
+				if err != nil || sealed == "" {
+					return nil, err // no secret in this record
 				}
 				out, c, err := b.Rewrap(ctx, sealed, f.Context(k))
 				if err != nil {
@@ -143,8 +160,7 @@ func (b *Box) Rotate(ctx context.Context, recs Records, fields []Field) (RotateR
 				if c == Unchanged {
 					return nil, nil
 				}
-				rec[f.JSON], _ = json.Marshal(out)
-				return json.Marshal(rec)
+				return put(out)
 			})
 			if err != nil {
 				if rep.Failed == nil {
@@ -191,9 +207,8 @@ func (b *Box) Status(ctx context.Context, recs Records, fields []Field) (Status,
 			return st, err
 		}
 		for _, raw := range list {
-			var rec map[string]json.RawMessage
-			var sealed string
-			if json.Unmarshal(raw, &rec) != nil || json.Unmarshal(rec[f.JSON], &sealed) != nil || sealed == "" {
+			sealed, _, err := f.sealed(raw)
+			if err != nil || sealed == "" {
 				continue
 			}
 			format := Format(sealed)

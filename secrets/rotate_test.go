@@ -185,6 +185,32 @@ func TestEnvSourceVersions(t *testing.T) {
 	}
 }
 
+// TestRotateRawRecords: a record that is the sealed value itself (a
+// wrapped volume key) is rewrapped in place.
+func TestRotateRawRecords(t *testing.T) {
+	ctx := context.Background()
+	b, _ := Load("", filepath.Join(t.TempDir(), "k"))
+	w, _ := b.Wrapper("", "")
+	wrapped, _ := w.WrapKey(ctx, bytes.Repeat([]byte{1}, 32), "clawd/volume/acme")
+	recs := &memRecords{m: map[string][]byte{"volumekeys/acme": []byte(wrapped)}}
+	fields := []Field{{Kind: "volume keys", Prefix: "volumekeys/", Context: func(ns string) string { return "clawd/volume/" + ns }}}
+	rep, err := b.Rotate(ctx, recs, fields)
+	if err != nil || rep.Counts[Rewrapped] != 1 || rep.Kinds["volume keys"] != 1 {
+		t.Fatalf("rotate %+v %v", rep, err)
+	}
+	after := string(recs.m["volumekeys/acme"])
+	if Format(after) != "v2/file/v2" {
+		t.Fatalf("after: %s", after)
+	}
+	if got, err := w.UnwrapKey(ctx, after, "clawd/volume/acme"); err != nil || !bytes.Equal(got, bytes.Repeat([]byte{1}, 32)) {
+		t.Fatalf("unwrap after rotation: %v", err)
+	}
+	st, _ := b.Status(ctx, recs, fields)
+	if st.Formats["v2/file/v2"] != 1 || st.Stale != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
 func TestWrapper(t *testing.T) {
 	ctx := context.Background()
 	b, _ := Load("", filepath.Join(t.TempDir(), "k"))

@@ -17,6 +17,11 @@ func sealedFields() []secrets.Field {
 		{Kind: "provider keys", Prefix: "providers/", JSON: "sealedKey", Context: provider.KeyContext},
 		{Kind: "sign-in client secrets", Prefix: "logins/", JSON: "sealedSecret", Context: auth.SecretContext},
 	}
+	// Volume keys (volumes/, encryption.enabled) are stored as the wrapped
+	// value itself, bound to "clawd/volume/<ns>"; until volume encryption
+	// stores any, the prefix is empty.
+	fields = append(fields, secrets.Field{Kind: "volume keys", Prefix: "volumekeys/",
+		Context: func(ns string) string { return "clawd/volume/" + ns }})
 	names := make([]string, 0, len(billing.SealedSettings))
 	for f := range billing.SealedSettings {
 		names = append(names, f)
