@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -131,5 +132,41 @@ func TestVaultErrors(t *testing.T) {
 	os.WriteFile(o.Vault.TokenFile, []byte("good"), 0o600)
 	if _, err := b.Seal([]byte("y"), "c"); !errors.Is(err, ErrVaultUnreachable) {
 		t.Errorf("seal with vault down: %v", err)
+	}
+}
+
+// TestMigrateFileToVault: secrets sealed under the key file still open
+// once clawd runs with Vault, and a rotation reseals them under Vault.
+func TestMigrateFileToVault(t *testing.T) {
+	ctx := context.Background()
+	vs := vaulttest.New("transit", "tok")
+	vs.CreateKey("clawd")
+	hs := vs.Start(t)
+	o := vaultOptions(t, hs.URL, "tok", "clawd")
+	fileBox, err := Load("", o.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := fileBox.SealWith(ctx, ChaCha20Poly1305, []byte("whsec_1"), "billing/stripe/webhook-secret")
+	vb, err := Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := vb.Open(sealed, "billing/stripe/webhook-secret"); err != nil || string(got) != "whsec_1" {
+		t.Fatalf("file-wrapped secret under vault: %q %v", got, err)
+	}
+	recs := &memRecords{m: map[string][]byte{"billing/settings": []byte(`{"sealedWebhookSecret":"` + sealed + `"}`)}}
+	fields := []Field{{Kind: "stripe keys", Prefix: "billing/settings", JSON: "sealedWebhookSecret", Context: func(string) string { return "billing/stripe/webhook-secret" }}}
+	rep, err := vb.Rotate(ctx, recs, fields)
+	if err != nil || rep.Counts[Resealed] != 1 {
+		t.Fatalf("rotate %+v %v", rep, err)
+	}
+	var rec map[string]string
+	json.Unmarshal(recs.m["billing/settings"], &rec)
+	if !strings.HasPrefix(rec["sealedWebhookSecret"], "v2:chacha20poly1305:vault:1:") {
+		t.Fatalf("after migration: %.40s", rec["sealedWebhookSecret"])
+	}
+	if got, err := vb.Open(rec["sealedWebhookSecret"], "billing/stripe/webhook-secret"); err != nil || string(got) != "whsec_1" {
+		t.Fatalf("migrated secret: %q %v", got, err)
 	}
 }
