@@ -95,57 +95,59 @@ func Load(inline, file string) (*Box, error) {
 // fails here with one line.
 func Open(ctx context.Context, o Options) (*Box, error) {
 	src := o.Source
-	if src == "" || src == "local" {
+	switch src {
+	case "", "local": // local: whichever of the key file and CLAWD_SECRETS_KEY is given
 		src = SourceFile
-		if o.Key != "" && o.Source == "" {
+		if o.Key != "" {
 			src = SourceEnv
 		}
+	case SourceFile, SourceEnv, SourceVault:
+	default:
+		return nil, fmt.Errorf("unknown --secrets.keySource %q (use file, env or vault)", o.Source)
+	}
+	// Check everything that needs no I/O before a key file is created.
+	var v *Vault
+	switch {
+	case src == SourceVault && o.Vault.Address == "":
+		return nil, errors.New("--secrets.keySource=vault needs --vault.address, --vault.tokenFile and --vault.key")
+	case src == SourceVault:
+		var err error
+		if v, err = NewVault(o.Vault); err != nil {
+			return nil, err
+		}
+	case src == SourceEnv && o.Key == "":
+		return nil, errors.New("--secrets.keySource=env needs the key in CLAWD_SECRETS_KEY")
+	case src == SourceFile && o.Key != "":
+		return nil, errors.New("--secrets.keySource=file: unset CLAWD_SECRETS_KEY (it wins over the key file) or use --secrets.keySource=env")
+	case o.Key == "" && o.KeyFile == "":
+		return nil, errors.New("no secrets key: set --secrets.keyFile or CLAWD_SECRETS_KEY")
 	}
 	var masters [][]byte
-	var local *local
+	var loc *local
 	var err error
 	if o.Key != "" {
 		if masters, err = parseEnvKeys(o.Key); err != nil {
 			return nil, err
 		}
-		local, err = newLocal(SourceEnv, "", masters)
+		loc, err = newLocal(SourceEnv, "", masters)
 	} else {
-		if o.KeyFile == "" {
-			return nil, errors.New("no secrets key: set --secrets.keyFile or CLAWD_SECRETS_KEY")
-		}
 		if masters, err = readKeyFiles(o.KeyFile); err != nil {
 			return nil, err
 		}
-		local, err = newLocal(SourceFile, o.KeyFile, masters)
+		loc, err = newLocal(SourceFile, o.KeyFile, masters)
 	}
 	if err != nil {
 		return nil, err
 	}
-	switch src {
-	case SourceFile, SourceEnv:
-		if src != local.Name() {
-			if src == SourceEnv {
-				return nil, errors.New("--secrets.keySource=env needs the key in CLAWD_SECRETS_KEY")
-			}
-			return nil, errors.New("--secrets.keySource=file: unset CLAWD_SECRETS_KEY (it wins over the key file) or use --secrets.keySource=env")
-		}
-		return newBox(masters[0], local)
-	case SourceVault:
-		if o.Vault.Address == "" {
-			return nil, errors.New("--secrets.keySource=vault needs --vault.address, --vault.tokenFile and --vault.key")
-		}
-		v, err := NewVault(o.Vault)
-		if err != nil {
-			return nil, err
-		}
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		defer cancel()
-		if _, err := v.Current(cctx); err != nil {
-			return nil, err
-		}
-		return newBox(masters[0], v, local)
+	if v == nil {
+		return newBox(masters[0], loc)
 	}
-	return nil, fmt.Errorf("unknown --secrets.keySource %q (use file, env or vault)", o.Source)
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := v.Current(cctx); err != nil {
+		return nil, err
+	}
+	return newBox(masters[0], v, loc)
 }
 
 func decodeKey(s string) ([]byte, error) {

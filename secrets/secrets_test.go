@@ -163,15 +163,25 @@ func TestOpenOptionsRefused(t *testing.T) {
 		o    Options
 		want string
 	}{
-		"env without key":    {Options{Source: "env", KeyFile: filepath.Join(dir, "k")}, "CLAWD_SECRETS_KEY"},
-		"file with env key":  {Options{Source: "file", Key: key}, "unset CLAWD_SECRETS_KEY"},
-		"vault without addr": {Options{Source: "vault", Key: key}, "--vault.address"},
-		"vault without key":  {Options{Source: "vault", Key: key, Vault: VaultConfig{Address: "http://127.0.0.1:1", TokenFile: "/t"}}, "--vault.key"},
-		"vault bad address":  {Options{Source: "vault", Key: key, Vault: VaultConfig{Address: "127.0.0.1:8200", TokenFile: "/t", Key: "k"}}, "invalid --vault.address"},
-		"unknown":            {Options{Source: "kms", Key: key}, "use file, env or vault"},
+		"env without key":      {Options{Source: "env", KeyFile: filepath.Join(dir, "k")}, "CLAWD_SECRETS_KEY"},
+		"local is the env key": {Options{Source: "local", Key: "short"}, "(CLAWD_SECRETS_KEY), key 1: not 32 bytes"},
+		"file with env key":    {Options{Source: "file", Key: key}, "unset CLAWD_SECRETS_KEY"},
+		"vault without addr":   {Options{Source: "vault", Key: key}, "--vault.address"},
+		"vault without key":    {Options{Source: "vault", Key: key, Vault: VaultConfig{Address: "http://127.0.0.1:1", TokenFile: "/t"}}, "--vault.key"},
+		"vault bad address":    {Options{Source: "vault", Key: key, Vault: VaultConfig{Address: "127.0.0.1:8200", TokenFile: "/t", Key: "k"}}, "invalid --vault.address"},
+		"unknown":              {Options{Source: "kms", Key: key}, "use file, env or vault"},
+		"no key at all":        {Options{}, "--secrets.keyFile"},
 	} {
 		if _, err := Open(context.Background(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v, want one line with %q", name, err, tc.want)
+		}
+	}
+	// Refused before anything is written.
+	file := filepath.Join(dir, "secrets.key")
+	for _, o := range []Options{{Source: "kms", KeyFile: file}, {Source: "vault", KeyFile: file}, {Source: "env", KeyFile: file}} {
+		Open(context.Background(), o)
+		if _, err := os.Stat(file); err == nil {
+			t.Fatalf("%+v created the key file", o)
 		}
 	}
 }
