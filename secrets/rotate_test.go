@@ -235,4 +235,22 @@ func TestWrapper(t *testing.T) {
 	if _, err := b.Wrapper("", "DES"); err == nil {
 		t.Error("unknown algorithm accepted")
 	}
+
+	// One wrapper for every namespace, each with its own choice.
+	chosen := b.WrapperFor(func(c string) (string, string) {
+		if c == "volume/vaulted" {
+			return "vault", ""
+		}
+		return "local", "ChaCha20-Poly1305"
+	})
+	w2, err := chosen.WrapKey(ctx, volKey, "volume/acme")
+	if err != nil || !strings.HasPrefix(w2, "v2:chacha20poly1305:file:") {
+		t.Fatalf("chosen wrap: %.30s %v", w2, err)
+	}
+	if got, err := chosen.UnwrapKey(ctx, w2, "volume/acme"); err != nil || !bytes.Equal(got, volKey) {
+		t.Fatalf("chosen unwrap: %v", err)
+	}
+	if _, err := chosen.WrapKey(ctx, volKey, "volume/vaulted"); err == nil || !strings.Contains(err.Error(), "keySource vault") {
+		t.Errorf("a namespace asking for vault on a clawd without it: %v", err)
+	}
 }
