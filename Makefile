@@ -82,7 +82,7 @@ unit:
 
 # A short run of every fuzzer (parsers of user input and of what providers
 # send back).
-FUZZ_PKGS := units config modelgw quota router ledger audit
+FUZZ_PKGS := units config modelgw quota router ledger audit secrets
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 		for f in $$(grep -ho '^func Fuzz[A-Za-z]*' $$p/*_test.go | cut -d' ' -f2); do \

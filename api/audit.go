@@ -113,6 +113,9 @@ func (s *Server) auditStart(pattern string, r *http.Request) (*http.Request, fun
 			}
 		}
 	}
+	if strings.HasPrefix(pattern, "POST /api/v1/secrets/") {
+		snapshot = s.secretsSnapshot
+	}
 	if snapshot != nil {
 		rec.Before = snapshot(r.Context())
 	}

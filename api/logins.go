@@ -104,8 +104,8 @@ func (s *Server) configureLogin(r *http.Request) (int, any, error) {
 		return 0, nil, invalid("--callback-url: %v", err)
 	}
 	if req.ClientSecret != "" {
-		if l.SealedSecret, err = s.cfg.Secrets.Seal([]byte(req.ClientSecret), auth.SecretContext(name)); err != nil {
-			return 0, nil, fmt.Errorf("sealing the client secret: %w", err)
+		if l.SealedSecret, err = s.sealSecret(r.Context(), name, "client secret", []byte(req.ClientSecret), auth.SecretContext(name)); err != nil {
+			return 0, nil, err
 		}
 	} else {
 		old, err := ls.GetLogin(r.Context(), name)

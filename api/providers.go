@@ -26,7 +26,7 @@ var _ ProviderStore = (*store.Store)(nil)
 
 // Sealer encrypts a secret before it is stored (secrets.Box).
 type Sealer interface {
-	Seal(plain []byte, context string) (string, error)
+	SealWith(ctx context.Context, algorithm string, plain []byte, context string) (string, error)
 }
 
 // UsageToday reads a namespace's model calls and tokens today.
@@ -77,9 +77,9 @@ func (s *Server) addProvider(r *http.Request) (int, any, error) {
 	if err := provider.Validate(req.Name, req.API, req.BaseURL, req.APIKey, req.Models); err != nil {
 		return 0, nil, badRequest{err}
 	}
-	sealed, err := s.cfg.Secrets.Seal([]byte(req.APIKey), provider.KeyContext(req.Name))
+	sealed, err := s.sealSecret(r.Context(), "", "provider key", []byte(req.APIKey), provider.KeyContext(req.Name))
 	if err != nil {
-		return 0, nil, fmt.Errorf("sealing the provider key: %w", err)
+		return 0, nil, err
 	}
 	p := provider.Provider{Name: req.Name, API: req.API, BaseURL: req.BaseURL, Models: req.Models, SealedKey: sealed, CreatedAt: time.Now().UTC()}
 	if err := ps.CreateProvider(r.Context(), p); err != nil {

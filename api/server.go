@@ -26,6 +26,7 @@ import (
 	"github.com/clawd-dev/clawd/problem"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/runtime"
+	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
 	"github.com/clawd-dev/clawd/warmpool"
@@ -67,6 +68,8 @@ type Config struct {
 	Pool PoolStatus
 	// Secrets seals provider keys; nil: no provider endpoints.
 	Secrets Sealer
+	// SecretKeys serves /api/v1/secrets/…; nil: those endpoints answer 409.
+	SecretKeys SecretKeys
 	// Usage reads today's model usage for quota-status; nil: none shown.
 	Usage UsageToday
 	// Ledger serves the metering reports; nil: no metering endpoints.
@@ -140,6 +143,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
 	s.routeBilling()
 	s.routeAudit()
+	s.routeSecrets()
 	s.mux.HandleFunc("POST /api/v1/console/session", s.signIn)
 	s.mux.HandleFunc("DELETE /api/v1/console/session", s.signOut)
 	if cfg.Console != nil {
@@ -227,6 +231,7 @@ func classify(err error) (int, string) {
 	var taken *store.HostnameTakenError
 	var bi billing.InvalidError
 	var se billing.StripeError
+	var kse *secrets.KeySourceError
 	switch {
 	case errors.As(err, &br), errors.As(err, &bi), errors.Is(err, billing.ErrSignature):
 		return http.StatusBadRequest, err.Error()
@@ -234,6 +239,9 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.As(err, &se):
 		// Stripe's own message is the operator's to read.
+		return http.StatusBadGateway, err.Error()
+	case errors.As(err, &kse):
+		// Vault's own complaint, with what to fix.
 		return http.StatusBadGateway, err.Error()
 	case errors.As(err, &conflict{}):
 		return http.StatusConflict, err.Error()

@@ -84,7 +84,13 @@ type Watcher interface {
 
 // Options configure a Service.
 type Options struct {
+	// Box opens the stored client secrets.
 	Box Box
+	// Cookies seals the flow and session cookies; nil: Box. Cookies come
+	// from the browser, so this should be a local key that never calls
+	// out (secrets.Box.Cookies), not a key source a forged cookie would
+	// make clawd ask Vault about.
+	Cookies Box
 	// Observer counts outcomes; nil counts nothing.
 	Observer   Observer
 	Logger     hclog.Logger
@@ -589,12 +595,19 @@ func (s *Service) cookie(name, value string, exp time.Time, secure bool) *http.C
 	return &http.Cookie{Name: name, Value: value, Path: "/", Expires: exp, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
 }
 
+func (s *Service) cookieBox() Box {
+	if s.opt.Cookies != nil {
+		return s.opt.Cookies
+	}
+	return s.opt.Box
+}
+
 func (s *Service) seal(v any, context string) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
-	sealed, err := s.opt.Box.Seal(b, context)
+	sealed, err := s.cookieBox().Seal(b, context)
 	if err != nil {
 		return "", fmt.Errorf("sealing a login cookie: %w", err)
 	}
@@ -607,7 +620,7 @@ func (s *Service) open(val, context string, v any) error {
 	if err != nil {
 		return err
 	}
-	b, err := s.opt.Box.Open(string(sealed), context)
+	b, err := s.cookieBox().Open(string(sealed), context)
 	if err != nil {
 		return err
 	}

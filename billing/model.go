@@ -64,6 +64,13 @@ const (
 	ctxWebhookSecret = "billing/stripe/webhook-secret"
 )
 
+// SettingsKey is the settings record's key in the store's billing records.
+const SettingsKey = keySettings
+
+// SealedSettings names the settings record's sealed JSON fields and the
+// context each is sealed with, for key rotation.
+var SealedSettings = map[string]string{"sealedApiKey": ctxAPIKey, "sealedWebhookSecret": ctxWebhookSecret}
+
 // Plan is a plan as stored and listed.
 type Plan struct {
 	Name      string `json:"name"`

@@ -40,11 +40,21 @@ type Static struct {
 	Runtime    *Runtime    `description:"Host resources gateways share." json:"runtime,omitempty" yaml:"runtime,omitempty"`
 	Warmpool   *Warmpool   `description:"Pre-started gateways that new namespaces adopt instead of cold-starting." json:"warmpool,omitempty" yaml:"warmpool,omitempty"`
 	ModelGW    *ModelGW    `description:"The model gateway: tenants' gateways reach model providers through it, with clawd's keys, and it counts their tokens." json:"modelgw,omitempty" yaml:"modelgw,omitempty"`
-	Secrets    *Secrets    `description:"The key that seals secrets clawd stores (provider keys) with AES-256-GCM." json:"secrets,omitempty" yaml:"secrets,omitempty"`
+	Secrets    *Secrets    `description:"How the secrets clawd stores (provider keys, sign-in client secrets, Stripe keys) are sealed: AES-256-GCM under a data key of their own, wrapped by a key source." json:"secrets,omitempty" yaml:"secrets,omitempty"`
 	Ledger     *Ledger     `description:"The usage ledger: an SQL store of usage events and hourly roll-ups that metering reports and billing read." json:"ledger,omitempty" yaml:"ledger,omitempty"`
 	Metering   *Metering   `description:"How often the gateways' cgroups and volumes are sampled for compute and storage usage." json:"metering,omitempty" yaml:"metering,omitempty"`
 	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
 	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
+	Vault      *Vault      `description:"Vault's transit secrets engine, the key source of --secrets.keySource=vault." json:"vault,omitempty" yaml:"vault,omitempty"`
+}
+
+// Vault says where Vault's transit engine is and which key wraps clawd's
+// data keys.
+type Vault struct {
+	Address   string `description:"Vault's address, e.g. https://vault.internal:8200." json:"address,omitempty" yaml:"address,omitempty"`
+	TokenFile string `description:"File holding the Vault token (read on every call, so an agent may renew it); its policy needs update on <mount>/datakey/plaintext/<key>, <mount>/decrypt/<key>, <mount>/rewrap/<key> and read on <mount>/keys/<key>." json:"tokenFile,omitempty" yaml:"tokenFile,omitempty"`
+	Mount     string `description:"Path the transit engine is mounted at." json:"mount,omitempty" yaml:"mount,omitempty"`
+	Key       string `description:"Name of the transit key that wraps data keys (vault write -f transit/keys/NAME); rotate it in Vault, then run clawd secrets rotate." json:"key,omitempty" yaml:"key,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -87,7 +97,9 @@ type ModelGW struct {
 // Secrets says where the secrets key comes from.
 type Secrets struct {
 	KeyFile string `description:"File holding the secrets key (32 bytes, base64); created with a random key, mode 0600, on first start. Default: secrets.key in the data dir." json:"keyFile,omitempty" yaml:"keyFile,omitempty"`
-	Key     string `description:"The secrets key itself (base64 or hex of 32 bytes), usually given as CLAWD_SECRETS_KEY; wins over keyFile." json:"key,omitempty" yaml:"key,omitempty"`
+	Key     string `description:"The secrets key itself (base64 or hex of 32 bytes), usually given as CLAWD_SECRETS_KEY; wins over keyFile. Several comma-separated, oldest first, are the env key source's versions (the last wraps new data keys)." json:"key,omitempty" yaml:"key,omitempty"`
+	// KeySource picks the KEK that wraps every secret's data key.
+	KeySource string `description:"What wraps each secret's data key: file (the key file, default), env (CLAWD_SECRETS_KEY; the default when it is set) or vault (Vault transit, see --vault.*). The key file or CLAWD_SECRETS_KEY is needed with every source: it derives token keys and opens secrets sealed before envelopes (v1)." json:"keySource,omitempty" yaml:"keySource,omitempty"`
 }
 
 // Runtime sets the memory budget.
@@ -217,6 +229,7 @@ func (s *Static) SetDefaults() {
 	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
 	s.ModelGW = &ModelGW{Address: ":7071", Linger: ptypes.Duration(30 * time.Second)}
 	s.Secrets = &Secrets{}
+	s.Vault = &Vault{Mount: "transit"}
 	s.Ledger = &Ledger{FlushInterval: ptypes.Duration(time.Second)}
 	s.Metering = &Metering{ComputeInterval: ptypes.Duration(15 * time.Second), StorageInterval: ptypes.Duration(5 * time.Minute)}
 	s.Skills = &Skills{}
@@ -399,6 +412,15 @@ func (s *Static) validate() error {
 	}
 	if u, err := url.Parse(s.Billing.Stripe.APIBase); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 		return fmt.Errorf("invalid --billing.stripe.apibase %q: use a base URL such as %s (no path)", s.Billing.Stripe.APIBase, DefaultStripeAPIBase)
+	}
+	switch s.Secrets.KeySource {
+	case "", "file", "env":
+	case "vault":
+		if s.Vault.Address == "" || s.Vault.TokenFile == "" || s.Vault.Key == "" {
+			return errors.New("--secrets.keysource=vault needs --vault.address, --vault.tokenfile and --vault.key")
+		}
+	default:
+		return fmt.Errorf("invalid --secrets.keysource %q: use file, env or vault", s.Secrets.KeySource)
 	}
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)

@@ -213,7 +213,7 @@ var _ auth.Observer = (*metrics.Login)(nil)
 // providers (clawd auth configure), fed from the store until ctx ends and
 // counted on /metrics; the router is not Ready before they are in.
 func (e *edge) signIn(ctx context.Context, rtr *router.Router, st auth.Watcher, box auth.Box) {
-	svc := auth.New(auth.Options{Box: box, Observer: e.logins, Logger: e.log.Named("auth")})
+	svc := auth.New(auth.Options{Box: box, Cookies: cookieBox(box), Observer: e.logins, Logger: e.log.Named("auth")})
 	rtr.SetLogin(svc)
 	go svc.Run(ctx, st)
 }

@@ -50,9 +50,13 @@ func newModels(ctx context.Context, cfg *config.Static, rt hostAddresser, st *st
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.DataDir, "secrets.key")
 	}
-	box, err := secrets.Load(cfg.Secrets.Key, keyFile)
+	box, err := secrets.Open(ctx, secrets.Options{Source: cfg.Secrets.KeySource, Key: cfg.Secrets.Key, KeyFile: keyFile,
+		Vault: secrets.VaultConfig{Address: cfg.Vault.Address, TokenFile: cfg.Vault.TokenFile, Mount: cfg.Vault.Mount, Key: cfg.Vault.Key}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	if v, err := box.Source().Current(ctx); err == nil {
+		log.Info("secrets key source", "source", box.Source().Name(), "version", v)
 	}
 	host, port, _ := net.SplitHostPort(cfg.ModelGW.Address)
 	advertise := host
