@@ -134,11 +134,13 @@ func Plan(spec namespace.Spec, values map[string]string) Want {
 // first: its data has to move into an encrypted directory.
 var ErrNeedsStop = errors.New("the gateway must be stopped to move its data")
 
-func (m *Manager) nsDir(ns string) string        { return filepath.Join(m.cfg.Dir, ns) }
-func (m *Manager) image(ns, role string) string  { return filepath.Join(m.cfg.Dir, ns, role+".img") }
-func (m *Manager) mnt(ns, role string) string    { return filepath.Join(m.cfg.Dir, ns, role) }
-func (m *Manager) root(ns, role string) string   { return filepath.Join(m.cfg.Dir, ns, role, rootDir) }
-func (m *Manager) marker(ns, role string) string { return filepath.Join(m.cfg.Dir, ns, role, ".imported") }
+func (m *Manager) nsDir(ns string) string       { return filepath.Join(m.cfg.Dir, ns) }
+func (m *Manager) image(ns, role string) string { return filepath.Join(m.cfg.Dir, ns, role+".img") }
+func (m *Manager) mnt(ns, role string) string   { return filepath.Join(m.cfg.Dir, ns, role) }
+func (m *Manager) root(ns, role string) string  { return filepath.Join(m.cfg.Dir, ns, role, rootDir) }
+func (m *Manager) marker(ns, role string) string {
+	return filepath.Join(m.cfg.Dir, ns, role, ".imported")
+}
 
 // Binds returns the host directories namespace ns's gateway mounts at its
 // state and skills dirs; "" for a role that stays a plain Docker volume.
