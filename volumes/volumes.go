@@ -632,3 +632,13 @@ func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return !errors.Is(err, fs.ErrNotExist)
 }
+
+// BindsFor is Binds for what spec and the dynamic config values ask.
+func (m *Manager) BindsFor(spec namespace.Spec, values map[string]string) (data, skills string) {
+	return m.Binds(spec.Name, Plan(spec, values))
+}
+
+// Prepare is Ensure for what spec and the dynamic config values ask.
+func (m *Manager) Prepare(ctx context.Context, spec namespace.Spec, values map[string]string, stopped bool) error {
+	return m.Ensure(ctx, spec.Name, Plan(spec, values), stopped)
+}
