@@ -642,3 +642,9 @@ func (m *Manager) BindsFor(spec namespace.Spec, values map[string]string) (data,
 func (m *Manager) Prepare(ctx context.Context, spec namespace.Spec, values map[string]string, stopped bool) error {
 	return m.Ensure(ctx, spec.Name, Plan(spec, values), stopped)
 }
+
+// VolumeUsed is Usage's used bytes; ok is false without a volume.
+func (m *Manager) VolumeUsed(ns, role string) (int64, bool, error) {
+	u, err := m.Usage(ns, role)
+	return u.Used, u.Size > 0, err
+}
