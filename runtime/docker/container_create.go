@@ -63,6 +63,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 		return runtime.Instance{}, err
 	}
 	ns := spec.Namespace
+	spec = r.clampCPUs(ctx, spec)
 	id, err := r.create(ctx, spec, r.namespaceGateway(ns))
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
