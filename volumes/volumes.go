@@ -484,10 +484,10 @@ func (m *Manager) CheckResize(ns, role string, size int64, key string) error {
 		return nil
 	}
 	if size < u.Used {
-		return fmt.Errorf("%s: %s is below the %s the volume uses; free space first", key, units.FormatBytes(size), units.FormatBytes(u.Used))
+		return fmt.Errorf("%s: %s is below the %s the volume uses; free space first", key, units.FormatBytes(size), units.HumanBytes(u.Used))
 	}
 	return fmt.Errorf("%s: a volume cannot shrink (%s now, %s used); keep %s or more, or delete the namespace with --purge and create it again",
-		key, units.FormatBytes(u.Size), units.FormatBytes(u.Used), units.FormatBytes(u.Size))
+		key, units.FormatBytes(u.Size), units.HumanBytes(u.Used), units.FormatBytes(u.Size))
 }
 
 // unlock adds namespace ns's key (made on first use) to the filesystem.
