@@ -82,6 +82,7 @@ func (s *Supervisor) prepareVolumes(ctx context.Context, ns namespace.Namespace,
 		}
 		live = false
 	}
+	start := time.Now()
 	err := v.Prepare(ctx, ns.Spec, values, !live)
 	if errors.Is(err, volumes.ErrNeedsStop) && live {
 		if !s.stopForVolumes(ctx, ns, t, inst, "its volume grows or its data is encrypted while it is stopped", log) {
@@ -93,6 +94,7 @@ func (s *Supervisor) prepareVolumes(ctx context.Context, ns namespace.Namespace,
 		s.retry(ctx, ns, t, fmt.Sprintf("preparing volumes: %v", err), log)
 		return false
 	}
+	log.Debug("volumes ready", "data", data, "skills", skills, "took", time.Since(start))
 	if remake {
 		if err := s.moveVolumes(ctx, name, *inst, data, skills); err != nil {
 			s.retry(ctx, ns, t, err.Error(), log)
@@ -103,6 +105,7 @@ func (s *Supervisor) prepareVolumes(ctx context.Context, ns namespace.Namespace,
 			s.q.addAfter(name, 2*time.Second)
 			return false
 		}
+		s.dropMovedVolumes(ctx, *inst, data, skills, log)
 		log.Info("re-creating the gateway on its new volumes", "data", data, "skills", skills)
 		*inst, *missing = runtime.Instance{}, true
 		return true
@@ -156,6 +159,38 @@ func (s *Supervisor) moveVolumes(ctx context.Context, name string, inst runtime.
 		}
 	}
 	return nil
+}
+
+// movedVolumes lists the Docker volumes inst mounted for roles that now
+// have a volume of their own.
+func movedVolumes(inst runtime.Instance, data, skills string) []string {
+	var out []string
+	if data != "" && inst.DataBind == "" && inst.DataVolume != "" {
+		out = append(out, inst.DataVolume)
+	}
+	if skills != "" && inst.SkillsBind == "" && inst.SkillsVolume != "" {
+		out = append(out, inst.SkillsVolume)
+	}
+	return out
+}
+
+// dropMovedVolumes removes the Docker volumes whose files were moved onto
+// the namespace's own volumes, once no container mounts them: left, they
+// would hold a plain copy of data now encrypted, and be metered twice.
+// One that cannot be removed now is logged and left to the operator (the
+// leak reaper keeps volumes of live namespaces).
+func (s *Supervisor) dropMovedVolumes(ctx context.Context, inst runtime.Instance, data, skills string, log hclog.Logger) {
+	o, ok := s.rt.(runtime.Objects)
+	if !ok {
+		return
+	}
+	for _, v := range movedVolumes(inst, data, skills) {
+		if err := o.RemoveObject(ctx, runtime.Object{Kind: "volume", ID: v, Name: v, Namespace: inst.Namespace}); err != nil {
+			log.Warn("removing the Docker volume whose files were moved failed; remove it by hand", "volume", v, "error", err)
+			continue
+		}
+		log.Info("removed the Docker volume whose files were moved", "volume", v)
+	}
 }
 
 // lockVolumes removes a stopped or evicted namespace's data key from the

@@ -258,6 +258,9 @@ func TestRemountAfterUnmountAndPurge(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(skills, "skill"), []byte("s"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := m.DiskUsage(ctx, ns); err != nil || n < 8192 || n > 1<<20 {
+		t.Fatalf("DiskUsage of two small files: %d, %v", n, err)
+	}
 	// What a host reboot does: nothing mounted, nothing attached.
 	if err := m.Remove(ctx, ns, false); err != nil {
 		t.Fatal(err)

@@ -280,7 +280,7 @@ func up(cfg *config.Static) error {
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"),
-	}, mtr.meter, sup, rt, rt).Run(ctx)
+	}, mtr.meter, sup, rt, volumeDisks{rt, vols}).Run(ctx)
 	go bill.Run(ctx, mtr.ledger, time.Minute)
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/volumes"
@@ -38,4 +39,20 @@ func newVolumes(dataDir string, st *store.Store, box *secrets.Box, log hclog.Log
 		Dir: filepath.Join(dataDir, "volumes"), UID: gatewayUser, GID: gatewayUser,
 		Keys: boxKeys{box}, KeyStore: st, Logger: log.Named("volumes"),
 	})
+}
+
+// volumeDisks measures a namespace's storage for metering: its Docker
+// volumes (the runtime) plus its capped or encrypted volumes.
+type volumeDisks struct {
+	docker metering.Disks
+	vols   *volumes.Manager
+}
+
+func (d volumeDisks) DiskUsage(ctx context.Context, ns, dataVolume, skillsVolume string) (int64, error) {
+	n, err := d.docker.DiskUsage(ctx, ns, dataVolume, skillsVolume)
+	if err != nil {
+		return 0, err
+	}
+	v, err := d.vols.DiskUsage(ctx, ns)
+	return n + v, err
 }
