@@ -105,13 +105,15 @@ func (f *fakeVolumes) Remove(_ context.Context, ns string, purge bool) error {
 	return nil
 }
 
-func runVolumes(t *testing.T) (*opLog, *volumeRuntime, *fakeStore, *fakeVolumes) {
+// runVolumes runs a supervisor with alpha, whose data volume is bound
+// at data from the start ("": a Docker volume).
+func runVolumes(t *testing.T, data string) (*opLog, *volumeRuntime, *fakeStore, *fakeVolumes) {
 	t.Helper()
 	log := &opLog{}
 	rt := &volumeRuntime{fakeRuntime: newFakeRuntime(log)}
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	st := newFakeStore(log, spec("alpha"))
-	vols := &fakeVolumes{log: log, data: map[string]string{}, needsStop: map[string]bool{}}
+	vols := &fakeVolumes{log: log, data: map[string]string{"alpha": data}, needsStop: map[string]bool{}}
 	cfg := testConfig()
 	cfg.Volumes = vols
 	runWith(t, cfg, rt, st)
@@ -122,7 +124,7 @@ func runVolumes(t *testing.T) (*opLog, *volumeRuntime, *fakeStore, *fakeVolumes)
 // volume's files moved, the container made again on the bind, the old
 // volume dropped.
 func TestVolumesMoveARunningGatewayOntoItsCap(t *testing.T) {
-	log, rt, st, vols := runVolumes(t)
+	log, rt, st, vols := runVolumes(t, "")
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 	if got := rt.createdSpecs(); len(got) != 1 || got[0].DataBind != "" {
 		t.Fatalf("created %+v, want one gateway on Docker volumes", got)
@@ -153,8 +155,7 @@ func TestVolumesMoveARunningGatewayOntoItsCap(t *testing.T) {
 // A grow that needs the gateway stopped stops it, grows, starts it
 // again, without counting a crash; a stop for sleep removes the key.
 func TestVolumesStopForGrowAndLockOnSleep(t *testing.T) {
-	log, rt, st, vols := runVolumes(t)
-	vols.set("alpha", "/v/alpha/data/root", false)
+	log, rt, st, vols := runVolumes(t, "/v/alpha/data/root")
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 	if got := rt.createdSpecs(); len(got) != 1 || got[0].DataBind != "/v/alpha/data/root" {
 		t.Fatalf("created %+v, want one gateway on its capped volume from the start", got)
