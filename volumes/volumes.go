@@ -217,7 +217,12 @@ func (m *Manager) ensureRole(ctx context.Context, log hclog.Logger, ns, role str
 			return err
 		}
 	}
-	if err := m.ensureRoot(root, encrypt || encrypted, id); err != nil {
+	// As in the OpenClaw image: the state dir private, skills readable.
+	mode := os.FileMode(0o755)
+	if role == Data {
+		mode = 0o700
+	}
+	if err := m.ensureRoot(root, mode, encrypt || encrypted, id); err != nil {
 		return err
 	}
 	if encrypt || encrypted {
@@ -317,7 +322,7 @@ func (m *Manager) mount(ctx context.Context, log hclog.Logger, ns, role string, 
 // ensureRoot makes the directory the gateway mounts, owned by its user
 // and, for an encrypted volume, encrypted from the start. It is made
 // under another name and renamed, so it exists whole or not at all.
-func (m *Manager) ensureRoot(root string, encrypt bool, id keyID) error {
+func (m *Manager) ensureRoot(root string, mode os.FileMode, encrypt bool, id keyID) error {
 	if exists(root) {
 		return nil
 	}
@@ -325,7 +330,10 @@ func (m *Manager) ensureRoot(root string, encrypt bool, id keyID) error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	if err := os.Mkdir(tmp, 0o755); err != nil {
+	if err := os.Mkdir(tmp, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil { // past the umask
 		return err
 	}
 	if encrypt {

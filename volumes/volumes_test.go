@@ -176,8 +176,8 @@ func TestCapGrowAndRefusals(t *testing.T) {
 		t.Fatalf("binds %q %q", data, skills)
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(data, &st); err != nil || st.Uid != 1000 {
-		t.Fatalf("root: uid %d, %v; want 1000", st.Uid, err)
+	if err := unix.Stat(data, &st); err != nil || st.Uid != 1000 || st.Mode&0o777 != 0o700 {
+		t.Fatalf("root: uid %d mode %o, %v; want 1000, 0700 (the image's state dir)", st.Uid, st.Mode&0o777, err)
 	}
 	// Ensure again: nothing changes (a second attach would be a second mount).
 	if err := m.Ensure(ctx, ns, Want{Data: 32 << 20}, true); err != nil {
