@@ -277,7 +277,20 @@ func TestVolumeEncryption(t *testing.T) {
 	if out, err := standinExec(t, enc.Status.ContainerID, "write", stateDir+"/secret-notes.txt", strings.Repeat(marker+"\n", 64)); err != nil {
 		t.Fatalf("%v %s", err, out)
 	}
+	// The control: a file written in plain beside the encrypted dir is
+	// found by the same scan, so a miss below means ciphertext.
+	control := "plain-control-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	controlFile := filepath.Join(filepath.Dir(root), ".test-control")
+	if err := os.WriteFile(controlFile, []byte(control), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	unix.Sync()
+	if found, _ := imageHolds(t, image, control); !found {
+		t.Fatal("the scan does not find a plain file's contents in the image; it proves nothing")
+	}
+	if err := os.Remove(controlFile); err != nil {
+		t.Fatal(err)
+	}
 	for _, needle := range []string{marker, early, "secret-notes.txt", "standin-boot-count"} {
 		if found, scanned := imageHolds(t, image, needle); found {
 			t.Fatalf("%q is in the backing image in plain text", needle)
