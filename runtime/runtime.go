@@ -201,10 +201,18 @@ type StateWriter interface {
 	WriteState(ctx context.Context, namespace, path string, data []byte) error
 }
 
-// VolumePather tells where a Docker volume's files are on this host, so
-// clawd can move them onto a capped or encrypted volume.
+// VolumeFiles is one volume and where its files are on this host.
+type VolumeFiles struct {
+	Name, Path string
+}
+
+// VolumePather tells where a namespace's volumes' files are on this host,
+// so clawd can move them onto a capped or encrypted volume.
 type VolumePather interface {
-	VolumePath(ctx context.Context, name string) (string, error)
+	// NamespaceVolumes returns the namespace's data and skills volumes:
+	// the ones named, else its own; the zero VolumeFiles for one that
+	// does not exist.
+	NamespaceVolumes(ctx context.Context, ns, dataVolume, skillsVolume string) (data, skills VolumeFiles, err error)
 }
 
 // LogTailer reads the end of a gateway's log (stdout and stderr, in order),

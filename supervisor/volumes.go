@@ -95,20 +95,31 @@ func (s *Supervisor) prepareVolumes(ctx context.Context, ns namespace.Namespace,
 		return false
 	}
 	log.Debug("volumes ready", "data", data, "skills", skills, "took", time.Since(start))
-	if remake {
-		if err := s.moveVolumes(ctx, name, *inst, data, skills); err != nil {
+	if remake || *missing {
+		// A namespace that had Docker volumes (running, stopped or
+		// evicted) has their files moved onto its new volumes first.
+		dataVol, skillsVol := ns.Spec.DataVolume, ns.Spec.SkillsVolume
+		if remake {
+			dataVol, skillsVol = inst.DataVolume, inst.SkillsVolume
+		}
+		moved, err := s.moveVolumes(ctx, name, *inst, dataVol, skillsVol, data, skills)
+		if err != nil {
 			s.retry(ctx, ns, t, err.Error(), log)
 			return false
 		}
-		if err := s.rt.Remove(ctx, name, runtime.RemoveOptions{}); err != nil {
-			log.Warn("removing the gateway to re-create it on its new volumes failed; will retry", "error", err)
-			s.q.addAfter(name, 2*time.Second)
-			return false
+		if remake {
+			if err := s.rt.Remove(ctx, name, runtime.RemoveOptions{}); err != nil {
+				log.Warn("removing the gateway to re-create it on its new volumes failed; will retry", "error", err)
+				s.q.addAfter(name, 2*time.Second)
+				return false
+			}
+			log.Info("re-creating the gateway on its new volumes", "data", data, "skills", skills)
+			*inst, *missing = runtime.Instance{}, true
 		}
-		s.dropMovedVolumes(ctx, *inst, data, skills, log)
-		log.Info("re-creating the gateway on its new volumes", "data", data, "skills", skills)
-		*inst, *missing = runtime.Instance{}, true
-		return true
+		s.dropMovedVolumes(ctx, name, moved, log)
+		if remake {
+			return true
+		}
 	}
 	t.volumes = want
 	return true
@@ -136,42 +147,38 @@ func (s *Supervisor) stopForVolumes(ctx context.Context, ns namespace.Namespace,
 	return true
 }
 
-// moveVolumes imports the Docker volumes inst mounted onto the roles that
-// now have their own volume.
-func (s *Supervisor) moveVolumes(ctx context.Context, name string, inst runtime.Instance, data, skills string) error {
+// moveVolumes imports the Docker volumes (those named, else the
+// namespace's own) of roles that now have a volume of their own and that
+// inst did not already bind, and returns the names of those it moved.
+func (s *Supervisor) moveVolumes(ctx context.Context, name string, inst runtime.Instance, dataVol, skillsVol, data, skills string) ([]string, error) {
+	if (data == "" || inst.DataBind != "") && (skills == "" || inst.SkillsBind != "") {
+		return nil, nil
+	}
 	p, ok := s.rt.(runtime.VolumePather)
 	if !ok {
-		return errors.New("the runtime cannot tell where a volume's files are; cannot move them")
+		return nil, nil // nothing to move from
 	}
-	for _, m := range []struct{ role, bind, had, volume string }{
-		{volumes.Data, data, inst.DataBind, inst.DataVolume},
-		{volumes.Skills, skills, inst.SkillsBind, inst.SkillsVolume},
+	dv, sv, err := p.NamespaceVolumes(ctx, name, dataVol, skillsVol)
+	if err != nil {
+		return nil, fmt.Errorf("finding the files of the namespace's Docker volumes: %w", err)
+	}
+	var moved []string
+	for _, m := range []struct {
+		role, bind, had string
+		from            runtime.VolumeFiles
+	}{
+		{volumes.Data, data, inst.DataBind, dv},
+		{volumes.Skills, skills, inst.SkillsBind, sv},
 	} {
-		if m.bind == "" || m.had != "" || m.volume == "" {
+		if m.bind == "" || m.had != "" || m.from.Path == "" {
 			continue
 		}
-		from, err := p.VolumePath(ctx, m.volume)
-		if err != nil {
-			return fmt.Errorf("finding the %s volume's files: %w", m.role, err)
+		if err := s.cfg.Volumes.Import(ctx, name, m.role, m.from.Path); err != nil {
+			return nil, err
 		}
-		if err := s.cfg.Volumes.Import(ctx, name, m.role, from); err != nil {
-			return err
-		}
+		moved = append(moved, m.from.Name)
 	}
-	return nil
-}
-
-// movedVolumes lists the Docker volumes inst mounted for roles that now
-// have a volume of their own.
-func movedVolumes(inst runtime.Instance, data, skills string) []string {
-	var out []string
-	if data != "" && inst.DataBind == "" && inst.DataVolume != "" {
-		out = append(out, inst.DataVolume)
-	}
-	if skills != "" && inst.SkillsBind == "" && inst.SkillsVolume != "" {
-		out = append(out, inst.SkillsVolume)
-	}
-	return out
+	return moved, nil
 }
 
 // dropMovedVolumes removes the Docker volumes whose files were moved onto
@@ -179,13 +186,13 @@ func movedVolumes(inst runtime.Instance, data, skills string) []string {
 // would hold a plain copy of data now encrypted, and be metered twice.
 // One that cannot be removed now is logged and left to the operator (the
 // leak reaper keeps volumes of live namespaces).
-func (s *Supervisor) dropMovedVolumes(ctx context.Context, inst runtime.Instance, data, skills string, log hclog.Logger) {
+func (s *Supervisor) dropMovedVolumes(ctx context.Context, name string, moved []string, log hclog.Logger) {
 	o, ok := s.rt.(runtime.Objects)
 	if !ok {
 		return
 	}
-	for _, v := range movedVolumes(inst, data, skills) {
-		if err := o.RemoveObject(ctx, runtime.Object{Kind: "volume", ID: v, Name: v, Namespace: inst.Namespace}); err != nil {
+	for _, v := range moved {
+		if err := o.RemoveObject(ctx, runtime.Object{Kind: "volume", ID: v, Name: v, Namespace: name}); err != nil {
 			log.Warn("removing the Docker volume whose files were moved failed; remove it by hand", "volume", v, "error", err)
 			continue
 		}

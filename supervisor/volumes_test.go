@@ -1,8 +1,11 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,7 +20,7 @@ import (
 type volumeRuntime struct {
 	*fakeRuntime
 	mu      sync.Mutex
-	dropped []string
+	volumes map[string]bool // Docker volumes that exist
 }
 
 var (
@@ -29,6 +32,14 @@ func (v *volumeRuntime) Create(ctx context.Context, spec runtime.GatewaySpec) (r
 	if _, err := v.fakeRuntime.Create(ctx, spec); err != nil {
 		return runtime.Instance{}, err
 	}
+	v.mu.Lock()
+	if spec.DataBind == "" {
+		v.volumes["vol-"+spec.Namespace+"-data"] = true
+	}
+	if spec.SkillsBind == "" {
+		v.volumes["vol-"+spec.Namespace+"-skills"] = true
+	}
+	v.mu.Unlock()
 	v.fakeRuntime.mu.Lock()
 	defer v.fakeRuntime.mu.Unlock()
 	c := v.fakeRuntime.containers[spec.Namespace]
@@ -43,8 +54,16 @@ func (v *volumeRuntime) Create(ctx context.Context, spec runtime.GatewaySpec) (r
 	return *c, nil
 }
 
-func (v *volumeRuntime) VolumePath(_ context.Context, name string) (string, error) {
-	return "/docker/" + name, nil
+func (v *volumeRuntime) NamespaceVolumes(_ context.Context, ns, dataVol, skillsVol string) (runtime.VolumeFiles, runtime.VolumeFiles, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out [2]runtime.VolumeFiles
+	for i, name := range []string{cmp.Or(dataVol, "vol-"+ns+"-data"), cmp.Or(skillsVol, "vol-"+ns+"-skills")} {
+		if v.volumes[name] {
+			out[i] = runtime.VolumeFiles{Name: name, Path: "/docker/" + name}
+		}
+	}
+	return out[0], out[1], nil
 }
 
 func (v *volumeRuntime) Objects(context.Context) ([]runtime.Object, error) { return nil, nil }
@@ -52,7 +71,7 @@ func (v *volumeRuntime) Objects(context.Context) ([]runtime.Object, error) { ret
 func (v *volumeRuntime) RemoveObject(_ context.Context, o runtime.Object) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.dropped = append(v.dropped, o.Kind+" "+o.Name)
+	delete(v.volumes, o.Name)
 	v.fakeRuntime.log.add("runtime.removeobject " + o.Name)
 	return nil
 }
@@ -110,7 +129,7 @@ func (f *fakeVolumes) Remove(_ context.Context, ns string, purge bool) error {
 func runVolumes(t *testing.T, data string) (*opLog, *volumeRuntime, *fakeStore, *fakeVolumes) {
 	t.Helper()
 	log := &opLog{}
-	rt := &volumeRuntime{fakeRuntime: newFakeRuntime(log)}
+	rt := &volumeRuntime{fakeRuntime: newFakeRuntime(log), volumes: map[string]bool{}}
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	st := newFakeStore(log, spec("alpha"))
 	vols := &fakeVolumes{log: log, data: map[string]string{"alpha": data}, needsStop: map[string]bool{}}
@@ -142,7 +161,7 @@ func TestVolumesMoveARunningGatewayOntoItsCap(t *testing.T) {
 	imp, rm := log.index("volumes.import alpha data /docker/vol-alpha-data"), log.index("runtime.remove alpha")
 	drop := log.index("runtime.removeobject vol-alpha-data")
 	if stop < 0 || prep < stop || imp < prep || rm < imp || drop < rm {
-		t.Fatalf("stop %d, prepare %d, import %d, remove %d, drop %d: want that order (ops %v)", stop, prep, imp, rm, drop, log.ops)
+		t.Fatalf("stop %d, prepare %d, import %d, remove %d, drop %d: want that order (ops %v)", stop, prep, imp, rm, drop, opsOf(log))
 	}
 	if log.index("volumes.import alpha skills /docker/vol-alpha-skills") >= 0 || log.index("runtime.removeobject vol-alpha-skills") >= 0 {
 		t.Fatal("the skills volume, which has no cap, was moved")
@@ -175,6 +194,51 @@ func TestVolumesStopForGrowAndLockOnSleep(t *testing.T) {
 	st.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = namespace.PhaseStopped })
 	waitPhase(t, st, "alpha", namespace.PhaseStopped)
 	if s, l := log.index("runtime.stop alpha"), log.index("volumes.lock alpha"); l < 0 || l < s {
-		t.Fatalf("lock at %d after stop at %d (ops %v)", l, s, log.ops)
+		t.Fatalf("lock at %d after stop at %d (ops %v)", l, s, opsOf(log))
 	}
+}
+
+// A cap set on an evicted namespace: its Docker volume's files are moved
+// before the gateway is made again, on the cap.
+func TestVolumesMoveAnEvictedNamespace(t *testing.T) {
+	log, rt, st, vols := runVolumes(t, "")
+	waitPhase(t, st, "alpha", namespace.PhaseRunning)
+	st.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = namespace.PhaseEvicted })
+	waitPhase(t, st, "alpha", namespace.PhaseEvicted)
+	vols.set("alpha", "/v/alpha/data/root", false)
+	st.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = "" })
+	waitFor(t, "a gateway on the capped volume", func() bool {
+		got := rt.createdSpecs()
+		return len(got) == 2 && got[1].DataBind == "/v/alpha/data/root"
+	})
+	waitPhase(t, st, "alpha", namespace.PhaseRunning)
+	imp, drop := log.index("volumes.import alpha data /docker/vol-alpha-data"), log.index("runtime.removeobject vol-alpha-data")
+	creates := 0
+	ops := opsOf(log)
+	for i, op := range ops {
+		if op == "runtime.create alpha" {
+			creates++
+			if creates == 2 && (imp < 0 || imp > i || drop > i) {
+				t.Fatalf("import %d, drop %d, second create %d: want the move first (ops %v)", imp, drop, i, ops)
+			}
+		}
+	}
+	// Once: later starts do not move anything again.
+	n := len(opsOf(log))
+	st.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = namespace.PhaseEvicted })
+	waitPhase(t, st, "alpha", namespace.PhaseEvicted)
+	st.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = "" })
+	waitPhase(t, st, "alpha", namespace.PhaseRunning)
+	for _, op := range opsOf(log)[n:] {
+		if strings.HasPrefix(op, "volumes.import") {
+			t.Fatalf("moved again: %s", op)
+		}
+	}
+}
+
+// opsOf copies the log's ops under its lock.
+func opsOf(l *opLog) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ops)
 }
