@@ -495,3 +495,53 @@ func syncfs(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// What a crash leaves at each step is finished or thrown away by the next
+// Ensure: a half-made image, a half-made root, a grow whose file was
+// extended but whose filesystem was not.
+func TestCrashLeftovers(t *testing.T) {
+	m, _ := newManager(t)
+	ctx := context.Background()
+	ns := "crash"
+	if err := os.MkdirAll(m.nsDir(ns), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// mkfs was killed: a .new image with no filesystem in it.
+	if err := os.WriteFile(m.image(ns, Data)+".new", []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ensure(ctx, ns, Want{Data: 32 << 20}, true); err != nil {
+		t.Fatal(err)
+	}
+	cleanupNS(t, m, ns)
+	if exists(m.image(ns, Data) + ".new") {
+		t.Fatal("the half-made image is left")
+	}
+	root := m.root(ns, Data)
+	if err := os.WriteFile(filepath.Join(root, "keep"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A grow interrupted after the file was extended: the marker says so.
+	if err := m.Remove(ctx, ns, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(m.image(ns, Data), 48<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.image(ns, Data)+".grow", []byte("50331648"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ensure(ctx, ns, Want{Data: 32 << 20}, true); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(m.mnt(ns, Data), &st); err != nil {
+		t.Fatal(err)
+	}
+	if size := int64(st.Blocks) * st.Bsize; size < 40<<20 {
+		t.Fatalf("the filesystem is %d bytes after the interrupted grow was finished; want about 48 MiB", size)
+	}
+	if exists(m.image(ns, Data)+".grow") || !exists(filepath.Join(root, "keep")) {
+		t.Fatal("grow marker left, or data lost")
+	}
+}
