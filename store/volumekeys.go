@@ -64,3 +64,23 @@ func (s *Store) DeleteVolumeKey(ctx context.Context, ns string) error {
 	}
 	return nil
 }
+
+// ReplaceVolumeKey stores wrapped as namespace ns's volume key if the
+// stored one is still old (a rewrap racing another keeps one of them,
+// both sealing the same key).
+func (s *Store) ReplaceVolumeKey(ctx context.Context, ns, old, wrapped string) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	k := volumeKeyKey(ns)
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.Value(k), "=", old)).
+		Then(clientv3.OpPut(k, wrapped)).
+		Commit()
+	if err != nil {
+		return fmt.Errorf("replacing the volume key of %s: %w", ns, err)
+	}
+	if !resp.Succeeded {
+		return fmt.Errorf("replacing the volume key of %s: it changed meanwhile", ns)
+	}
+	return nil
+}

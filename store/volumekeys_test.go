@@ -21,6 +21,15 @@ func TestVolumeKeys(t *testing.T) {
 	if k, err := s.VolumeKey(ctx, "a"); err != nil || k != "first" {
 		t.Fatalf("read: %q %v", k, err)
 	}
+	if err := s.ReplaceVolumeKey(ctx, "a", "stale", "third"); err == nil {
+		t.Fatal("a replace of a key that changed meanwhile succeeded")
+	}
+	if err := s.ReplaceVolumeKey(ctx, "a", "first", "rewrapped"); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := s.VolumeKey(ctx, "a"); k != "rewrapped" {
+		t.Fatalf("after replace: %q", k)
+	}
 	if err := s.DeleteVolumeKey(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}

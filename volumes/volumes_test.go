@@ -59,6 +59,16 @@ func (k *memKeys) CreateVolumeKey(_ context.Context, ns, w string) (string, erro
 	return w, nil
 }
 
+func (k *memKeys) ReplaceVolumeKey(_ context.Context, ns, old, w string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.keys[ns] != old {
+		return errors.New("changed meanwhile")
+	}
+	k.keys[ns] = w
+	return nil
+}
+
 func (k *memKeys) DeleteVolumeKey(_ context.Context, ns string) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -543,5 +553,57 @@ func TestCrashLeftovers(t *testing.T) {
 	}
 	if exists(m.image(ns, Data)+".grow") || !exists(filepath.Join(root, "keep")) {
 		t.Fatal("grow marker left, or data lost")
+	}
+}
+
+// versionedWrapper is a key source whose master key rotates: it wraps
+// under its current version and opens any older one.
+type versionedWrapper struct{ version string }
+
+func (v *versionedWrapper) WrapKey(_ context.Context, plain []byte, c string) (string, error) {
+	return v.version + "|" + c + ":" + string(plain), nil
+}
+
+func (v *versionedWrapper) UnwrapKey(_ context.Context, w, c string) ([]byte, error) {
+	_, rest, _ := strings.Cut(w, "|")
+	rest, ok := strings.CutPrefix(rest, c+":")
+	if !ok {
+		return nil, errors.New("wrong context")
+	}
+	return []byte(rest), nil
+}
+
+// Rotation rewraps the stored key; the volume unlocks as before, no data
+// rewritten.
+func TestRewrap(t *testing.T) {
+	needLoop(t)
+	keys := &memKeys{}
+	w := &versionedWrapper{version: "v1"}
+	m := New(Config{Dir: t.TempDir(), UID: 1000, GID: 1000, Keys: w, KeyStore: keys, EncryptedSize: 32 << 20})
+	ctx := context.Background()
+	ns := "rotate"
+	if err := m.Ensure(ctx, ns, Want{Encrypt: true}, true); err != nil {
+		t.Fatal(err)
+	}
+	cleanupNS(t, m, ns)
+	if err := os.WriteFile(filepath.Join(m.root(ns, Data), "f"), []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := keys.keys[ns]
+	w.version = "v2"
+	if err := m.Rewrap(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if after := keys.keys[ns]; !strings.HasPrefix(before, "v1|") || !strings.HasPrefix(after, "v2|") {
+		t.Fatalf("stored key %q → %q, want v1 → v2", before, after)
+	}
+	if err := m.Lock(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Ensure(ctx, ns, Want{Encrypt: true}, true); err != nil {
+		t.Fatalf("unlocking with the rewrapped key: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(m.root(ns, Data), "f")); err != nil || string(b) != "kept" {
+		t.Fatalf("after rotation: %q %v", b, err)
 	}
 }

@@ -56,3 +56,5 @@ func (d volumeDisks) DiskUsage(ctx context.Context, ns, dataVolume, skillsVolume
 	v, err := d.vols.DiskUsage(ctx, ns)
 	return n + v, err
 }
+
+var _ volumes.KeyReplacer = (*store.Store)(nil)
