@@ -35,6 +35,9 @@ func (s *Server) applyQuota(r *http.Request) (int, any, error) {
 	if f.Namespace != name {
 		return 0, nil, invalid("the quota file is for namespace %q (its namespace: key), not %q", f.Namespace, name)
 	}
+	if err := checkStorage(s.cfg.Storage, name, f.Limits); err != nil {
+		return 0, nil, err
+	}
 	spec, err := setQuota(r.Context(), s.st, name, f)
 	if err != nil {
 		return 0, nil, err
@@ -75,7 +78,11 @@ func maxConcurrent(spec namespace.Spec) int64 {
 }
 
 // QuotaApplier applies billing plans' quota files through setQuota.
-type QuotaApplier struct{ Store SpecUpdater }
+type QuotaApplier struct {
+	Store SpecUpdater
+	// Storage, when set, refuses storage caps the volumes cannot take.
+	Storage StorageVolumes
+}
 
 // ApplyQuota applies a plan's quota file to ns; the file's namespace: key
 // names the plan's example tenant and is not checked.
@@ -83,6 +90,9 @@ func (q QuotaApplier) ApplyQuota(ctx context.Context, ns string, file []byte) er
 	f, err := quota.Parse(file)
 	if err != nil {
 		return badRequest{err}
+	}
+	if err := checkStorage(q.Storage, ns, f.Limits); err != nil {
+		return err
 	}
 	_, err = setQuota(ctx, q.Store, ns, f)
 	return err
@@ -153,6 +163,9 @@ func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
 		}
 	}
 	qs.Quotas = quotaLines(ns.Spec, qs.Models, requests, now)
+	if err := storageUsed(s.cfg.Storage, name, qs.Quotas); err != nil {
+		return 0, nil, err
+	}
 	return http.StatusOK, qs, nil
 }
 

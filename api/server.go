@@ -91,6 +91,9 @@ type Config struct {
 	AuditFontDir string
 	// Console serves the operator console under /console/; nil: none.
 	Console http.Handler
+	// Storage reads and checks capped volumes for apply-quota and
+	// quota-status; nil: storage caps are kept and shown, not enforced.
+	Storage StorageVolumes
 }
 
 // PoolStatus is the warm pool as clawd status shows it.

@@ -198,6 +198,7 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 	t.Cleanup(func() {
 		d.stop()
 		d.removeDockerObjects()
+		d.unmountVolumes() // capped volumes (volumes_test.go)
 		d.checkRaces()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log())

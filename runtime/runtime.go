@@ -46,6 +46,12 @@ type GatewaySpec struct {
 	// that gateway's volumes for life. Empty: the deterministic names.
 	DataVolume   string
 	SkillsVolume string
+	// DataBind and SkillsBind are host directories bind-mounted at the
+	// state and skills dirs instead of Docker volumes: a capped or
+	// encrypted volume clawd mounted (package volumes). "" keeps the
+	// Docker volume. Like every mount, fixed when the container is made.
+	DataBind   string
+	SkillsBind string
 	// HostSkills is a host directory mounted read-only at HostSkillsDir
 	// (namespaces.<ns>.skills.path); "" mounts none. Mounts are fixed when
 	// a container is made: another directory needs another container.
@@ -98,6 +104,10 @@ type Instance struct {
 	// skills dirs.
 	DataVolume   string
 	SkillsVolume string
+	// DataBind and SkillsBind are the host directories mounted at the
+	// state and skills dirs in place of volumes (GatewaySpec.DataBind).
+	DataBind   string
+	SkillsBind string
 	// HostSkills is the host directory of skills the container was made
 	// with (GatewaySpec.HostSkills).
 	HostSkills string
@@ -189,6 +199,20 @@ type SpareAddresser interface {
 // by the gateway's user (config and identity for an adopted gateway).
 type StateWriter interface {
 	WriteState(ctx context.Context, namespace, path string, data []byte) error
+}
+
+// VolumeFiles is one volume and where its files are on this host.
+type VolumeFiles struct {
+	Name, Path string
+}
+
+// VolumePather tells where a namespace's volumes' files are on this host,
+// so clawd can move them onto a capped or encrypted volume.
+type VolumePather interface {
+	// NamespaceVolumes returns the namespace's data and skills volumes:
+	// the ones named, else its own; the zero VolumeFiles for one that
+	// does not exist.
+	NamespaceVolumes(ctx context.Context, ns, dataVolume, skillsVolume string) (data, skills VolumeFiles, err error)
 }
 
 // LogTailer reads the end of a gateway's log (stdout and stderr, in order),

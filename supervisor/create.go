@@ -15,7 +15,8 @@ import (
 func (s *Supervisor) createOrAdopt(ctx context.Context, ns namespace.Namespace, hostSkills string, log hclog.Logger) (runtime.Instance, error) {
 	spec := s.gatewaySpec(ns.Spec, hostSkills)
 	pr, canAdopt := s.rt.(runtime.Pool)
-	if canAdopt && s.cfg.Pool != nil && ns.Spec.Warmup && ns.Spec.DataVolume == "" && hostSkills == "" {
+	// Nor does one with a capped or encrypted volume: its mounts differ.
+	if canAdopt && s.cfg.Pool != nil && ns.Spec.Warmup && ns.Spec.DataVolume == "" && hostSkills == "" && spec.DataBind == "" && spec.SkillsBind == "" {
 		if spare, ok := s.cfg.Pool.Take(); ok {
 			inst, err := pr.Adopt(ctx, spare.SpareID, spec)
 			if err == nil {

@@ -23,6 +23,7 @@ func (s *Supervisor) gatewaySpec(spec namespace.Spec, hostSkills string) runtime
 	g.MemoryBytes = spec.MemoryBytes
 	g.DataVolume, g.SkillsVolume = spec.DataVolume, spec.SkillsVolume
 	g.HostSkills, g.HostSkillsDir = hostSkills, hostSkillsDir
+	g.DataBind, g.SkillsBind = s.volumeBinds(spec)
 	g.StateFiles = nil // a namespace's config is rendered for it (writeConfig)
 	return g
 }

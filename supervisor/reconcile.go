@@ -37,6 +37,9 @@ type track struct {
 	// capsIn, so a quota change reaches a running gateway once.
 	caps   [3]int64
 	capsIn string
+	// volumes is what prepareVolumes last made ready (container, binds,
+	// caps, encryption), so a live gateway's pass skips it until it changes.
+	volumes string
 }
 
 // probeWhileStarting is how long a booting gateway is only probed before
@@ -136,6 +139,9 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			return
 		}
 		inst, missing = runtime.Instance{}, true
+	}
+	if !s.prepareVolumes(cctx, ns, t, &inst, &missing, log) {
+		return
 	}
 	if missing || inst.State == runtime.StateCreated || inst.State == runtime.StateExited {
 		if err := s.overSkillsQuota(cctx, ns.Spec, skills, log); err != nil {

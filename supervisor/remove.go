@@ -23,6 +23,11 @@ func (s *Supervisor) remove(ctx context.Context, ns namespace.Namespace, log hcl
 		s.q.addAfter(name, 2*time.Second)
 		return
 	}
+	if err := s.removeVolumes(cctx, ns); err != nil {
+		log.Warn("removing volumes failed; will retry", "error", err)
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
 	if err := s.st.DeleteNamespace(cctx, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		log.Warn("deleting namespace from store failed; will retry", "error", err)
 		s.q.addAfter(name, 2*time.Second)

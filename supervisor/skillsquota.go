@@ -41,7 +41,10 @@ func (s *Supervisor) overSkillsQuota(ctx context.Context, spec namespace.Spec, h
 		return 0
 	}
 	var inVolume, inPath int
-	if sv, ok := s.rt.(skillsVolumes); ok {
+	if _, bind := s.volumeBinds(spec); bind != "" {
+		// a capped skills volume: its own filesystem, mounted by prepareVolumes
+		inVolume = count("the skills volume", func() (string, error) { return bind, nil })
+	} else if sv, ok := s.rt.(skillsVolumes); ok {
 		inVolume = count("the skills volume", func() (string, error) { return sv.SkillsVolumeDir(ctx, spec.Name, spec.SkillsVolume) })
 	}
 	if hostDir != "" {

@@ -11,14 +11,14 @@ import (
 	"github.com/clawd-dev/clawd/namespace"
 )
 
-// volumeRuntime shows a directory as every namespace's skills volume.
-type volumeRuntime struct {
+// skillsDirRuntime shows a directory as every namespace's skills volume.
+type skillsDirRuntime struct {
 	*writingRuntime
 	dir string
 	err error
 }
 
-func (v *volumeRuntime) SkillsVolumeDir(context.Context, string, string) (string, error) {
+func (v *skillsDirRuntime) SkillsVolumeDir(context.Context, string, string) (string, error) {
 	return v.dir, v.err
 }
 
@@ -43,7 +43,7 @@ func TestSkillsOverMaxInstalledAreNotStarted(t *testing.T) {
 	installSkills(t, few, "github")
 	installSkills(t, many, "github", "notion")
 	log := &opLog{}
-	rt := &volumeRuntime{writingRuntime: newWritingRuntime(log), dir: volume}
+	rt := &skillsDirRuntime{writingRuntime: newWritingRuntime(log), dir: volume}
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	ns := spec("alpha")
 	ns.Spec.MaxSkills = 2
@@ -70,7 +70,7 @@ func TestSkillsUncountableVolumeDoesNotBlockTheStart(t *testing.T) {
 	dir := t.TempDir()
 	installSkills(t, dir, "github")
 	log := &opLog{}
-	rt := &volumeRuntime{writingRuntime: newWritingRuntime(log), err: errors.New(`volume x: driver "nfs" has no mountpoint on this host to read`)}
+	rt := &skillsDirRuntime{writingRuntime: newWritingRuntime(log), err: errors.New(`volume x: driver "nfs" has no mountpoint on this host to read`)}
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	ns := spec("alpha")
 	ns.Spec.MaxSkills = 1

@@ -63,6 +63,9 @@ func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, t *track
 		s.q.addAfter(name, 2*time.Second)
 		return
 	}
+	if st.Phase == namespace.PhaseStopped || st.Phase == namespace.PhaseEvicted {
+		s.lockVolumes(ctx, name, log)
+	}
 	s.setStatus(ctx, name, st)
 }
 

@@ -112,7 +112,10 @@ type Config struct {
 	Gate Gate
 	// Phases, when set, hears of every phase a namespace's status moves
 	// to (the audit log's wakes and sleeps); it must not block.
-	Phases  PhaseObserver
+	Phases PhaseObserver
+	// Volumes, when set, gives namespaces with storage caps or
+	// encryption their own filesystems (volumes.Manager).
+	Volumes Volumes
 	Workers int
 	Logger  hclog.Logger
 }

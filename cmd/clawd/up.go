@@ -220,6 +220,7 @@ func up(cfg *config.Static) error {
 			ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
 	supMetrics := metrics.NewSupervisor(edge.reg)
+	vols := newVolumes(cfg.DataDir, st, mdl.box, log)
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
@@ -242,6 +243,7 @@ func up(cfg *config.Static) error {
 		Activity:       activity,
 		Gate:           activity,
 		Phases:         phaseAudit{aud.writer},
+		Volumes:        vols,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
@@ -259,11 +261,11 @@ func up(cfg *config.Static) error {
 	rtr.CountRequests(mdl.requests, mtr.meter) // the quota, then the ledger's api_requests
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
-	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
+	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st, Storage: vols},
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked(),
+		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols,
 		SecretKeys: secretKeeper(mdl.box, st)}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
@@ -279,7 +281,7 @@ func up(cfg *config.Static) error {
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"),
-	}, mtr.meter, sup, rt, rt).Run(ctx)
+	}, mtr.meter, sup, rt, volumeDisks{rt, vols}).Run(ctx)
 	go bill.Run(ctx, mtr.ledger, time.Minute)
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}

@@ -49,6 +49,14 @@ type settings struct {
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "fill":
+			os.Exit(fill(os.Args[2:], os.Stdout))
+		case "write":
+			os.Exit(write(os.Args[2:], os.Stdout))
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
 }
 

@@ -63,6 +63,7 @@ func (r *Runtime) Create(ctx context.Context, spec runtime.GatewaySpec) (runtime
 		return runtime.Instance{}, err
 	}
 	ns := spec.Namespace
+	spec = r.clampCPUs(ctx, spec)
 	id, err := r.create(ctx, spec, r.namespaceGateway(ns))
 	if err != nil {
 		return runtime.Instance{}, fmt.Errorf("creating gateway %s: %w", ns, err)
@@ -107,11 +108,15 @@ func (r *Runtime) create(ctx context.Context, spec runtime.GatewaySpec, g gatewa
 			return backoff.Permanent(err)
 		}
 		if opts.Config == nil {
-			if data, err = r.gatewayVolume(ctx, g, roleData, spec.DataVolume); err != nil {
-				return backoff.Permanent(err)
+			if spec.DataBind == "" {
+				if data, err = r.gatewayVolume(ctx, g, roleData, spec.DataVolume); err != nil {
+					return backoff.Permanent(err)
+				}
 			}
-			if skills, err = r.gatewayVolume(ctx, g, roleSkills, spec.SkillsVolume); err != nil {
-				return backoff.Permanent(err)
+			if spec.SkillsBind == "" {
+				if skills, err = r.gatewayVolume(ctx, g, roleSkills, spec.SkillsVolume); err != nil {
+					return backoff.Permanent(err)
+				}
 			}
 			g.data, g.skills = data.Name, skills.Name
 			opts = r.createOptions(spec, g, netID)
@@ -226,8 +231,14 @@ func (r *Runtime) createOptions(spec runtime.GatewaySpec, g gateway, netID strin
 	labels := r.gatewayLabels(g, g.role())
 	labels[LabelPort] = portLabel(spec.Port)
 	mounts := []mount.Mount{
-		{Type: mount.TypeVolume, Source: g.data, Target: spec.StateDir},
-		{Type: mount.TypeVolume, Source: g.skills, Target: spec.SkillsDir},
+		volumeOrBind(g.data, spec.DataBind, spec.StateDir),
+		volumeOrBind(g.skills, spec.SkillsBind, spec.SkillsDir),
+	}
+	if spec.DataBind != "" {
+		labels[LabelDataBind] = spec.DataBind
+	}
+	if spec.SkillsBind != "" {
+		labels[LabelSkillsBind] = spec.SkillsBind
 	}
 	if spec.HostSkills != "" {
 		labels[LabelSkillsPath] = spec.HostSkills
@@ -311,6 +322,18 @@ func (r *Runtime) createOptions(spec runtime.GatewaySpec, g gateway, netID strin
 			Resources:      resources,
 		},
 	}
+}
+
+// volumeOrBind mounts the named volume at target, or the host directory
+// bind when set. A bind source that does not exist fails the start (the
+// Mounts API never creates it), so a gateway whose volume clawd has not
+// mounted cannot start on the empty directory beneath.
+func volumeOrBind(volume, bind, target string) mount.Mount {
+	if bind == "" {
+		return mount.Mount{Type: mount.TypeVolume, Source: volume, Target: target}
+	}
+	return mount.Mount{Type: mount.TypeBind, Source: bind, Target: target,
+		BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate}}
 }
 
 // scratchMounts are the tmpfs mounts of a read-only gateway: /tmp for

@@ -174,6 +174,7 @@ func instanceFromInspect(c container.InspectResponse) runtime.Instance {
 		inst.Labels = c.Config.Labels
 		inst.Namespace = c.Config.Labels[runtime.LabelNamespace]
 		inst.HostSkills = c.Config.Labels[LabelSkillsPath]
+		inst.DataBind, inst.SkillsBind = c.Config.Labels[LabelDataBind], c.Config.Labels[LabelSkillsBind]
 	}
 	if s := c.State; s != nil {
 		inst.State = mapState(s.Status)

@@ -21,6 +21,13 @@ const LabelPort = "io.clawd.port"
 // was made with and the supervisor can tell when it must be re-made.
 const LabelSkillsPath = "io.clawd.skills-path"
 
+// LabelDataBind and LabelSkillsBind record the host directories bound at
+// the state and skills dirs in place of volumes (GatewaySpec.DataBind).
+const (
+	LabelDataBind   = "io.clawd.data-bind"
+	LabelSkillsBind = "io.clawd.skills-bind"
+)
+
 // LabelSpare carries the warm-pool member id on a spare's container, network
 // and volumes. Docker cannot change labels, so an adopted gateway keeps it,
 // with role=spare and an empty namespace label: from then on its name says

@@ -96,7 +96,7 @@ func writeStateLocal(c container.InspectResponse, p string, data []byte) (bool, 
 	}
 	var src string
 	for _, m := range c.Mounts {
-		if m.Destination == stateDir && m.Type == "volume" {
+		if m.Destination == stateDir && (m.Type == "volume" || m.Type == "bind" && c.Config != nil && m.Source == c.Config.Labels[LabelDataBind]) {
 			src = m.Source
 		}
 	}
