@@ -3,27 +3,33 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/secrets"
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/volumes"
 )
 
-// boxKeys wraps volume keys with clawd's secrets box (AES-256-GCM under
-// the secrets key), like every other secret clawd stores.
-type boxKeys struct{ box *secrets.Box }
-
-var _ volumes.KeyWrapper = boxKeys{}
-
-func (b boxKeys) WrapKey(_ context.Context, plain []byte, context string) (string, error) {
-	return b.box.Seal(plain, context)
-}
-
-func (b boxKeys) UnwrapKey(_ context.Context, wrapped, context string) ([]byte, error) {
-	return b.box.Open(wrapped, context)
+// volumeKeys wraps each namespace's volume key with the key source and
+// algorithm its encryption.keySource and encryption.algorithm name (the
+// daemon's own source when unset), read from the dynamic config when the
+// key is wrapped; unwrapping follows what the stored value names.
+func volumeKeys(box *secrets.Box, st *store.Store, log hclog.Logger) volumes.KeyWrapper {
+	return box.WrapperFor(func(keyContext string) (string, string) {
+		ns := strings.TrimPrefix(keyContext, "clawd/volume/")
+		values, err := st.ListConfig(context.Background())
+		if err != nil {
+			log.Warn("reading encryption.keySource; the daemon's key source wraps the volume key", "namespace", ns, "error", err)
+			return "", ""
+		}
+		source, _ := config.Effective(values, ns, "encryption.keySource")
+		alg, _ := config.Effective(values, ns, "encryption.algorithm")
+		return source, alg
+	})
 }
 
 var _ volumes.KeyStore = (*store.Store)(nil)
@@ -37,7 +43,7 @@ const gatewayUser = 1000
 func newVolumes(dataDir string, st *store.Store, box *secrets.Box, log hclog.Logger) *volumes.Manager {
 	return volumes.New(volumes.Config{
 		Dir: filepath.Join(dataDir, "volumes"), UID: gatewayUser, GID: gatewayUser,
-		Keys: boxKeys{box}, KeyStore: st, Logger: log.Named("volumes"),
+		Keys: volumeKeys(box, st, log), KeyStore: st, Logger: log.Named("volumes"),
 	})
 }
 
