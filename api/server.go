@@ -88,6 +88,8 @@ type Config struct {
 	AuditFontDir string
 	// Console serves the operator console under /console/; nil: none.
 	Console http.Handler
+	// Cleanup serves POST /api/v1/namespaces/{name}/cleanup; nil: 409.
+	Cleanup Cleaner
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -121,6 +123,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/namespaces/{name}", s.deleteNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/wake", s.wakeNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/sleep", s.sleepNamespace)
+	s.handle("POST /api/v1/namespaces/{name}/cleanup", s.cleanupNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/apikeys", s.createAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/apikeys", s.listAPIKeys)
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)

@@ -261,9 +261,10 @@ func up(cfg *config.Static) error {
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
+	cleaner := newCleaner(rt, mtr.ledger, st, aud.writer, edge.reg, log.Named("retention"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked()}, st, rt)
+		Audit: aud.writer, AuditLog: aud.checked(), Cleanup: cleaner}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
@@ -280,6 +281,7 @@ func up(cfg *config.Static) error {
 		Logger: log.Named("metering"),
 	}, mtr.meter, sup, rt, rt).Run(ctx)
 	go bill.Run(ctx, mtr.ledger, time.Minute)
+	go cleaner.Run(ctx, time.Duration(cfg.Retention.FirstAfter), time.Duration(cfg.Retention.Interval))
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
 	routerSrv := rtr.Server(limits)

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/clawd-dev/clawd/audit"
+	"github.com/clawd-dev/clawd/retention"
+)
+
+// retentionMetrics counts cleanups and what they removed, for /metrics.
+type retentionMetrics struct {
+	runs    *prometheus.CounterVec
+	removed *prometheus.CounterVec
+	bytes   *prometheus.CounterVec
+	errors  *prometheus.CounterVec
+}
+
+func newRetentionMetrics(reg prometheus.Registerer) *retentionMetrics {
+	m := &retentionMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawd_retention_cleanups_total",
+			Help: "Namespace cleanups done, by trigger (schedule: the retention pass; request: clawd namespace cleanup) and dry_run."}, []string{"trigger", "dry_run"}),
+		removed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawd_retention_removed_total",
+			Help: "Items removed by cleanups: files and agent-database conversations (conversations, logs), ledger rows (metrics)."}, []string{"kind"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawd_retention_removed_bytes_total",
+			Help: "Bytes of the files and transcript events cleanups removed."}, []string{"kind"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clawd_retention_errors_total",
+			Help: "Kinds a cleanup could not clean."}, []string{"kind"}),
+	}
+	reg.MustRegister(m.runs, m.removed, m.bytes, m.errors)
+	return m
+}
+
+func (m *retentionMetrics) Cleaned(r *retention.Report, scheduled bool) {
+	trigger := "request"
+	if scheduled {
+		trigger = "schedule"
+	}
+	dry := "false"
+	if r.DryRun {
+		dry = "true"
+	}
+	m.runs.WithLabelValues(trigger, dry).Inc()
+	for _, k := range r.Kinds {
+		if k.Error != "" {
+			m.errors.WithLabelValues(string(k.Kind)).Inc()
+		}
+		if !r.DryRun {
+			m.removed.WithLabelValues(string(k.Kind)).Add(float64(k.Count))
+			m.bytes.WithLabelValues(string(k.Kind)).Add(float64(k.Bytes))
+		}
+	}
+}
+
+// newCleaner is the retention part of `clawd up`: on-demand cleanups for
+// the admin API and the periodic pass (run it with cleaner.Run).
+func newCleaner(vols retention.Volumes, l retention.Ledger, st retention.Store, rec audit.Recorder, reg prometheus.Registerer, log hclog.Logger) *retention.Cleaner {
+	return &retention.Cleaner{Volumes: vols, Ledger: l, Store: st, Audit: rec, Observer: newRetentionMetrics(reg), Log: log}
+}
