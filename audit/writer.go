@@ -88,6 +88,13 @@ func (w *Writer) Record(r Record) {
 	w.queue = append(w.queue, r)
 }
 
+// Dropped is how many records a full queue has refused.
+func (w *Writer) Dropped() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
+}
+
 // Run flushes until ctx ends, then flushes what is left.
 func (w *Writer) Run(ctx context.Context) {
 	t := time.NewTicker(w.o.FlushEvery)

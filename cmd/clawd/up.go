@@ -256,11 +256,14 @@ func up(cfg *config.Static) error {
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
 	rtr.AuditAuth(authAudit{aud.writer})
+	rtr.Observe(apiCallAudit{aud.writer})
+	rtr.AuditCalls(apiCallAudit{aud.writer})
+	aud.register(edge.reg)
 	rtr.CountRequests(mdl.requests, mtr.meter) // the quota, then the ledger's api_requests
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
-		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
+		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing"), Audit: aud.writer})
 	cleaner := newCleaner(rt, mtr.ledger, st, aud.writer, edge.reg, log.Named("retention"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
