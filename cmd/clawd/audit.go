@@ -11,6 +11,7 @@ import (
 
 	"github.com/clawd-dev/clawd/audit"
 	"github.com/clawd-dev/clawd/ledger"
+	"github.com/clawd-dev/clawd/modelgw"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/router"
@@ -196,4 +197,26 @@ func (a *auditing) register(reg prometheus.Registerer) {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "clawd_audit_dropped_total",
 		Help: "Audit records dropped because the writer's queue was full (the database could not keep up)."},
 		func() float64 { return float64(a.writer.Dropped()) }))
+}
+
+// toolAudit passes model usage on and records a skill event for each
+// model reply that asked the gateway to run tools: the model gateway counts
+// the tool calls (it does not keep their names), so the record says how
+// many, for which model.
+type toolAudit struct {
+	next modelgw.Sink
+	rec  audit.Recorder
+}
+
+func (t toolAudit) Record(u modelgw.Usage) {
+	t.next.Record(u)
+	if u.Namespace == "" || u.ToolCalls <= 0 {
+		return
+	}
+	target := u.Model
+	if u.Provider != "" {
+		target = u.Provider + "/" + u.Model
+	}
+	t.rec.Record(audit.Record{Namespace: u.Namespace, Time: u.Time, Type: audit.TypeSkill, Actor: "gateway", Action: "tool_calls",
+		Target: target, Outcome: audit.OutcomeSuccess, Detail: strconv.FormatInt(u.ToolCalls, 10) + " tool call(s) asked for by the model"})
 }

@@ -173,7 +173,7 @@ func up(cfg *config.Static) error {
 	// Runs before mtr.wait: the audit writer's last flush, then the ledger closes.
 	defer aud.wait()
 	aud.run(ctx, st)
-	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, modelSink{mtr.meter}, log)
+	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, toolAudit{modelSink{mtr.meter}, aud.writer}, log)
 	if err != nil {
 		return err
 	}
