@@ -149,7 +149,7 @@ func (c *Cleaner) openVolume(ctx context.Context, ns namespace.Namespace) (*os.R
 func (c *Cleaner) record(req Request, rep *Report) {
 	var parts []string
 	for _, k := range rep.Kinds {
-		s := fmt.Sprintf("%s older than %s: %d (%s)", k.Kind, k.OlderThan, k.Count, units.FormatBytes(k.Bytes))
+		s := fmt.Sprintf("%s older than %s: %d (%d bytes)", k.Kind, k.OlderThan, k.Count, k.Bytes)
 		if k.Error != "" {
 			s += " error: " + k.Error
 		}
