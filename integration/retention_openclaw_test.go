@@ -34,7 +34,7 @@ func TestRetentionOpenClaw(t *testing.T) {
 	_, fakeURL := startFakeProvider(t)
 	d.addProvider("anthropic", "anthropic-messages", fakeURL, fakeProviderKey, "claude-sonnet-4-5")
 	d.mustClawd("config", "set", "namespaces.*.models.primary", "anthropic/claude-sonnet-4-5")
-	d.mustClawd("namespace", "create", "ret", "--hostname=ret.localhost")
+	d.mustClawd("namespace", "create", "ret", "--hostname=ret.localhost", "--wait=false") // a slow boot on a busy host is retried by the supervisor
 	ocDialRetry(t, d, "ret.localhost", nil, 8*time.Minute).close()
 	chat := func(what string) {
 		t.Helper()
