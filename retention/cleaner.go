@@ -55,6 +55,9 @@ type Cleaner struct {
 	Observer Observer
 	Log      hclog.Logger
 	Now      func() time.Time // default time.Now
+	// Node is this node: the pass cleans the namespaces it runs (their
+	// volumes are here) and those no node runs. "" cleans every one.
+	Node string
 }
 
 // Request asks for one namespace's cleanup: each kind in OlderThan is
@@ -207,7 +210,7 @@ func (c *Cleaner) Pass(ctx context.Context) error {
 			return ctx.Err()
 		}
 		ages := Configured(values, ns.Spec.Name)
-		if len(ages) == 0 || ns.Status.Phase == namespace.PhaseDeleting {
+		if len(ages) == 0 || ns.Status.Phase == namespace.PhaseDeleting || (c.Node != "" && ns.Status.Node != "" && ns.Status.Node != c.Node) {
 			continue
 		}
 		if _, err := c.Clean(ctx, Request{Namespace: ns.Spec.Name, OlderThan: ages, Actor: "system", scheduled: true}); err != nil && c.Log != nil {

@@ -54,6 +54,6 @@ func (m *retentionMetrics) Cleaned(r *retention.Report, scheduled bool) {
 
 // newCleaner is the retention part of `clawd up`: on-demand cleanups for
 // the admin API and the periodic pass (run it with cleaner.Run).
-func newCleaner(vols retention.Volumes, l retention.Ledger, st retention.Store, rec audit.Recorder, reg prometheus.Registerer, log hclog.Logger) *retention.Cleaner {
-	return &retention.Cleaner{Volumes: vols, Ledger: l, Store: st, Audit: rec, Observer: newRetentionMetrics(reg), Log: log}
+func newCleaner(node string, vols retention.Volumes, l retention.Ledger, st retention.Store, rec audit.Recorder, reg prometheus.Registerer, log hclog.Logger) *retention.Cleaner {
+	return &retention.Cleaner{Node: node, Volumes: vols, Ledger: l, Store: st, Audit: rec, Observer: newRetentionMetrics(reg), Log: log}
 }

@@ -264,7 +264,7 @@ func up(cfg *config.Static) error {
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st},
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing"), Audit: aud.writer})
-	cleaner := newCleaner(rt, mtr.ledger, st, aud.writer, edge.reg, log.Named("retention"))
+	cleaner := newCleaner(cfg.Node.Name, rt, mtr.ledger, st, aud.writer, edge.reg, log.Named("retention"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
 		Audit: aud.writer, AuditLog: aud.checked(), Cleanup: cleaner}, st, rt)
