@@ -43,6 +43,10 @@ func isTranscript(name string) bool { return strings.Contains(name, ".jsonl") }
 // maxItems bounds the files a report lists; the counts cover them all.
 const maxItems = 1000
 
+// maxDepth bounds how deep below a kind's directory files are looked for
+// (OpenClaw nests one level: cold/); deeper directories count as skipped.
+const maxDepth = 8
+
 // sweepFiles finds the files of kind under root last modified before
 // cutoff and, unless dryRun, removes them. Nothing is followed: symbolic
 // links (and anything not a regular file) are counted as skipped and left
@@ -119,8 +123,12 @@ func readDir(root *os.Root, p string) ([]fs.DirEntry, error) {
 // sweepDir walks dir depth first and returns the base names it removed.
 func sweepDir(root *os.Root, dir string, pl place, cutoff time.Time, dryRun bool, rep *KindReport) (map[string]bool, error) {
 	removed := map[string]bool{}
-	var walk func(d string) error
-	walk = func(d string) error {
+	var walk func(d string, depth int) error
+	walk = func(d string, depth int) error {
+		if depth > maxDepth {
+			rep.Skipped++ // a tenant's endless tree is not walked to its end
+			return nil
+		}
 		ents, err := readDir(root, d)
 		if err != nil {
 			return err
@@ -129,7 +137,7 @@ func sweepDir(root *os.Root, dir string, pl place, cutoff time.Time, dryRun bool
 			p := path.Join(d, e.Name())
 			switch {
 			case e.IsDir():
-				if err := walk(p); err != nil {
+				if err := walk(p, depth+1); err != nil {
 					return err
 				}
 				continue
@@ -166,5 +174,5 @@ func sweepDir(root *os.Root, dir string, pl place, cutoff time.Time, dryRun bool
 		}
 		return nil
 	}
-	return removed, walk(dir)
+	return removed, walk(dir, 0)
 }

@@ -153,3 +153,13 @@ func TestSweepPrunesTheLegacyIndex(t *testing.T) {
 		t.Fatalf("index still names the removed transcript: %s", b)
 	}
 }
+
+func TestSweepDepthBounded(t *testing.T) {
+	vol := t.TempDir()
+	shallow := write(t, vol, "agents/main/sessions/cold/a.jsonl.zst", "x", old)
+	deep := write(t, vol, "agents/main/sessions/"+strings.Repeat("d/", 12)+"b.jsonl", "x", old)
+	got := sweep(t, vol, Conversations, false)
+	if got.Count != 1 || exists(shallow) || !exists(deep) || got.Skipped != 1 {
+		t.Fatalf("sweep = %+v: want the shallow archive removed, the deep tree skipped", got)
+	}
+}
