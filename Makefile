@@ -112,7 +112,7 @@ gateway-image: docker
 .PHONY: e2e-openclaw
 e2e-openclaw: docker tools postgres gateway-image
 	eval "$$(bash scripts/postgres.sh)" && CLAWD_E2E_OPENCLAW=1 CLAWD_GATEWAY_IMAGE=clawd-gateway:$(OPENCLAW_VERSION) $(GO) test -count=1 -p 1 -v -timeout 60m \
-		-run '^(TestE2EOpenClaw|TestGoldenFilesValidate)$$' ./openclawcfg ./integration
+		-run '^(TestE2EOpenClaw|TestRetentionOpenClaw|TestGoldenFilesValidate)$$' ./openclawcfg ./integration
 
 # Figures, not assertions: the router beside the same backend reached
 # directly and through nginx (Debian), by Host and by API key, then with

@@ -94,6 +94,8 @@ type Config struct {
 	// Storage reads and checks capped volumes for apply-quota and
 	// quota-status; nil: storage caps are kept and shown, not enforced.
 	Storage StorageVolumes
+	// Cleanup serves POST /api/v1/namespaces/{name}/cleanup; nil: 409.
+	Cleanup Cleaner
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -127,6 +129,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/namespaces/{name}", s.deleteNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/wake", s.wakeNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/sleep", s.sleepNamespace)
+	s.handle("POST /api/v1/namespaces/{name}/cleanup", s.cleanupNamespace)
 	s.handle("POST /api/v1/namespaces/{name}/apikeys", s.createAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/apikeys", s.listAPIKeys)
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)

@@ -22,12 +22,13 @@ const (
 	TypeNamespace    = "namespace"     // created, deleted, woken, put to sleep
 	TypeQuota        = "quota"         // quota applied (before/after) or a request refused by a quota
 	TypeBilling      = "billing"       // billing configuration, plans, subscriptions
-	TypeSkill        = "skill"         // skills installed or removed
+	TypeSkill        = "skill"         // skills installed or removed; a gateway's tool calls through the model gateway
+	TypeRetention    = "retention"     // data removed by namespace cleanup or the daily retention pass (counts)
 	TypeAdmin        = "admin"         // any other admin API change (providers, …)
 )
 
 // Types lists every event type, in the order the documentation gives them.
-var Types = []string{TypeAPICall, TypeConfigChange, TypeAPIKey, TypeAuth, TypeNamespace, TypeQuota, TypeBilling, TypeSkill, TypeAdmin}
+var Types = []string{TypeAPICall, TypeConfigChange, TypeAPIKey, TypeAuth, TypeNamespace, TypeQuota, TypeBilling, TypeSkill, TypeRetention, TypeAdmin}
 
 // Outcomes.
 const (

@@ -27,7 +27,8 @@ type WriterOptions struct {
 	Filter     Selects
 	Anchor     Anchor // where chain heads go after each commit; nil: none
 	// Committed hears of each committed batch, chained (Elasticsearch
-	// shipping); it must not block.
+	// shipping); it must not block, nor keep the slice (the writer
+	// reuses its array).
 	Committed func([]Record)
 	Logger    hclog.Logger
 }
@@ -45,6 +46,7 @@ type Writer struct {
 	flushMu sync.Mutex // one flush at a time
 	mu      sync.Mutex
 	queue   []Record
+	spare   []Record // the last batch's array, emptied, for the next queue
 	dropped int64
 }
 
@@ -88,6 +90,13 @@ func (w *Writer) Record(r Record) {
 	w.queue = append(w.queue, r)
 }
 
+// Dropped is how many records a full queue has refused.
+func (w *Writer) Dropped() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dropped
+}
+
 // Run flushes until ctx ends, then flushes what is left.
 func (w *Writer) Run(ctx context.Context) {
 	t := time.NewTicker(w.o.FlushEvery)
@@ -115,9 +124,12 @@ func (w *Writer) Flush(ctx context.Context) error {
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
 	batch := w.queue
-	w.queue = nil
+	w.queue, w.spare = w.spare, nil
 	w.mu.Unlock()
 	if len(batch) == 0 {
+		w.mu.Lock()
+		w.spare = batch
+		w.mu.Unlock()
 		return nil
 	}
 	heads, err := w.g.Append(ctx, batch)
@@ -128,8 +140,14 @@ func (w *Writer) Flush(ctx context.Context) error {
 		return err
 	}
 	if w.o.Committed != nil {
-		w.o.Committed(batch)
+		w.o.Committed(batch) // it copies what it keeps
 	}
+	// The batch's array serves the next queue: Record then appends
+	// without growing a fresh slice after every flush.
+	clear(batch)
+	w.mu.Lock()
+	w.spare = batch[:0]
+	w.mu.Unlock()
 	if w.o.Anchor == nil {
 		return nil
 	}

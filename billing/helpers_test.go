@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/clawd-dev/clawd/audit"
 	"os"
 	"strings"
 	"sync"
@@ -178,6 +179,7 @@ func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t 
 func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 type fixture struct {
+	audit  *auditLog
 	svc    *Service
 	st     *memStore
 	quotas *quotaLog
@@ -203,11 +205,11 @@ func testBox(t testing.TB) *secrets.Box {
 // stripe-mock (skipped without it), not yet configured.
 func newFixture(t *testing.T, namespaces ...string) *fixture {
 	t.Helper()
-	f := &fixture{st: newMemStore(namespaces...), quotas: &quotaLog{}, box: testBox(t),
+	f := &fixture{st: newMemStore(namespaces...), quotas: &quotaLog{}, box: testBox(t), audit: &auditLog{},
 		clock: &clock{t: time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)}}
 	f.stripe = stripetest.Start(t)
 	f.svc = New(Config{Store: f.st, Secrets: f.box, Quotas: f.quotas, APIBase: f.stripe.URL, Node: "node-1",
-		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}), Now: f.clock.now})
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}), Now: f.clock.now, Audit: f.audit})
 	return f
 }
 
@@ -220,4 +222,24 @@ func configured(t *testing.T, namespaces ...string) *fixture {
 	}
 	f.stripe.Reset()
 	return f
+}
+
+// auditLog keeps the audit records billing makes, as "ns action".
+type auditLog struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (a *auditLog) Record(r audit.Record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.recs = append(a.recs, r.Namespace+" "+r.Action)
+}
+
+func (a *auditLog) take() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.recs
+	a.recs = nil
+	return out
 }

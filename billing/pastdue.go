@@ -67,6 +67,7 @@ func (s *Service) EnforcePastDue(ctx context.Context) error {
 		}
 		if changed {
 			s.log.Warn("namespace suspended for an unpaid invoice", "namespace", ns, "invoice", c.PastDue.Invoice, "past_due_since", c.PastDue.Since, "grace", grace)
+			s.record(ns, "suspended", c.PastDue.Invoice, reason)
 		}
 	}
 	return errors.Join(errs...)
@@ -87,6 +88,7 @@ func (s *Service) resume(ctx context.Context, ns string) error {
 	}
 	if changed {
 		s.log.Info("namespace resumed: invoice paid", "namespace", ns)
+		s.record(ns, "unsuspended", "", "invoice paid")
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/clawd-dev/clawd/audit"
 	"net/http"
 	"sort"
 	"strings"
@@ -32,6 +33,8 @@ type Config struct {
 	Logger hclog.Logger
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+	// Audit records webhook effects, suspensions and resumes; nil: none.
+	Audit audit.Recorder
 }
 
 // Service is clawd's billing.

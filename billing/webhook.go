@@ -147,6 +147,9 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		return res, err
 	}
 	s.log.Info("webhook handled", "event", ev.ID, "type", ev.Type, "namespace", res.Namespace, "action", res.Action)
+	if res.Namespace != "" && !strings.HasPrefix(res.Action, "none") {
+		s.record(res.Namespace, "stripe:"+ev.Type, ev.ID, res.Action)
+	}
 	if ev.Type == "invoice.payment_failed" {
 		// A grace period of 0 suspends at once, not at the next pass.
 		if err := s.EnforcePastDue(ctx); err != nil {

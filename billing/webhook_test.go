@@ -134,6 +134,10 @@ func TestWebhooks(t *testing.T) {
 		if sp := f.st.spec("tenant-a"); sp.Suspended != nil {
 			t.Errorf("still suspended: %+v", sp.Suspended)
 		}
+		want := []string{"tenant-a stripe:invoice.payment_failed", "tenant-a suspended", "tenant-a unsuspended", "tenant-a stripe:invoice.paid"}
+		if got := f.audit.take(); !slices.Equal(got, want) {
+			t.Errorf("audited %q, want %q", got, want)
+		}
 	})
 
 	t.Run("a suspension billing did not make stays", func(t *testing.T) {

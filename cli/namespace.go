@@ -23,7 +23,7 @@ func namespaceCmd() *cobra.Command {
 		Aliases: []string{"namespaces", "ns", "tenant", "tenants"},
 		Short:   "Create, inspect and delete namespaces (tenants)",
 	}
-	cmd.AddCommand(nsCreateCmd(), nsListCmd(), nsGetCmd(), nsDeleteCmd(), nsWakeCmd(), nsSleepCmd(), nsApplyQuotaCmd(), nsQuotaStatusCmd())
+	cmd.AddCommand(nsCreateCmd(), nsListCmd(), nsGetCmd(), nsDeleteCmd(), nsWakeCmd(), nsSleepCmd(), nsApplyQuotaCmd(), nsQuotaStatusCmd(), nsCleanupCmd())
 	return cmd
 }
 

@@ -71,7 +71,7 @@ func (k Key) Name(ns string) string {
 }
 
 // auditEvents are audit's event types (audit.Types) and "all".
-var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth", "namespace", "quota", "billing", "skill", "admin"}
+var auditEvents = []string{"all", "api_call", "config_change", "apikey", "auth", "namespace", "quota", "billing", "skill", "retention", "admin"}
 
 // registry holds every key; keep it sorted by Pattern (a test checks).
 var registry = []Key{
@@ -109,12 +109,12 @@ var registry = []Key{
 		Description: "how long a namespace may be idle before automatic cleanup"},
 	{Pattern: "namespaces.*.autoCleanup.enabled", Kind: Bool, Default: "true", Implemented: true,
 		Description: "let the reaper reclaim resources of idle namespaces"},
-	{Pattern: "namespaces.*.dataRetention.conversations", Kind: Duration,
-		Description: "how long conversations are kept"},
-	{Pattern: "namespaces.*.dataRetention.logs", Kind: Duration,
-		Description: "how long logs are kept"},
-	{Pattern: "namespaces.*.dataRetention.metrics", Kind: Duration,
-		Description: "how long metrics are kept"},
+	{Pattern: "namespaces.*.dataRetention.conversations", Kind: Duration, Implemented: true,
+		Description: "how long conversations are kept: OpenClaw's transcript files, and its agent database's conversations while the namespace is stopped (the daily retention pass; unset: forever)"},
+	{Pattern: "namespaces.*.dataRetention.logs", Kind: Duration, Implemented: true,
+		Description: "how long the gateway's log files in its data volume are kept (the daily retention pass; unset: forever)"},
+	{Pattern: "namespaces.*.dataRetention.metrics", Kind: Duration, Implemented: true,
+		Description: "how long the namespace's usage rows (raw events and roll-ups) are kept in the ledger (the daily retention pass; unset: forever)"},
 	{Pattern: "namespaces.*.encryption.algorithm", Kind: Enum, Enum: []string{"AES-256-GCM", "ChaCha20-Poly1305"}, Implemented: true,
 		Description: "AEAD sealing what clawd stores for the namespace (its sign-in client secret, its wrapped volume key; default AES-256-GCM); volumes are always fscrypt's AES-256-XTS"},
 	{Pattern: "namespaces.*.encryption.enabled", Kind: Bool, Implemented: true,

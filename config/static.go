@@ -46,6 +46,7 @@ type Static struct {
 	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
 	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
 	Vault      *Vault      `description:"Vault's transit secrets engine, the key source of --secrets.keySource=vault." json:"vault,omitempty" yaml:"vault,omitempty"`
+	Retention  *Retention  `description:"The pass that applies namespaces' dataRetention settings." json:"retention,omitempty" yaml:"retention,omitempty"`
 }
 
 // Vault says where Vault's transit engine is and which key wraps clawd's
@@ -55,6 +56,12 @@ type Vault struct {
 	TokenFile string `description:"File holding the Vault token (read on every call, so an agent may renew it); its policy needs update on <mount>/datakey/plaintext/<key>, <mount>/decrypt/<key>, <mount>/rewrap/<key> and read on <mount>/keys/<key>." json:"tokenFile,omitempty" yaml:"tokenFile,omitempty"`
 	Mount     string `description:"Path the transit engine is mounted at." json:"mount,omitempty" yaml:"mount,omitempty"`
 	Key       string `description:"Name of the transit key that wraps data keys (vault write -f transit/keys/NAME); rotate it in Vault, then run clawd secrets rotate." json:"key,omitempty" yaml:"key,omitempty"`
+}
+
+// Retention schedules the retention pass.
+type Retention struct {
+	Interval   ptypes.Duration `description:"How often every namespace's namespaces.<ns>.dataRetention.* is applied (conversations, logs, usage rows older than set are removed)." json:"interval,omitempty" yaml:"interval,omitempty"`
+	FirstAfter ptypes.Duration `description:"How long after start the first retention pass runs." json:"firstAfter,omitempty" yaml:"firstAfter,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -234,6 +241,7 @@ func (s *Static) SetDefaults() {
 	s.Metering = &Metering{ComputeInterval: ptypes.Duration(15 * time.Second), StorageInterval: ptypes.Duration(5 * time.Minute)}
 	s.Skills = &Skills{}
 	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
+	s.Retention = &Retention{Interval: ptypes.Duration(24 * time.Hour), FirstAfter: ptypes.Duration(5 * time.Minute)}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
@@ -403,6 +411,9 @@ func (s *Static) validate() error {
 	}
 	if s.Ledger.FlushInterval <= 0 || s.Metering.ComputeInterval <= 0 || s.Metering.StorageInterval <= 0 {
 		return errors.New("--ledger.flushinterval, --metering.computeinterval and --metering.storageinterval must be positive durations, e.g. 1s")
+	}
+	if s.Retention.Interval <= 0 || s.Retention.FirstAfter < 0 {
+		return errors.New("--retention.interval must be a positive duration (e.g. 24h) and --retention.firstafter not negative")
 	}
 	if s.ModelGW.Linger < 0 {
 		return errors.New("--modelgw.linger must not be negative")

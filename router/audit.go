@@ -72,3 +72,21 @@ func badKeyOutcome(e *keyEntry) string {
 	}
 	return AuthExpired
 }
+
+// CallAuditor is told of each OpenClaw request a client sends through a
+// WebSocket ("type":"req" frames), with its RPC method ("" when the
+// relay could not read one) and whether a quota refused it. HTTP requests
+// reach it as Observer calls instead. It must not block: it runs on the
+// relay's goroutine.
+type CallAuditor interface {
+	AuditCall(ns, keyID, method string, refused bool)
+}
+
+// AuditCalls sets the WebSocket request auditor; call it before serving.
+func (r *Router) AuditCalls(a CallAuditor) { r.calls.Store(&a) }
+
+func (r *Router) auditCall(ns, keyID, method string, refused bool) {
+	if a := r.calls.Load(); a != nil {
+		(*a).AuditCall(ns, keyID, method, refused)
+	}
+}

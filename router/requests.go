@@ -38,7 +38,9 @@ func (r *Router) CountRequests(q Requests, counters ...RequestCounter) {
 
 // counting reports whether requests are counted or checked at all; without
 // it the WebSocket relay need not read frames.
-func (r *Router) counting() bool { return r.requests != nil || len(r.counters) > 0 }
+func (r *Router) counting() bool {
+	return r.requests != nil || len(r.counters) > 0 || r.calls.Load() != nil
+}
 
 // admit counts one request of ns, whose limit is limit, at now, or
 // returns why it is refused.

@@ -79,6 +79,7 @@ type Router struct {
 	obs observers // access log and metrics; see observe.go
 
 	auditor atomic.Pointer[AuthAuditor] // nil: no audit (see audit.go)
+	calls   atomic.Pointer[CallAuditor] // nil: WebSocket requests not audited
 }
 
 // New makes a router; Run feeds it and Server serves it.

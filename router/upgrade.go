@@ -76,11 +76,11 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 	x.setRateHeaders(&resp.Header)
 	head := append([]byte(nil), resp.Header.Header()...)
 	ctx.HijackSetNoResponse(true)
-	ns, limit := rt.namespace, rt.requestsPerHour
+	ns, limit, keyID := rt.namespace, rt.requestsPerHour, x.keyID
 	ctx.Hijack(func(client net.Conn) {
 		var out int64
 		if framed {
-			w := &relay{r: r, ns: ns, limit: limit, backend: backend, client: rawConn(client)}
+			w := &relay{r: r, ns: ns, keyID: keyID, limit: limit, backend: backend, client: rawConn(client)}
 			out = w.splice(client, br, head)
 		} else {
 			out = splice(client, backend, br, head)

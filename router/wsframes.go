@@ -142,7 +142,7 @@ type reqScan struct {
 	key    [8]byte
 	keyLen int
 	keyOdd bool // longer than key, or escaped
-	field  byte // 't' type, 'i' id, 0 other: the value being read
+	field  byte // 't' type, 'i' id, 'm' method, 0 other: the value being read
 
 	typ    [8]byte
 	typLen int
@@ -151,12 +151,19 @@ type reqScan struct {
 	// typed: the last "type" was a plain string; other: it was not "req".
 	typed, other bool
 
-	id     [128]byte
-	idLen  int
-	idOdd  bool // too long, or not a scalar
-	odd    bool // an escaped key: what a JSON parser reads may differ
-	broken bool // not a JSON object
-	done   bool // the object's closing brace was read
+	id    [128]byte
+	idLen int
+	idOdd bool // too long, or not a scalar
+
+	// method is the request's RPC method for the audit log, once its
+	// value has ended (methodSeen); too long or escaped: methodOdd.
+	method     [64]byte
+	methodLen  int
+	methodOdd  bool
+	methodSeen bool
+	odd        bool // an escaped key: what a JSON parser reads may differ
+	broken     bool // not a JSON object
+	done       bool // the object's closing brace was read
 }
 
 type scanState uint8
@@ -227,6 +234,8 @@ func (s *reqScan) byte(c byte) {
 					s.field = 't'
 				case "id":
 					s.field = 'i'
+				case "method":
+					s.field = 'm'
 				}
 			}
 		default:
@@ -254,6 +263,8 @@ func (s *reqScan) byte(c byte) {
 			s.typLen, s.typOdd = 0, false
 		case 'i':
 			s.idLen, s.idOdd = 0, false
+		case 'm':
+			s.methodLen, s.methodOdd = 0, false
 		}
 		switch c {
 		case '"':
@@ -265,12 +276,17 @@ func (s *reqScan) byte(c byte) {
 				s.typed, s.other = false, true
 			}
 			s.idOdd = s.idOdd || s.field == 'i'
+			s.methodOdd = s.methodOdd || s.field == 'm'
+			s.methodSeen = s.methodSeen || s.field == 'm'
 		case ',', '}', ']', ':':
 			s.fail()
 		default:
 			s.st = sScalar
 			if s.field == 't' {
 				s.typed, s.other = false, true
+			}
+			if s.field == 'm' {
+				s.methodOdd, s.methodSeen = true, true
 			}
 			s.keep(c)
 		}
@@ -279,6 +295,7 @@ func (s *reqScan) byte(c byte) {
 		case s.esc:
 			s.esc = false
 			s.typOdd = true
+			s.methodOdd = s.methodOdd || s.field == 'm'
 			s.keep(c)
 		case c == '\\':
 			s.esc = true
@@ -288,6 +305,9 @@ func (s *reqScan) byte(c byte) {
 			s.st = sAfter
 			if s.field == 't' {
 				s.endType()
+			}
+			if s.field == 'm' {
+				s.methodSeen = true
 			}
 		default:
 			s.keep(c)
@@ -349,7 +369,26 @@ func (s *reqScan) keep(c byte) {
 			s.id[s.idLen] = c
 			s.idLen++
 		}
+	case 'm':
+		if s.methodLen == len(s.method) {
+			s.methodOdd = true
+		} else {
+			s.method[s.methodLen] = c
+			s.methodLen++
+		}
 	}
+}
+
+// methodKnown: the method's value has been read, or the whole message.
+func (s *reqScan) methodKnown() bool { return s.methodSeen || s.st == sEnd }
+
+// methodName is the request's method as a plain string, or "" when it
+// had none the scanner could keep.
+func (s *reqScan) methodName() string {
+	if !s.methodSeen || s.methodOdd || s.methodLen < 2 {
+		return ""
+	}
+	return string(s.method[1 : s.methodLen-1])
 }
 
 func (s *reqScan) endType() {

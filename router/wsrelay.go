@@ -29,7 +29,8 @@ var relayReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1
 type relay struct {
 	r       *Router
 	ns      string
-	limit   int64 // api.requestsPerHour when the socket opened
+	keyID   string // the API key that opened the socket, for the audit log
+	limit   int64  // api.requestsPerHour when the socket opened
 	backend net.Conn
 	client  net.Conn // writes only; reads go through the hijacked conn
 
@@ -140,10 +141,23 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 		held []byte
 		mode = modePass
 		ref  *quota.Refusal
+		// call: a request admitted or refused whose audit record waits
+		// for its method (read on from the message, not past its end).
+		call     bool
+		auditing = w.r.calls.Load() != nil
 	)
+	emit := func() {
+		if call {
+			call = false
+			w.r.auditCall(w.ns, w.keyID, scan.methodName(), ref != nil)
+		}
+	}
+	defer emit()
 	// decide admits the held message: it goes on, or is dropped.
 	decide := func() error {
-		if ref = w.r.admit(w.ns, w.limitNow(), time.Now()); ref == nil {
+		ref = w.r.admit(w.ns, w.limitNow(), time.Now())
+		call = auditing
+		if ref == nil {
 			mode = modePass
 			_, err := w.backend.Write(held)
 			held = held[:0]
@@ -177,6 +191,7 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 					return err
 				}
 			}
+			emit() // before the scanner turns to the new message
 			mode = modePass
 			if h.opcode == opText {
 				mode = modeHold
@@ -184,7 +199,9 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 				held, ref = held[:0], nil
 			}
 		}
-		if mode == modePass {
+		// A request's method may come in a later fragment: read on
+		// until it has (the frame still goes on as it comes).
+		if mode == modePass && (!call || scan.methodKnown()) {
 			if _, err := passFrame(w.backend, cr, &h); err != nil {
 				return err
 			}
@@ -194,8 +211,13 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 		if err != nil {
 			return err
 		}
-		if mode == modeHold {
+		switch mode {
+		case modeHold:
 			held = append(held, p...)
+		case modePass:
+			if _, err := w.backend.Write(p); err != nil {
+				return err
+			}
 		}
 		_, _ = cr.Discard(h.size)
 		for off := int64(0); off < h.length; {
@@ -205,6 +227,9 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 			}
 			switch mode {
 			case modePass:
+				if call && !scan.methodKnown() {
+					scan.feed(p, h.masked, h.mask, off)
+				}
 				_, err = w.backend.Write(p)
 			case modeHold:
 				held = append(held, p...)
@@ -216,6 +241,9 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 			off += int64(len(p))
 			if err != nil {
 				return err
+			}
+			if call && scan.methodKnown() {
+				emit()
 			}
 			if mode == modeHold && (scan.isReq() || len(held) > maxHeld) {
 				if err := decide(); err != nil {
@@ -244,6 +272,7 @@ func (w *relay) fromClient(cr *bufio.Reader) error {
 			}
 		}
 		mode = modePass
+		emit() // the message has ended: its method is what was read
 	}
 }
 

@@ -93,9 +93,21 @@ func FuzzRelayClient(f *testing.F) {
 				q = &none{}
 			}
 			r.CountRequests(q)
+			calls := &callLog{}
+			r.AuditCalls(calls)
 			gw, client := &sink{}, &sink{}
 			w := &relay{r: r, ns: "gw", limit: 5, backend: gw, client: client}
 			_ = w.fromClient(bufio.NewReaderSize(bytes.NewReader(in), 16<<10))
+			// Every request admitted or refused is audited once.
+			admitted := 0
+			if refuse {
+				admitted = q.(*none).n
+			} else {
+				admitted = q.(*every).n
+			}
+			if len(calls.calls) != admitted {
+				t.Fatalf("refuse=%v: %d requests, %d audited: %q", refuse, admitted, len(calls.calls), calls.calls)
+			}
 			outData, outControl, heads := frames(gw.buf.Bytes())
 			if !isPrefix(outControl, inControl) {
 				t.Fatalf("refuse=%v: control frames %q, not a prefix of %q", refuse, outControl, inControl)

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clawd-dev/clawd/audit"
 	"github.com/clawd-dev/clawd/ledger"
+	"github.com/clawd-dev/clawd/modelgw"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/quota"
 	"github.com/clawd-dev/clawd/router"
@@ -135,4 +138,85 @@ func (p phaseAudit) PhaseChanged(ns string, from, to namespace.Phase, reason str
 	}
 	p.rec.Record(audit.Record{Namespace: ns, Type: audit.TypeNamespace, Actor: "system", Action: action,
 		Outcome: outcome, Before: string(from), After: string(to), Detail: reason})
+}
+
+// apiCallAudit records api_call events: every request the router sent to
+// (or refused for) a namespace, HTTP or WebSocket, when it ends, and each
+// OpenClaw request a WebSocket carried. The writer queues: the request
+// path pays a map lookup (audit.events) and an append under a lock; a full
+// queue drops the record and counts it (clawd_audit_dropped_total).
+type apiCallAudit struct{ rec audit.Recorder }
+
+var (
+	_ router.Observer    = apiCallAudit{}
+	_ router.CallAuditor = apiCallAudit{}
+)
+
+func (a apiCallAudit) ObserveRequest(i *router.RequestInfo) {
+	if i.Namespace == "" {
+		return // refused before routing: the auth events say why
+	}
+	r := audit.Record{Namespace: i.Namespace, Time: i.Start, Type: audit.TypeAPICall, Actor: callActor(i.KeyID, i.User),
+		Action: i.Method + " " + i.Path, Target: i.Host, Outcome: audit.OutcomeSuccess,
+		Detail: "status " + strconv.Itoa(i.Status) + ", " + i.Duration.Round(time.Millisecond).String()}
+	switch {
+	case i.Status == http.StatusSwitchingProtocols:
+		r.Detail = "websocket closed after " + i.Duration.Round(time.Second).String()
+	case i.Status == http.StatusUnauthorized || i.Status == http.StatusForbidden || i.Status == http.StatusTooManyRequests:
+		r.Outcome = audit.OutcomeRefused
+	case i.Status >= 400:
+		r.Outcome = audit.OutcomeFailure
+	}
+	a.rec.Record(r)
+}
+
+func (a apiCallAudit) AuditCall(ns, keyID, method string, refused bool) {
+	r := audit.Record{Namespace: ns, Type: audit.TypeAPICall, Actor: callActor(keyID, ""), Action: "ws " + method,
+		Outcome: audit.OutcomeSuccess, Detail: "forwarded"}
+	if method == "" {
+		r.Action = "ws (unreadable method)"
+	}
+	if refused {
+		r.Outcome, r.Detail = audit.OutcomeRefused, "over the requests-per-hour quota"
+	}
+	a.rec.Record(r)
+}
+
+func callActor(keyID, user string) string {
+	switch {
+	case keyID != "":
+		return "apikey:" + keyID
+	case user != "":
+		return user
+	}
+	return "anonymous"
+}
+
+// register exposes the writer's drops in /metrics.
+func (a *auditing) register(reg prometheus.Registerer) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "clawd_audit_dropped_total",
+		Help: "Audit records dropped because the writer's queue was full (the database could not keep up)."},
+		func() float64 { return float64(a.writer.Dropped()) }))
+}
+
+// toolAudit passes model usage on and records a skill event for each
+// model reply that asked the gateway to run tools: the model gateway counts
+// the tool calls (it does not keep their names), so the record says how
+// many, for which model.
+type toolAudit struct {
+	next modelgw.Sink
+	rec  audit.Recorder
+}
+
+func (t toolAudit) Record(u modelgw.Usage) {
+	t.next.Record(u)
+	if u.Namespace == "" || u.ToolCalls <= 0 {
+		return
+	}
+	target := u.Model
+	if u.Provider != "" {
+		target = u.Provider + "/" + u.Model
+	}
+	t.rec.Record(audit.Record{Namespace: u.Namespace, Time: u.Time, Type: audit.TypeSkill, Actor: "gateway", Action: "tool_calls",
+		Target: target, Outcome: audit.OutcomeSuccess, Detail: strconv.FormatInt(u.ToolCalls, 10) + " tool call(s) asked for by the model"})
 }

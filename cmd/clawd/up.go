@@ -173,7 +173,7 @@ func up(cfg *config.Static) error {
 	// Runs before mtr.wait: the audit writer's last flush, then the ledger closes.
 	defer aud.wait()
 	aud.run(ctx, st)
-	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, modelSink{mtr.meter}, log)
+	mdl, err := newModels(ctx, cfg, rt, st, edge.reg, toolAudit{modelSink{mtr.meter}, aud.writer}, log)
 	if err != nil {
 		return err
 	}
@@ -258,14 +258,18 @@ func up(cfg *config.Static) error {
 	rtr.Lifecycle(sup, edge.observe(ctx, rtr, activity), time.Duration(cfg.Router.WakeTimeout))
 	rtr.SetGate(activity)
 	rtr.AuditAuth(authAudit{aud.writer})
+	rtr.Observe(apiCallAudit{aud.writer})
+	rtr.AuditCalls(apiCallAudit{aud.writer})
+	aud.register(edge.reg)
 	rtr.CountRequests(mdl.requests, mtr.meter) // the quota, then the ledger's api_requests
 	tiers := reaper.NewTiers(sup, sup, activity, time.Duration(cfg.Reaper.Interval), log.Named("reaper"))
 	leaks := reaper.NewLeaks(rt, st, ownersOrNil(pool), time.Duration(cfg.Reaper.Grace), cfg.Reaper.DryRun, log.Named("reaper"))
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st, Storage: vols},
-		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
+		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing"), Audit: aud.writer})
+	cleaner := newCleaner(cfg.Node.Name, dataDirs{rt, vols}, mtr.ledger, st, aud.writer, edge.reg, log.Named("retention"))
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols,
+		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner,
 		SecretKeys: secretKeeper(mdl.box, st)}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
@@ -283,6 +287,7 @@ func up(cfg *config.Static) error {
 		Logger: log.Named("metering"),
 	}, mtr.meter, sup, rt, volumeDisks{rt, vols}).Run(ctx)
 	go bill.Run(ctx, mtr.ledger, time.Minute)
+	go cleaner.Run(ctx, time.Duration(cfg.Retention.FirstAfter), time.Duration(cfg.Retention.Interval))
 
 	limits := router.Limits{ReadHeaderTimeout: time.Duration(cfg.Router.ReadHeaderTimeout), MaxHeaderBytes: cfg.Router.MaxHeaderBytes}
 	routerSrv := rtr.Server(limits)
