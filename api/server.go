@@ -88,6 +88,11 @@ type Config struct {
 	AuditFontDir string
 	// Console serves the operator console under /console/; nil: none.
 	Console http.Handler
+	// Resources serves the namespaces' recent CPU and memory readings;
+	// nil: that endpoint answers 409.
+	Resources ResourceHistory
+	// Memory reports the memory budget in status; nil: not shown.
+	Memory MemoryBudget
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -140,6 +145,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("DELETE /api/v1/config/{key}", s.deleteConfig)
 	s.routeBilling()
 	s.routeAudit()
+	s.routeResources()
 	s.mux.HandleFunc("POST /api/v1/console/session", s.signIn)
 	s.mux.HandleFunc("DELETE /api/v1/console/session", s.signOut)
 	if cfg.Console != nil {
@@ -603,6 +609,8 @@ type StatusReply struct {
 	// Failing are the namespaces whose gateway keeps failing: why, and
 	// when clawd tries again.
 	Failing []FailingNamespace `json:"failing,omitempty"`
+	// Memory is this node's memory budget and what is held of it.
+	Memory *MemoryStatus `json:"memory,omitempty"`
 }
 
 // FailingNamespace is one Failed namespace in clawd status.
@@ -643,6 +651,10 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if s.cfg.Metering != nil {
 		ms := s.cfg.Metering.MeteringStatus()
 		rep.Metering = &ms
+	}
+	if s.cfg.Memory != nil {
+		b, u := s.cfg.Memory.MemoryBudget()
+		rep.Memory = &MemoryStatus{BudgetBytes: b, UsedBytes: u}
 	}
 	if s.cfg.Billing != nil {
 		bs, err := s.cfg.Billing.Status(r.Context())
