@@ -33,9 +33,15 @@ func TestConsole(t *testing.T) {
 		}
 	}
 	in, out := fp.Totals()
+	var calls int64
 	eventually(t, 30*time.Second, "the ledger holds the provider's tokens", func() bool {
-		return d.report("alpha").Usage.TokensUsed == in+out
+		r := d.report("alpha")
+		calls = r.Usage.ModelCalls
+		return r.Usage.TokensUsed == in+out
 	})
+	if calls < 3 {
+		t.Fatalf("the ledger counts %d model calls for 3 chats", calls)
+	}
 	token, err := os.ReadFile(filepath.Join(d.dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +57,7 @@ func TestConsole(t *testing.T) {
 	if shots == "" {
 		shots = filepath.Join(t.TempDir(), "screenshots")
 	}
-	cmd := exec.Command("node", "browser/console.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "alpha", jsonNumber(in+out))
+	cmd := exec.Command("node", "browser/console.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "alpha", jsonNumber(in+out), jsonNumber(calls))
 	res, err := cmd.Output()
 	var stderr string
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -62,14 +68,19 @@ func TestConsole(t *testing.T) {
 	}
 	t.Logf("screenshots of every page in %s", shots)
 	var saw struct {
-		Created     string `json:"created"`
-		Key         string `json:"key"`
-		MemoryError string `json:"memoryError"`
-		Charted     int64  `json:"charted"`
+		Created     string   `json:"created"`
+		Key         string   `json:"key"`
+		MemoryError string   `json:"memoryError"`
+		Charted     int64    `json:"charted"`
+		Calls       int64    `json:"calls"`
+		Readings    int      `json:"readings"`
+		History     []string `json:"history"`
 	}
 	if err := json.Unmarshal(res, &saw); err != nil {
 		t.Fatalf("console.mjs printed %q: %v", res, err)
 	}
+
+	t.Logf("the console charted %d tokens, %d model calls, %d CPU and memory readings; phase history %v", saw.Charted, saw.Calls, saw.Readings, saw.History)
 
 	// What the page did went through the API and is real.
 	if v := d.get(saw.Created); v.Status.Phase != "Running" {
@@ -94,6 +105,24 @@ func TestConsole(t *testing.T) {
 	}
 	if strings.Contains(keys, saw.Key) {
 		t.Error("the API lists the whole key")
+	}
+	// The phase history the page showed is the audit log's.
+	var recs []struct {
+		Actor  string `json:"actor"`
+		Action string `json:"action"`
+		After  string `json:"after"`
+	}
+	if err := json.Unmarshal([]byte(d.mustClawd("audit", "query", "--namespace="+saw.Created, "--event-type=namespace", "-o", "json")), &recs); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for _, r := range recs {
+		if r.Actor == "system" && r.After != "" {
+			logged = append([]string{r.Action + ">" + r.After}, logged...)
+		}
+	}
+	if strings.Join(logged, " ") != strings.Join(saw.History, " ") {
+		t.Errorf("the console's phase history %v; the audit log's %v", saw.History, logged)
 	}
 	// The key the page showed once opens the namespace's gateway.
 	if code, text := d.chat("", saw.Key, false); code != 200 || !strings.Contains(text, "fake provider") {
