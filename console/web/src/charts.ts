@@ -9,15 +9,15 @@ export const palette = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#a40e26", "
 
 type Series = { label: string; values: (number | null)[]; color?: string; dash?: boolean };
 
-/** plot draws series over xs (Unix seconds) into fig, replacing an earlier plot. */
-function plot(fig: HTMLElement, xs: number[], series: Series[], fmt: (n: number) => string, height = 220): uPlot {
+/** plot draws series over xs (Unix seconds) into fig from 0 up (at least to floor), replacing an earlier plot. */
+function plot(fig: HTMLElement, xs: number[], series: Series[], fmt: (n: number) => string, floor: number, height = 220): uPlot {
   fig.querySelector(".uplot")?.remove();
   const width = Math.max(260, Math.min(1100, fig.clientWidth || main.clientWidth - 40));
   const p = new uPlot({
     width, height,
     series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: s.color ?? palette[i % palette.length], width: 2, dash: s.dash ? [6, 4] : undefined, points: { show: xs.length < 40 }, spanGaps: false }))],
     axes: [{}, { size: 70, values: (_u: uPlot, v: number[]) => v.map(fmt) }],
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, y: { range: (_u: uPlot, _min: number, max: number) => [0, Math.max(floor, max * 1.1)] } },
   }, [xs, ...series.map((s) => s.values)] as uPlot.AlignedData, fig);
   p.root.setAttribute("aria-hidden", "true");
   fig.dataset.series = JSON.stringify({ x: xs, ...Object.fromEntries(series.map((s) => [s.label, s.values])) });
@@ -60,8 +60,8 @@ export async function resourceCharts(name: string, box: HTMLElement, caps: { cpu
   const limit = caps.memoryBytes || pts[pts.length - 1].memoryLimitBytes;
   const memSeries: Series[] = [{ label: "memory", values: pts.map((p) => p.memoryBytes) }];
   if (limit) memSeries.push({ label: "cap", values: pts.map(() => limit), color: "#a40e26", dash: true });
-  plot(cpuFig, xs, cpuSeries, (n) => `${Math.round(n * 1000) / 1000}`);
-  plot(memFig, xs, memSeries, (n) => bytes(n));
+  plot(cpuFig, xs, cpuSeries, (n) => `${Math.round(n * 1000) / 1000}`, 0.01);
+  plot(memFig, xs, memSeries, (n) => (n ? bytes(n) : "0"), 1 << 20);
 }
 
 // ---- requests and tokens per day by model, last 30 days ----
@@ -103,6 +103,6 @@ export async function usageChart(name: string, fig: HTMLElement) {
         models.map((m) => [h("td", { class: "num", "data-calls-day": d, "data-model": m }, num((calls.get(m) ?? zero)[i])),
           h("td", { class: "num", "data-model-day": d, "data-model": m }, num((tokens.get(m) ?? zero)[i]))]))
       : null)));
-  if (tokens.size) plot(fig, days.map((d) => Date.parse(d + "T00:00:00Z") / 1000), [...tokens].map(([m, v]) => ({ label: m, values: v })), (n) => nf.format(n), 240);
+  if (tokens.size) plot(fig, days.map((d) => Date.parse(d + "T00:00:00Z") / 1000), [...tokens].map(([m, v]) => ({ label: m, values: v })), (n) => nf.format(n), 10, 240);
   fig.append(h("details", { open: true }, h("summary", {}, "The numbers"), h("div", { class: "scroll" }, table)));
 }
