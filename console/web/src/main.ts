@@ -109,7 +109,7 @@ function namespaces() {
     // sampler reads every 15 s); the plan: billing's customer records.
     const [qs, rs, subs] = await Promise.all([
       Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/quota-status`))),
-      Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/resources?window=1m`))),
+      Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/resources?window=2m`))),
       api<any[]>("GET", "/api/v1/billing/subscriptions").catch((err) => { if (err instanceof Unreachable) throw err; return [] as any[]; }),
     ]);
     const plans = new Map(subs.map((c) => [c.namespace, c.plan || ""]));
