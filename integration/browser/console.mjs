@@ -174,10 +174,13 @@ async function main() {
     must(String(p.memoryBytes) === r.mem && String(p.cpuMillis ?? '') === r.cpu, `reading at ${r.time}: page ${r.cpu} m, ${r.mem} B; API ${JSON.stringify(p)}`);
   }
   const oldestFirst = [...shown].reverse();
-  must(JSON.stringify(memPlot.memory) === JSON.stringify(oldestFirst.map((r) => Number(r.mem))), 'the memory chart plots other numbers than its table');
-  must(JSON.stringify(cpuPlot.cpu) === JSON.stringify(oldestFirst.map((r) => (r.cpu === '' ? null : Number(r.cpu) / 1000))), 'the CPU chart plots other numbers than its table');
-  must(JSON.stringify(memPlot.x) === JSON.stringify(oldestFirst.map((r) => Date.parse(r.time) / 1000)), 'the memory chart plots other times than its table');
-  must(memPlot.memory.every((n) => n > 0), 'a running gateway charted with no memory');
+  // A null marks a gap (no readings while asleep); the rest is the table.
+  const real = memPlot.memory.map((n, i) => i).filter((i) => memPlot.memory[i] !== null);
+  const pick = (a) => real.map((i) => a[i]);
+  must(JSON.stringify(pick(memPlot.memory)) === JSON.stringify(oldestFirst.map((r) => Number(r.mem))), 'the memory chart plots other numbers than its table');
+  must(JSON.stringify(pick(cpuPlot.cpu)) === JSON.stringify(oldestFirst.map((r) => (r.cpu === '' ? null : Number(r.cpu) / 1000))), 'the CPU chart plots other numbers than its table');
+  must(JSON.stringify(pick(memPlot.x)) === JSON.stringify(oldestFirst.map((r) => Date.parse(r.time) / 1000)), 'the memory chart plots other times than its table');
+  must(pick(memPlot.memory).every((n) => n > 0), 'a running gateway charted with no memory');
   await page.locator('#quotas').waitFor();
   await page.locator('#config dd', { hasText: 'gpt-4o' }).waitFor();
   await page.locator('#invoices p').filter({ hasText: /.+/ }).waitFor();
@@ -215,6 +218,12 @@ async function main() {
     return rows[0] === 'wake>Running' && sleep > 0;
   }, null, { timeout: 30_000 });
   const history = await page.locator('#history tbody tr').evaluateAll((rows) => rows.map((r) => `${r.dataset.action}>${r.dataset.to}`));
+  stage = 'the sleep as a gap in the memory chart';
+  await page.waitForFunction(() => {
+    const s = JSON.parse(document.querySelector('#mem-chart')?.dataset.series || '{"memory":[]}');
+    const gap = s.memory.indexOf(null);
+    return gap > 0 && s.memory.slice(gap + 1).some((n) => n > 0);
+  }, null, { timeout: 30_000 });
   await shot('namespace-awake');
 
   stage = 'the usage page';

@@ -43,7 +43,6 @@ export async function resourceCharts(name: string, box: HTMLElement, caps: { cpu
       `No readings in the last hour on node ${rep.node}: the gateway was asleep, runs on another node, or clawd started since.`));
     return;
   }
-  const xs = pts.map((p) => Date.parse(p.time) / 1000);
   const cpuFig = h("figure", { id: "cpu-chart", "aria-labelledby": "cpu-title" }, h("figcaption", { id: "cpu-title" }, "CPU, cores (average between readings)"));
   const memFig = h("figure", { id: "mem-chart", "aria-labelledby": "mem-title" }, h("figcaption", { id: "mem-title" }, "Memory working set"));
   const rows = pts.slice().reverse().map((p) => h("tr", { "data-time": p.time },
@@ -55,11 +54,25 @@ export async function resourceCharts(name: string, box: HTMLElement, caps: { cpu
       h("div", { class: "scroll table-box" }, h("table", { id: "res-table", "aria-label": "CPU and memory readings, newest first" },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Time"), h("th", { scope: "col", class: "num" }, "CPU (cores)"), h("th", { scope: "col", class: "num" }, "Memory"))),
         h("tbody", {}, rows)))));
-  const cpuSeries: Series[] = [{ label: "cpu", values: pts.map((p) => (p.cpuMillis === undefined ? null : p.cpuMillis / 1000)) }];
-  if (caps.cpuMillis) cpuSeries.push({ label: "cap", values: pts.map(() => caps.cpuMillis! / 1000), color: "#a40e26", dash: true });
+  // While the gateway slept there are no readings: a null just after the
+  // last one before the gap breaks the line instead of joining across it.
+  const xs0 = pts.map((p) => Date.parse(p.time) / 1000);
+  const steps = xs0.slice(1).map((x, i) => x - xs0[i]).sort((a, b) => a - b);
+  const gap = 3 * (steps[Math.floor(steps.length / 2)] ?? Infinity);
+  const xs: number[] = [];
+  const cpuV: (number | null)[] = [];
+  const memV: (number | null)[] = [];
+  pts.forEach((p, i) => {
+    if (i > 0 && xs0[i] - xs0[i - 1] > gap) { xs.push(xs0[i - 1] + 1); cpuV.push(null); memV.push(null); }
+    xs.push(xs0[i]);
+    cpuV.push(p.cpuMillis === undefined ? null : p.cpuMillis / 1000);
+    memV.push(p.memoryBytes);
+  });
+  const cpuSeries: Series[] = [{ label: "cpu", values: cpuV }];
+  if (caps.cpuMillis) cpuSeries.push({ label: "cap", values: xs.map(() => caps.cpuMillis! / 1000), color: "#a40e26", dash: true });
   const limit = caps.memoryBytes || pts[pts.length - 1].memoryLimitBytes;
-  const memSeries: Series[] = [{ label: "memory", values: pts.map((p) => p.memoryBytes) }];
-  if (limit) memSeries.push({ label: "cap", values: pts.map(() => limit), color: "#a40e26", dash: true });
+  const memSeries: Series[] = [{ label: "memory", values: memV }];
+  if (limit) memSeries.push({ label: "cap", values: xs.map(() => limit), color: "#a40e26", dash: true });
   plot(cpuFig, xs, cpuSeries, (n) => `${Math.round(n * 1000) / 1000}`, 0.01);
   plot(memFig, xs, memSeries, (n) => (n ? bytes(n) : "0"), 1 << 20);
 }
