@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clawd-dev/clawd/internal/stripetest"
 	"github.com/clawd-dev/clawd/internal/testenv"
 )
 
@@ -20,12 +22,7 @@ import (
 // banner of a daemon that went away. Screenshots of each page go to
 // $CLAWD_CONSOLE_SCREENSHOTS, or the test's temp dir (logged).
 func TestConsole(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CHROMIUM") == "" {
-		testenv.Missing(t, "no Chromium at /usr/bin/chromium (make tools installs Debian's)")
-	}
-	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
-		testenv.Missing(t, "integration/browser/node_modules lacks playwright-core (make tools runs npm ci there)")
-	}
+	needBrowser(t)
 	d, fp := meteredDaemon(t, meteringFlags, nil, "alpha")
 	for i := range 3 {
 		if code, text := d.chat("alpha.localhost", "", i == 1); code != 200 || !strings.Contains(text, "fake provider") {
@@ -127,6 +124,44 @@ func TestConsole(t *testing.T) {
 	// The key the page showed once opens the namespace's gateway.
 	if code, text := d.chat("", saw.Key, false); code != 200 || !strings.Contains(text, "fake provider") {
 		t.Errorf("a chat with the key shown in the console: %d %.200q", code, text)
+	}
+}
+
+// The namespaces table's plan column shows billing's subscriptions
+// (stripe-mock stands in for Stripe, as in TestBillingEndToEnd).
+func TestConsolePlanColumn(t *testing.T) {
+	needBrowser(t)
+	stripe := stripetest.Start(t)
+	d := startDaemon(t, "--billing.stripe.apiBase="+stripe.URL)
+	d.mustClawd("billing", "configure", "--provider=stripe", "--api-key="+itStripeKey, "--webhook-secret="+itStripeSecret)
+	d.mustClawd("billing", "plan", "create", "--name=basic", "--price=99.00", "--currency=USD", "--interval=month")
+	d.mustClawd("namespace", "create", "paying")
+	d.mustClawd("namespace", "create", "free")
+	d.mustClawd("billing", "subscribe", "paying", "--plan=basic", "--payment-method=pm_card_visa")
+	token, err := os.ReadFile(filepath.Join(d.dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("CLAWD_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(t.TempDir(), "screenshots")
+	}
+	out, err := exec.Command("node", "browser/console-plan.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "paying", "basic", "free").Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		t.Fatalf("console-plan.mjs: %v: %s (screenshots in %s)", err, ee.Stderr, shots)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("console-plan.mjs: %s", bytes.TrimSpace(out))
+}
+
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CHROMIUM") == "" {
+		testenv.Missing(t, "no Chromium at /usr/bin/chromium (make tools installs Debian's)")
+	}
+	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
+		testenv.Missing(t, "integration/browser/node_modules lacks playwright-core (make tools runs npm ci there)")
 	}
 }
 
