@@ -218,6 +218,8 @@ async function main() {
     return rows[0] === 'wake>Running' && sleep > 0;
   }, null, { timeout: 30_000 });
   const history = await page.locator('#history tbody tr').evaluateAll((rows) => rows.map((r) => `${r.dataset.action}>${r.dataset.to}`));
+  stage = 'the console\'s sleep request among the audit events';
+  await page.locator('#events tr[data-type="namespace"][data-action$="/sleep"]').first().waitFor();
   stage = 'the sleep as a gap in the memory chart';
   await page.waitForFunction(() => {
     const s = JSON.parse(document.querySelector('#mem-chart')?.dataset.series || '{"memory":[]}');

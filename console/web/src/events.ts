@@ -36,6 +36,9 @@ const changeTypes = "namespace,apikey,config_change,quota,billing,skill,admin";
 /** auditEvents shows the namespace's last 25 audited changes of the last 7 days. */
 export async function auditEvents(name: string, box: HTMLElement) {
   const recs = (await records(name, 7, changeTypes)).slice(-25).reverse();
+  const key = `${recs[0]?.seq ?? ""}`;
+  if (box.dataset.drawn === key) return;
+  box.dataset.drawn = key;
   const table = h("div", { class: "scroll table-box" }, h("table", { "aria-label": "Recent audit events, newest first" },
     h("thead", {}, h("tr", {}, ["Time", "Type", "Actor", "Action", "Outcome", "Detail"].map((c) => h("th", { scope: "col" }, c)))),
     h("tbody", {}, recs.map((r) => h("tr", { "data-type": r.type, "data-action": r.action },

@@ -125,11 +125,13 @@ export function namespacePage(name: string) {
   // Each part fails alone: a namespace without an audit log or readings
   // still shows the rest.
   const quiet = (el: HTMLElement) => (err: unknown) => {
-    if (!(err instanceof Unreachable)) el.replaceChildren(h("p", { class: "muted" }, (err as Error).message));
+    if (err instanceof Unreachable) return;
+    el.dataset.drawn = "";
+    el.replaceChildren(h("p", { class: "muted" }, (err as Error).message));
   };
   poll(async () => {
     await loadHead();
-    await Promise.all([loadQuotas(), resourceCharts(name, res, caps).catch(quiet(res)), phaseHistory(name, history).catch(quiet(history))]);
+    await Promise.all([loadQuotas(), resourceCharts(name, res, caps).catch(quiet(res)),
+      phaseHistory(name, history).catch(quiet(history)), auditEvents(name, events).catch(quiet(events))]);
   });
-  auditEvents(name, events).catch(quiet(events));
 }
