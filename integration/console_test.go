@@ -70,6 +70,7 @@ func TestConsole(t *testing.T) {
 		MemoryError string   `json:"memoryError"`
 		Charted     int64    `json:"charted"`
 		Calls       int64    `json:"calls"`
+		UsageError  string   `json:"usageError"`
 		Readings    int      `json:"readings"`
 		History     []string `json:"history"`
 	}
@@ -88,6 +89,9 @@ func TestConsole(t *testing.T) {
 	}
 	if _, errOut, err := d.clawd("namespace", "create", "x", "--quota-memory=lots"); err == nil || !strings.Contains(errOut, saw.MemoryError) {
 		t.Errorf("the console showed %q for a bad memory size; the CLI says %q", saw.MemoryError, errOut)
+	}
+	if _, errOut, err := d.clawd("metering", "report", "--period=someday"); err == nil || saw.UsageError == "" || !strings.Contains(errOut, saw.UsageError) {
+		t.Errorf("the console showed %q for a bad period; the CLI says %q", saw.UsageError, errOut)
 	}
 	keys := d.mustClawd("apikey", "list", "--namespace="+saw.Created, "-o", "json")
 	var list []struct {

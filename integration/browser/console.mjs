@@ -33,7 +33,7 @@ const modelCalls = Number(callsArg);
 const created = 'webui';
 const OVERALL_MS = 240_000;
 let stage = 'starting';
-let browser, page, shotN = 0;
+let browser, page, shotN = 0, usageError = '';
 
 async function finish(code, msg) {
   if (code !== 0 && page) await shot('failure').catch(() => {});
@@ -242,6 +242,14 @@ async function main() {
   must(csvTokens === tokensUsed, `the CSV holds ${csvTokens} tokens for ${metered}; the report ${tokensUsed}`);
   await shot('usage');
 
+  stage = 'a bad usage period';
+  await page.getByLabel('Period', { exact: true }).fill('someday');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.locator('#period-error').filter({ hasText: /someday/ }).waitFor();
+  must(await page.locator('#period').getAttribute('aria-invalid') === 'true', 'the bad period is not marked invalid');
+  usageError = (await page.locator('#period-error').textContent()).trim();
+  await shot('usage-bad-period');
+
   stage = 'a delete cancelled from the keyboard';
   await page.getByRole('link', { name: 'Namespaces' }).click();
   await page.getByRole('button', { name: `Delete ${created}` }).click();
@@ -300,7 +308,7 @@ async function main() {
 
   must(offOrigin.length === 0, `requests off the admin origin: ${offOrigin.join(' ')}`);
   must(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
-  await finish(0, JSON.stringify({ created, key, memoryError: memErrText, charted, calls, readings: shown.length, history, shots: shotN }));
+  await finish(0, JSON.stringify({ created, key, memoryError: memErrText, charted, calls, usageError, readings: shown.length, history, shots: shotN }));
 }
 
 main().catch((e) => finish(1, `FAIL while ${stage}: ${e.message.split('\n')[0]}`));
