@@ -19,6 +19,7 @@ type Billing interface {
 	Subscribe(ctx context.Context, ns string, req billing.SubscribeRequest) (billing.Customer, error)
 	Unsubscribe(ctx context.Context, ns string) (billing.Customer, error)
 	Invoices(ctx context.Context, ns string, limit int) ([]billing.Invoice, error)
+	Customers(ctx context.Context) ([]billing.Customer, error)
 	HandleWebhook(ctx context.Context, payload []byte, signature string) (billing.WebhookResult, error)
 	Status(ctx context.Context) (billing.Status, error)
 }
@@ -36,6 +37,7 @@ func (s *Server) routeBilling() {
 	s.handle("PUT /api/v1/billing/subscriptions/{name}", s.billingSubscribe)
 	s.handle("DELETE /api/v1/billing/subscriptions/{name}", s.billingUnsubscribe)
 	s.handle("GET /api/v1/billing/invoices/{name}", s.billingInvoices)
+	s.handle("GET /api/v1/billing/subscriptions", s.billingCustomers)
 	s.mux.HandleFunc("POST /api/v1/billing/stripe/webhook", s.billingWebhook)
 }
 
@@ -121,6 +123,19 @@ func (s *Server) billingInvoices(r *http.Request) (int, any, error) {
 		limit = n
 	}
 	list, err := s.cfg.Billing.Invoices(r.Context(), r.PathValue("name"), limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, list, nil
+}
+
+// billingCustomers lists every namespace's billing record: its plan and
+// subscription (the console's plan column).
+func (s *Server) billingCustomers(r *http.Request) (int, any, error) {
+	if s.cfg.Billing == nil {
+		return 0, nil, errNoBilling
+	}
+	list, err := s.cfg.Billing.Customers(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}

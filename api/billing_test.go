@@ -133,3 +133,18 @@ func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
 }
+
+func (f fakeBilling) Customers(context.Context) ([]billing.Customer, error) {
+	return []billing.Customer{{Namespace: "tenant-a", CustomerID: "cus_1", Plan: "basic", SubscriptionID: "sub_1"}}, nil
+}
+
+func TestBillingSubscriptionsList(t *testing.T) {
+	srv := New(Config{Token: adminToken, Billing: fakeBilling{}}, newMemStore(), nil)
+	var list []billing.Customer
+	rec := admin(t, srv, http.MethodGet, "/api/v1/billing/subscriptions", "")
+	decodeInto(t, rec, &list)
+	if rec.Code != 200 || len(list) != 1 || list[0].Plan != "basic" {
+		t.Fatalf("%d %+v", rec.Code, list)
+	}
+	wantProblem(t, admin(t, New(Config{Token: adminToken}, newMemStore(), nil), http.MethodGet, "/api/v1/billing/subscriptions", ""), 409, "no billing")
+}

@@ -96,6 +96,11 @@ type Config struct {
 	Storage StorageVolumes
 	// Cleanup serves POST /api/v1/namespaces/{name}/cleanup; nil: 409.
 	Cleanup Cleaner
+	// Resources serves the namespaces' recent CPU and memory readings;
+	// nil: that endpoint answers 409.
+	Resources ResourceHistory
+	// Memory reports the memory budget in status; nil: not shown.
+	Memory MemoryBudget
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -150,6 +155,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.routeBilling()
 	s.routeAudit()
 	s.routeSecrets()
+	s.routeResources()
 	s.mux.HandleFunc("POST /api/v1/console/session", s.signIn)
 	s.mux.HandleFunc("DELETE /api/v1/console/session", s.signOut)
 	if cfg.Console != nil {
@@ -649,6 +655,8 @@ type StatusReply struct {
 	// Failing are the namespaces whose gateway keeps failing: why, and
 	// when clawd tries again.
 	Failing []FailingNamespace `json:"failing,omitempty"`
+	// Memory is this node's memory budget and what is held of it.
+	Memory *MemoryStatus `json:"memory,omitempty"`
 }
 
 // FailingNamespace is one Failed namespace in clawd status.
@@ -689,6 +697,10 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if s.cfg.Metering != nil {
 		ms := s.cfg.Metering.MeteringStatus()
 		rep.Metering = &ms
+	}
+	if s.cfg.Memory != nil {
+		b, u := s.cfg.Memory.MemoryBudget()
+		rep.Memory = &MemoryStatus{BudgetBytes: b, UsedBytes: u}
 	}
 	if s.cfg.Billing != nil {
 		bs, err := s.cfg.Billing.Status(r.Context())

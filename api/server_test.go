@@ -27,6 +27,7 @@ import (
 	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/resources"
 	"github.com/clawd-dev/clawd/store"
 )
 
@@ -739,6 +740,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"AuditRecord":             reflect.TypeFor[audit.Record](),
 		"AuditHead":               reflect.TypeFor[store.AuditHead](),
 		"AuditVerification":       reflect.TypeFor[audit.Verification](),
+		"ResourcesReply":          reflect.TypeFor[ResourcesReply](),
+		"ResourcePoint":           reflect.TypeFor[resources.Point](),
 	} {
 		t.Run(name, func(t *testing.T) {
 			var schema struct {

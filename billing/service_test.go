@@ -345,3 +345,35 @@ func TestSubscribe(t *testing.T) {
 		}
 	})
 }
+
+// Customers lists what Subscribe and Unsubscribe left, by namespace.
+func TestCustomers(t *testing.T) {
+	ctx := context.Background()
+	f := configured(t, "tenant-a", "tenant-b")
+	if list, err := f.svc.Customers(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("before any subscription: %+v, %v", list, err)
+	}
+	if _, err := f.svc.CreatePlan(ctx, PlanRequest{Name: "basic", Price: "99.00", Currency: "usd", Interval: "month"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"tenant-b", "tenant-a"} {
+		if _, err := f.svc.Subscribe(ctx, ns, SubscribeRequest{Plan: "basic"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.svc.Unsubscribe(ctx, "tenant-b"); err != nil {
+		t.Fatal(err)
+	}
+	f.stripe.Reset()
+	list, err := f.svc.Customers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Namespace != "tenant-a" || list[0].Plan != "basic" || list[0].SubscriptionID == "" ||
+		list[1].Namespace != "tenant-b" || list[1].SubscriptionID != "" {
+		t.Fatalf("customers %+v", list)
+	}
+	if got := f.stripe.Calls(); len(got) != 0 {
+		t.Errorf("listing customers sent %v to Stripe", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/units"
 )
 
 func statusCmd() *cobra.Command {
@@ -27,6 +28,9 @@ func statusCmd() *cobra.Command {
 					fmt.Fprintf(w, "Warm pool:\t%d ready of %d (%d alive)\n", st.Pool.Ready, st.Pool.Size, st.Pool.Alive)
 				} else {
 					fmt.Fprintf(w, "Warm pool:\toff\n")
+				}
+				if m := st.Memory; m != nil && m.BudgetBytes > 0 {
+					fmt.Fprintf(w, "Memory budget:\t%s of %s held\n", units.FormatBytes(m.UsedBytes), units.FormatBytes(m.BudgetBytes))
 				}
 				if m := st.Metering; m != nil {
 					if m.Backend == "off" {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clawd-dev/clawd/internal/stripetest"
 	"github.com/clawd-dev/clawd/internal/testenv"
 )
 
@@ -20,12 +22,7 @@ import (
 // banner of a daemon that went away. Screenshots of each page go to
 // $CLAWD_CONSOLE_SCREENSHOTS, or the test's temp dir (logged).
 func TestConsole(t *testing.T) {
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CHROMIUM") == "" {
-		testenv.Missing(t, "no Chromium at /usr/bin/chromium (make tools installs Debian's)")
-	}
-	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
-		testenv.Missing(t, "integration/browser/node_modules lacks playwright-core (make tools runs npm ci there)")
-	}
+	needBrowser(t)
 	d, fp := meteredDaemon(t, meteringFlags, nil, "alpha")
 	for i := range 3 {
 		if code, text := d.chat("alpha.localhost", "", i == 1); code != 200 || !strings.Contains(text, "fake provider") {
@@ -33,9 +30,15 @@ func TestConsole(t *testing.T) {
 		}
 	}
 	in, out := fp.Totals()
+	var calls int64
 	eventually(t, 30*time.Second, "the ledger holds the provider's tokens", func() bool {
-		return d.report("alpha").Usage.TokensUsed == in+out
+		r := d.report("alpha")
+		calls = r.Usage.ModelCalls
+		return r.Usage.TokensUsed == in+out
 	})
+	if calls < 3 {
+		t.Fatalf("the ledger counts %d model calls for 3 chats", calls)
+	}
 	token, err := os.ReadFile(filepath.Join(d.dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +54,7 @@ func TestConsole(t *testing.T) {
 	if shots == "" {
 		shots = filepath.Join(t.TempDir(), "screenshots")
 	}
-	cmd := exec.Command("node", "browser/console.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "alpha", jsonNumber(in+out))
+	cmd := exec.Command("node", "browser/console.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "alpha", jsonNumber(in+out), jsonNumber(calls))
 	res, err := cmd.Output()
 	var stderr string
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -62,14 +65,20 @@ func TestConsole(t *testing.T) {
 	}
 	t.Logf("screenshots of every page in %s", shots)
 	var saw struct {
-		Created     string `json:"created"`
-		Key         string `json:"key"`
-		MemoryError string `json:"memoryError"`
-		Charted     int64  `json:"charted"`
+		Created     string   `json:"created"`
+		Key         string   `json:"key"`
+		MemoryError string   `json:"memoryError"`
+		Charted     int64    `json:"charted"`
+		Calls       int64    `json:"calls"`
+		UsageError  string   `json:"usageError"`
+		Readings    int      `json:"readings"`
+		History     []string `json:"history"`
 	}
 	if err := json.Unmarshal(res, &saw); err != nil {
 		t.Fatalf("console.mjs printed %q: %v", res, err)
 	}
+
+	t.Logf("the console charted %d tokens, %d model calls, %d CPU and memory readings; phase history %v", saw.Charted, saw.Calls, saw.Readings, saw.History)
 
 	// What the page did went through the API and is real.
 	if v := d.get(saw.Created); v.Status.Phase != "Running" {
@@ -80,6 +89,9 @@ func TestConsole(t *testing.T) {
 	}
 	if _, errOut, err := d.clawd("namespace", "create", "x", "--quota-memory=lots"); err == nil || !strings.Contains(errOut, saw.MemoryError) {
 		t.Errorf("the console showed %q for a bad memory size; the CLI says %q", saw.MemoryError, errOut)
+	}
+	if _, errOut, err := d.clawd("metering", "report", "--period=someday"); err == nil || saw.UsageError == "" || !strings.Contains(errOut, saw.UsageError) {
+		t.Errorf("the console showed %q for a bad period; the CLI says %q", saw.UsageError, errOut)
 	}
 	keys := d.mustClawd("apikey", "list", "--namespace="+saw.Created, "-o", "json")
 	var list []struct {
@@ -95,9 +107,65 @@ func TestConsole(t *testing.T) {
 	if strings.Contains(keys, saw.Key) {
 		t.Error("the API lists the whole key")
 	}
+	// The phase history the page showed is the audit log's.
+	var recs []struct {
+		Actor  string `json:"actor"`
+		Action string `json:"action"`
+		After  string `json:"after"`
+	}
+	if err := json.Unmarshal([]byte(d.mustClawd("audit", "query", "--namespace="+saw.Created, "--event-type=namespace", "-o", "json")), &recs); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	for _, r := range recs {
+		if r.Actor == "system" && r.After != "" {
+			logged = append([]string{r.Action + ">" + r.After}, logged...)
+		}
+	}
+	if strings.Join(logged, " ") != strings.Join(saw.History, " ") {
+		t.Errorf("the console's phase history %v; the audit log's %v", saw.History, logged)
+	}
 	// The key the page showed once opens the namespace's gateway.
 	if code, text := d.chat("", saw.Key, false); code != 200 || !strings.Contains(text, "fake provider") {
 		t.Errorf("a chat with the key shown in the console: %d %.200q", code, text)
+	}
+}
+
+// The namespaces table's plan column shows billing's subscriptions
+// (stripe-mock stands in for Stripe, as in TestBillingEndToEnd).
+func TestConsolePlanColumn(t *testing.T) {
+	needBrowser(t)
+	stripe := stripetest.Start(t)
+	d := startDaemon(t, "--billing.stripe.apiBase="+stripe.URL)
+	d.mustClawd("billing", "configure", "--provider=stripe", "--api-key="+itStripeKey, "--webhook-secret="+itStripeSecret)
+	d.mustClawd("billing", "plan", "create", "--name=basic", "--price=99.00", "--currency=USD", "--interval=month")
+	d.mustClawd("namespace", "create", "paying")
+	d.mustClawd("namespace", "create", "free")
+	d.mustClawd("billing", "subscribe", "paying", "--plan=basic", "--payment-method=pm_card_visa")
+	token, err := os.ReadFile(filepath.Join(d.dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shots := os.Getenv("CLAWD_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(t.TempDir(), "screenshots")
+	}
+	out, err := exec.Command("node", "browser/console-plan.mjs", "http://"+d.apiAddr, strings.TrimSpace(string(token)), shots, "paying", "basic", "free").Output()
+	if ee, ok := err.(*exec.ExitError); ok {
+		t.Fatalf("console-plan.mjs: %v: %s (screenshots in %s)", err, ee.Stderr, shots)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("console-plan.mjs: %s", bytes.TrimSpace(out))
+}
+
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil && os.Getenv("CHROMIUM") == "" {
+		testenv.Missing(t, "no Chromium at /usr/bin/chromium (make tools installs Debian's)")
+	}
+	if _, err := os.Stat("browser/node_modules/playwright-core"); err != nil {
+		testenv.Missing(t, "integration/browser/node_modules lacks playwright-core (make tools runs npm ci there)")
 	}
 }
 

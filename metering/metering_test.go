@@ -222,3 +222,38 @@ func TestSamplerMeasuresNewNamespacesAtOnce(t *testing.T) {
 		t.Fatalf("%d storage samples over two compute rounds, want 1 (the first)", samples)
 	}
 }
+
+type observed struct {
+	ns, container string
+	st            runtime.Stats
+}
+
+type fakeObserver struct{ got []observed }
+
+func (f *fakeObserver) Observe(ns, container string, _ time.Time, st runtime.Stats) {
+	f.got = append(f.got, observed{ns, container, st})
+}
+
+// The observer sees each running gateway's reading, with metering on or off;
+// a paused gateway is not read.
+func TestSamplerObserverSeesReadings(t *testing.T) {
+	s := &sink{}
+	m := New(Config{Node: "n1", Sink: s})
+	paused := running("b", "c2")
+	paused.Status.Phase = namespace.PhasePaused
+	nss := &fakeNS{list: []namespace.Namespace{running("a", "c1"), paused}}
+	cg := fakeCG{"a": {CPUUsage: time.Second, MemoryWorkingSet: 64 << 20}, "b": {CPUUsage: time.Second}}
+	obs := &fakeObserver{}
+	sm := NewSampler(SamplerConfig{Node: "n1", Observer: obs}, m, nss, cg, nil)
+	t0 := time.Unix(1000, 0)
+	sm.Compute(context.Background(), t0)
+	m.Configure(false, "")
+	cg["a"] = runtime.Stats{CPUUsage: 2 * time.Second, MemoryWorkingSet: 65 << 20}
+	sm.Compute(context.Background(), t0.Add(15*time.Second))
+	if len(obs.got) != 2 || obs.got[0].ns != "a" || obs.got[1].ns != "a" || obs.got[1].container != "c1" || obs.got[1].st.MemoryWorkingSet != 65<<20 {
+		t.Fatalf("observed %+v, want a's two readings", obs.got)
+	}
+	if evs := s.take(); len(evs) != 0 {
+		t.Fatalf("metering off still recorded %+v", evs)
+	}
+}

@@ -26,9 +26,17 @@ type Disks interface {
 	DiskUsage(ctx context.Context, ns, dataVolume, skillsVolume string) (int64, error)
 }
 
+// Observer sees every cgroup reading of a running gateway (the console's
+// resource history, resources.History), whether or not metering is on.
+type Observer interface {
+	Observe(ns, container string, at time.Time, st runtime.Stats)
+}
+
 // SamplerConfig wires a Sampler.
 type SamplerConfig struct {
 	Node string
+	// Observer, if set, gets each compute reading.
+	Observer Observer
 	// Compute is how often cgroups are read (default 15s); Storage how
 	// often volumes are measured (default 5m).
 	Compute, Storage time.Duration
@@ -114,10 +122,13 @@ func (s *Sampler) local(ns namespace.Namespace) bool {
 
 // Compute reads every running gateway's cgroup once.
 func (s *Sampler) Compute(ctx context.Context, now time.Time) {
-	if !s.meter.Enabled() {
+	metered := s.meter.Enabled()
+	if !metered {
 		s.last = map[string]reading{}
 		s.started = true
-		return
+		if s.cfg.Observer == nil {
+			return
+		}
 	}
 	seen := map[string]bool{}
 	for _, ns := range s.nss.Snapshot() {
@@ -138,6 +149,12 @@ func (s *Sampler) Compute(ctx context.Context, now time.Time) {
 		st, err := s.cg.Stats(ctx, name)
 		if err != nil {
 			s.log.Debug("no compute sample", "namespace", name, "error", err)
+			continue
+		}
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.Observe(name, ns.Status.ContainerID, now, st)
+		}
+		if !metered {
 			continue
 		}
 		if e, ok := s.account(name, ns.Status.ContainerID, st, now); ok {

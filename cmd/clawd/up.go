@@ -29,6 +29,7 @@ import (
 	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
 	"github.com/clawd-dev/clawd/reaper"
+	"github.com/clawd-dev/clawd/resources"
 	"github.com/clawd-dev/clawd/router"
 	"github.com/clawd-dev/clawd/runtime"
 	"github.com/clawd-dev/clawd/runtime/docker"
@@ -267,16 +268,17 @@ func up(cfg *config.Static) error {
 	bill := billing.New(billing.Config{Store: st, Secrets: mdl.box, Quotas: api.QuotaApplier{Store: st, Storage: vols},
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing"), Audit: aud.writer})
 	cleaner := newCleaner(cfg.Node.Name, dataDirs{rt, vols}, mtr.ledger, st, aud.writer, edge.reg, log.Named("retention"))
+	hist := resources.New(resources.DefaultWindow) // the console's CPU and memory charts
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner,
+		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner, Resources: hist, Memory: sup,
 		SecretKeys: secretKeeper(mdl.box, st)}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
 	go func() { sup.Run(ctx); close(done) }()
 	go rtr.Run(ctx, st)
-	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mdl.requests.Forget, mtr.meter.Forget, supMetrics.Forget)
+	go edge.forget(ctx, st, mdl.gw.Forget, mdl.quotas.Forget, mdl.requests.Forget, mtr.meter.Forget, supMetrics.Forget, hist.Forget)
 	go tiers.Run(ctx, st)
 	if pool != nil {
 		go pool.Run(ctx)
@@ -284,7 +286,7 @@ func up(cfg *config.Static) error {
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
-		Logger: log.Named("metering"),
+		Logger: log.Named("metering"), Observer: hist,
 	}, mtr.meter, sup, rt, volumeDisks{rt, vols}).Run(ctx)
 	go bill.Run(ctx, mtr.ledger, time.Minute)
 	go cleaner.Run(ctx, time.Duration(cfg.Retention.FirstAfter), time.Duration(cfg.Retention.Interval))

@@ -2,100 +2,12 @@
 // API (/api/v1), the same one the CLI uses, signed in by the session cookie
 // POST /api/v1/console/session sets. Writes carry X-Clawd-Console: 1, the
 // API's CSRF check for cookie-authenticated requests.
-import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
+import { h, api, main, num, bytes, cpu, phase, day, thisMonth, field, clearErrors, showError, poll, stopPolling, act, hooks, Unreachable, APIError, type Child } from "./lib";
+import { namespacePage } from "./namespace";
 
-type Attrs = Record<string, string | boolean | number | ((e: Event) => void) | undefined>;
-type Child = Node | string | number | null | undefined | false | Child[];
-
-function h(tag: string, attrs: Attrs = {}, ...children: Child[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === false) continue;
-    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
-    else if (v === true) el.setAttribute(k, "");
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of (children as unknown[]).flat(Infinity) as Child[]) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-/** APIError is a problem reply: its detail is the API's one line. */
-class APIError extends Error {
-  constructor(public status: number, detail: string) { super(detail); }
-}
-/** Unreachable means the daemon did not answer at all. */
-class Unreachable extends Error {}
-
-const main = document.getElementById("main")!;
-const banner = document.getElementById("banner")!;
-let timer: number | undefined;
-
-function setBanner(msg: string | null) {
-  banner.hidden = !msg;
-  banner.textContent = msg ?? "";
-}
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: { "X-Clawd-Console": "1", ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-  } catch {
-    setBanner("The clawd daemon is not answering (is 'clawd up' running?). Retrying…");
-    throw new Unreachable("daemon unreachable");
-  }
-  setBanner(null);
-  if (res.status === 401 && path !== "/api/v1/console/session") {
-    showSignIn();
-    throw new APIError(401, "signed out");
-  }
-  const text = await res.text();
-  let data: any = null;
-  if (text) { try { data = JSON.parse(text); } catch { data = text; } }
-  if (!res.ok) throw new APIError(res.status, (data && data.detail) || `${res.status} ${res.statusText}`);
-  return data as T;
-}
-
-// ---- formatting ----
-const nf = new Intl.NumberFormat("en-US");
-const num = (n: number | undefined | null) => (n === undefined || n === null ? "-" : nf.format(n));
-function bytes(n?: number): string {
-  if (!n) return "-";
-  const u = ["B", "Ki", "Mi", "Gi", "Ti"]; let i = 0; let v = n;
-  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
-  return `${Math.round(v * 10) / 10}${u[i]}`;
-}
-const cpu = (m?: number) => (m ? `${m / 1000}` : "-");
-const phase = (p?: string) => h("span", { class: `phase phase-${p || "Pending"}` }, p || "Pending");
-const day = (d: Date) => d.toISOString().slice(0, 10);
-function thisMonth(): string { return new Date().toISOString().slice(0, 7); }
-
-function fieldError(id: string): HTMLElement { return h("p", { class: "error", id: `${id}-error`, "aria-live": "polite" }); }
-function field(id: string, label: string, attrs: Attrs = {}): HTMLElement {
-  return h("div", { class: "field" },
-    h("label", { for: id }, label),
-    h("input", { id, name: id, "aria-describedby": `${id}-error`, ...attrs }),
-    fieldError(id));
-}
-function clearErrors(form: HTMLElement) { form.querySelectorAll(".error").forEach((e) => (e.textContent = "")); }
-/** showError puts the API's detail next to the field it names (the CLI's flag names appear in it), else under fallback. */
-function showError(form: HTMLElement, err: unknown, fields: Record<string, RegExp>, fallback: string) {
-  const msg = err instanceof Error ? err.message : String(err);
-  let target = fallback;
-  for (const [id, re] of Object.entries(fields)) if (re.test(msg)) { target = id; break; }
-  const el = form.querySelector(`#${target}-error`);
-  if (el) el.textContent = msg;
-  (form.querySelector(`#${target}`) as HTMLElement | null)?.setAttribute("aria-invalid", "true");
-}
+hooks.signedOut = () => showSignIn();
 
 // ---- sign-in ----
 function showSignIn(message?: string) {
@@ -127,31 +39,32 @@ document.getElementById("signout")!.addEventListener("click", async () => {
   try { await api("DELETE", "/api/v1/console/session"); } finally { showSignIn(); }
 });
 
-// ---- polling ----
-function stopPolling() { if (timer) { clearInterval(timer); timer = undefined; } }
-/** poll runs fn now and every ms while the page stays; errors keep the last view (the banner says why). */
-function poll(fn: () => Promise<void>, ms = 3000) {
-  stopPolling();
-  const run = () => fn().catch((err) => { if (!(err instanceof Unreachable) && !(err instanceof APIError && err.status === 401)) console.error(err); });
-  run();
-  timer = window.setInterval(run, ms);
-}
-
 // ---- overview ----
 function overview() {
-  const root = h("section", { "aria-labelledby": "ov-title" }, h("h1", { id: "ov-title" }, "Overview"), h("div", { id: "ov" }, "Loading…"));
+  const root = h("section", { "aria-labelledby": "ov-title" }, h("h1", { id: "ov-title" }, "Overview"),
+    h("p", { class: "muted", id: "ov-updated" }), h("div", { id: "ov" }, "Loading…"));
   main.replaceChildren(root);
   poll(async () => {
     const st: any = await api("GET", "/api/v1/status");
     const phases = Object.entries(st.phases || {}).sort();
-    const pool = st.pool ? Object.entries(st.pool) : [];
+    const pool = st.pool;
+    const mem = st.memory;
     const m = st.metering;
+    root.querySelector("#ov-updated")!.textContent = `Updated ${new Date().toLocaleTimeString()}, every 3 s`;
     root.querySelector("#ov")!.replaceWith(h("div", { id: "ov", class: "cards" },
       h("div", { class: "card" }, h("h2", {}, "Namespaces"), h("div", { class: "big", "data-testid": "ns-count" }, num(st.namespaces)),
         h("table", {}, h("caption", { class: "muted" }, "by phase"),
           phases.length ? phases.map(([p, n]) => h("tr", {}, h("td", {}, phase(p)), h("td", { class: "num" }, num(n as number)))) : h("tr", {}, h("td", {}, "none yet")))),
+      h("div", { class: "card", id: "memory" }, h("h2", {}, "Memory budget"),
+        mem && mem.budgetBytes > 0 ? [
+          h("div", { class: "big", "data-testid": "mem-used", "data-used-bytes": mem.usedBytes, "data-budget-bytes": mem.budgetBytes },
+            `${Math.round((mem.usedBytes / mem.budgetBytes) * 100)}%`),
+          h("meter", { min: 0, max: mem.budgetBytes, value: mem.usedBytes, high: mem.budgetBytes * 0.9, "aria-label": "memory budget used" }),
+          h("p", {}, `${bytes(mem.usedBytes)} of ${bytes(mem.budgetBytes)} held or promised by gateways and spares on ${st.node}`)]
+          : h("p", { class: "muted" }, mem ? "no memory budget" : "not reported")),
       h("div", { class: "card" }, h("h2", {}, "Warm pool"),
-        pool.length ? h("dl", { class: "kv" }, pool.map(([k, v]) => [h("dt", {}, k), h("dd", {}, typeof v === "object" ? JSON.stringify(v) : String(v))])) : h("p", { class: "muted" }, "no warm pool")),
+        pool ? [h("div", { class: "big", "data-testid": "pool-ready" }, `${num(pool.ready)} / ${num(pool.size)}`),
+          h("p", {}, `spares ready of the pool's size; ${num(pool.alive)} alive`)] : h("p", { class: "muted" }, "no warm pool")),
       h("div", { class: "card" }, h("h2", {}, "Nodes"),
         h("ul", {}, (st.nodes || []).map((n: any) => h("li", {}, h("strong", {}, n.name), " ", h("span", { class: "muted" }, n.address || ""), n.name === st.node ? " (this node)" : "")))),
       h("div", { class: "card" }, h("h2", {}, "Metering"),
@@ -163,36 +76,6 @@ function overview() {
         h("ul", {}, st.failing.map((f: any) => h("li", {}, h("a", { href: `#/namespaces/${f.name}` }, f.name), ": ", f.reason)))) : null,
     ));
   });
-}
-
-// ---- confirmation ----
-function confirmDialog(text: string, action: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const d = h("dialog", { "aria-labelledby": "confirm-text" },
-      h("p", { id: "confirm-text" }, text),
-      h("div", { class: "actions" },
-        h("button", { type: "button", class: "danger", onclick: () => { d.close(); resolve(true); } }, action),
-        h("button", { type: "button", autofocus: true, onclick: () => { d.close(); resolve(false); } }, "Cancel"))) as HTMLDialogElement;
-    d.addEventListener("close", () => { d.remove(); resolve(false); });
-    document.body.append(d);
-    d.showModal();
-  });
-}
-
-async function act(kind: "sleep" | "wake" | "delete", name: string, report: (msg: string) => void): Promise<boolean> {
-  try {
-    if (kind === "delete") {
-      if (!(await confirmDialog(`Delete namespace ${name}? Its gateway is removed; volumes are kept.`, `Delete ${name}`))) return false;
-      await api("DELETE", `/api/v1/namespaces/${name}`);
-    } else {
-      await api("POST", `/api/v1/namespaces/${name}/${kind}`);
-    }
-    report(`${kind} ${name}: accepted`);
-    return true;
-  } catch (err) {
-    if (!(err instanceof Unreachable)) report(`${kind} ${name}: ${(err as Error).message}`);
-    return false;
-  }
 }
 
 // ---- namespaces ----
@@ -222,8 +105,21 @@ function namespaces() {
   // quota-status, the numbers the router enforces.
   const refresh = async () => {
     const got = await api<any[]>("GET", "/api/v1/namespaces");
-    const qs = await Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/quota-status`)));
-    got.forEach((n, i) => { const r = qs[i]; n.quotaStatus = r.status === "fulfilled" ? r.value : null; });
+    // CPU and memory now: each gateway's latest cgroup reading (the
+    // sampler reads every 15 s); the plan: billing's customer records.
+    const [qs, rs, subs] = await Promise.all([
+      Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/quota-status`))),
+      Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/resources?window=2m`))),
+      api<any[]>("GET", "/api/v1/billing/subscriptions").catch((err) => { if (err instanceof Unreachable) throw err; return [] as any[]; }),
+    ]);
+    const plans = new Map(subs.map((c) => [c.namespace, c.plan || ""]));
+    got.forEach((n, i) => {
+      const q = qs[i], r = rs[i];
+      n.quotaStatus = q.status === "fulfilled" ? q.value : null;
+      const pts = r.status === "fulfilled" ? r.value.points : [];
+      n.now = n.status.phase === "Running" && pts.length ? pts[pts.length - 1] : null;
+      n.plan = plans.get(n.spec.name) || "";
+    });
     list = got;
     draw();
   };
@@ -246,22 +142,23 @@ function namespaces() {
       if (!(err instanceof Unreachable)) showError(form, err, { "ns-cpu": /cpu/i, "ns-memory": /memory/i, "ns-hostname": /hostname/i, "ns-display": /display/i }, "ns-name");
     }
   });
-  poll(refresh);
+  poll(refresh, 5000);
 }
 
 function nsTable(list: any[], redraw: () => void, report: (m: string) => void, refresh: () => Promise<void>): HTMLElement {
   const cols: [string, string, (n: any) => string | number, boolean?][] = [
     ["name", "Name", (n) => n.spec.name],
     ["phase", "Phase", (n) => n.status.phase || "Pending"],
-    ["cpu", "CPU cap", (n) => n.spec.cpuMillis || 0, true],
-    ["memory", "Memory cap", (n) => n.spec.memoryBytes || 0, true],
+    ["cpu", "CPU now / cap", (n) => n.now?.cpuMillis ?? -1, true],
+    ["memory", "Memory now / cap", (n) => n.now?.memoryBytes ?? -1, true],
     ["tokens", "Tokens today", (n) => tokensToday(n.quotaStatus), true],
     ["requests", "Requests this hour", (n) => n.quotaStatus?.quotas?.["api.requestsPerHour"]?.used ?? -1, true],
+    ["plan", "Plan", (n) => n.plan],
     ["hostnames", "Hostnames", (n) => (n.spec.hostnames || []).join(" ")],
     ["created", "Created", (n) => n.spec.createdAt],
   ];
   const f = nsFilter.toLowerCase();
-  const rows = list.filter((n) => !f || [n.spec.name, n.spec.displayName, n.status.phase, ...(n.spec.hostnames || [])].some((s) => (s || "").toLowerCase().includes(f)));
+  const rows = list.filter((n) => !f || [n.spec.name, n.spec.displayName, n.status.phase, n.plan, ...(n.spec.hostnames || [])].some((s) => (s || "").toLowerCase().includes(f)));
   const col = cols.find((c) => c[0] === nsSort.key)!;
   rows.sort((a, b) => { const x = col[2](a), y = col[2](b); return (x < y ? -1 : x > y ? 1 : 0) * nsSort.dir; });
   return h("table", { "aria-label": "Namespaces" },
@@ -275,17 +172,25 @@ function nsTable(list: any[], redraw: () => void, report: (m: string) => void, r
       return h("tr", { "data-namespace": name },
         h("td", {}, h("a", { href: `#/namespaces/${name}` }, name), n.spec.displayName ? h("div", { class: "muted" }, n.spec.displayName) : null),
         h("td", {}, phase(n.status.phase), n.spec.deleting ? " (deleting)" : ""),
-        h("td", { class: "num" }, cpu(n.spec.cpuMillis)),
-        h("td", { class: "num" }, bytes(n.spec.memoryBytes)),
+        h("td", { class: "num", "data-col": "cpu" }, nowOf(n.now?.cpuMillis, n.spec.cpuMillis, (m) => (m / 1000).toFixed(2), cpu)),
+        h("td", { class: "num", "data-col": "memory" }, nowOf(n.now?.memoryBytes, n.spec.memoryBytes, bytes, bytes)),
         h("td", { class: "num", "data-col": "tokens" }, againstQuota(tokensToday(n.quotaStatus), n.quotaStatus?.quotas?.["api.tokensPerDay"])),
         h("td", { class: "num" }, againstQuota(n.quotaStatus?.quotas?.["api.requestsPerHour"]?.used, n.quotaStatus?.quotas?.["api.requestsPerHour"])),
+        h("td", { "data-col": "plan" }, n.plan || h("span", { class: "muted" }, "none")),
         h("td", {}, (n.spec.hostnames || []).join(", ") || "-"),
-        h("td", {}, new Date(n.spec.createdAt).toLocaleString()),
+        h("td", {}, new Date(n.spec.createdAt).toLocaleDateString()),
         h("td", {}, h("div", { class: "actions" },
           h("button", { type: "button", onclick: doAct("wake"), "aria-label": `Wake ${name}` }, "Wake"),
           h("button", { type: "button", onclick: doAct("sleep"), "aria-label": `Sleep ${name}` }, "Sleep"),
           h("button", { type: "button", class: "danger", onclick: doAct("delete"), "aria-label": `Delete ${name}` }, "Delete"))));
-    }) : h("tr", {}, h("td", { colspan: 9 }, "No namespaces match."))));
+    }) : h("tr", {}, h("td", { colspan: cols.length + 1 }, "No namespaces match."))));
+}
+
+/** nowOf is "now / cap": the latest reading against the namespace's cap, either may be missing. */
+function nowOf(now: number | undefined, cap: number | undefined, fmtNow: (n: number) => string, fmtCap: (n?: number) => string): Child {
+  const c = cap ? fmtCap(cap) : "no cap";
+  if (now === undefined || now === null) return h("span", { class: "muted" }, `- / ${c}`);
+  return h("span", { class: cap && now >= cap * 0.9 ? "over" : "" }, `${fmtNow(now)} / ${c}`);
 }
 
 function tokensToday(q: any): number {
@@ -297,156 +202,6 @@ function againstQuota(used: number | undefined, line?: { limit: number }): Child
   if (used === undefined || used < 0) return "-";
   if (!line) return num(used);
   return h("span", { class: used >= line.limit ? "over" : "" }, `${num(used)} / ${num(line.limit)}`);
-}
-
-// ---- one namespace ----
-function namespacePage(name: string) {
-  const status = h("p", { role: "status", class: "muted", id: "one-status" });
-  const head = h("div", { id: "one-head" }, "Loading…");
-  const quotas = h("div", { id: "quotas" });
-  const keys = h("div", { id: "keys" });
-  const chart = h("figure", { id: "chart", "aria-labelledby": "chart-title" }, h("figcaption", { id: "chart-title" }, "Tokens per day by model, last 30 days"));
-  const keyForm = h("form", { class: "inline", "aria-label": "Create API key" },
-    field("key-name", "Key name", { placeholder: `${name}-production` }),
-    field("key-rate", "Rate limit", { placeholder: "1000/hour" }),
-    field("key-expires", "Expires in", { placeholder: "365d" }),
-    h("button", { type: "submit", class: "primary" }, "Create key"));
-  const secret = h("div", { id: "new-key" });
-  const config = h("div", { id: "config" });
-  const invoices = h("div", { id: "invoices" });
-  main.replaceChildren(h("section", { "aria-labelledby": "one-title" },
-    h("p", {}, h("a", { href: "#/namespaces" }, "← Namespaces")),
-    h("h1", { id: "one-title" }, `Namespace ${name}`),
-    head, status,
-    h("h2", {}, "Quotas today"), quotas,
-    h("h2", {}, "Usage"), chart,
-    h("h2", {}, "API keys"), keyForm, secret, keys,
-    h("h2", {}, "Configuration"), config,
-    h("h2", {}, "Invoices"), invoices));
-  const doAct = (k: "sleep" | "wake" | "delete") => async () => {
-    if (await act(k, name, (m) => (status.textContent = m)) && k === "delete") location.hash = "#/namespaces";
-  };
-  const loadHead = async () => {
-    const ns: any = await api("GET", `/api/v1/namespaces/${name}`);
-    const u = ns.usage;
-    head.replaceChildren(h("dl", { class: "kv" },
-      h("dt", {}, "phase"), h("dd", { "data-testid": "phase" }, phase(ns.status.phase), ns.status.since ? h("span", { class: "muted" }, ` since ${new Date(ns.status.since).toLocaleString()}`) : null),
-      ns.status.reason ? [h("dt", {}, "reason"), h("dd", {}, ns.status.reason)] : null,
-      h("dt", {}, "display name"), h("dd", {}, ns.spec.displayName || "-"),
-      h("dt", {}, "hostnames"), h("dd", {}, (ns.spec.hostnames || []).join(", ") || "-"),
-      h("dt", {}, "caps"), h("dd", {}, `CPU ${cpu(ns.spec.cpuMillis)}, memory ${bytes(ns.spec.memoryBytes)}`),
-      h("dt", {}, "container"), h("dd", {}, (ns.status.containerId || "-").slice(0, 12), ns.status.address ? ` at ${ns.status.address}` : ""),
-      h("dt", {}, "node"), h("dd", {}, ns.status.node || ns.spec.node || "-"),
-      u ? [h("dt", {}, "memory now"), h("dd", {}, h("meter", { min: 0, max: u.MemoryLimit || u.MemoryWorkingSet || 1, value: u.MemoryWorkingSet, "aria-label": "memory used" }),
-          ` ${bytes(u.MemoryWorkingSet)}`, u.MemoryLimit ? ` of ${bytes(u.MemoryLimit)}` : ""),
-        h("dt", {}, "CPU time"), h("dd", {}, `${(u.CPUUsage / 1e9).toFixed(1)} s`),
-        h("dt", {}, "processes"), h("dd", {}, num(u.Pids), u.OOMKills ? `, ${u.OOMKills} OOM kills` : "")] : null),
-      h("div", { class: "actions" },
-        h("button", { type: "button", onclick: doAct("wake") }, "Wake"),
-        h("button", { type: "button", onclick: doAct("sleep") }, "Sleep"),
-        h("button", { type: "button", class: "danger", onclick: doAct("delete") }, "Delete")));
-  };
-  const loadQuotas = async () => {
-    const q: any = await api("GET", `/api/v1/namespaces/${name}/quota-status`);
-    const lines = Object.entries(q.quotas || {}).sort() as [string, any][];
-    quotas.replaceChildren(lines.length ? h("div", {}, lines.map(([k, l]) => {
-      const used = l.used ?? 0;
-      const fmt = (n: number) => (l.unit === "bytes" ? bytes(n) : l.unit === "millicores" ? cpu(n) : num(n));
-      return h("div", { class: "bar", "data-quota": k },
-        h("span", { id: `q-${k}` }, k),
-        h("meter", { min: 0, max: l.limit || 1, value: Math.min(used, l.limit || used), high: (l.limit || 1) * 0.8, "aria-labelledby": `q-${k}` }),
-        h("span", {}, l.used === undefined ? `limit ${fmt(l.limit)}` : `${fmt(used)} of ${fmt(l.limit)}`));
-    })) : h("p", { class: "muted" }, "No quotas set."),
-      h("p", { class: "muted" }, `Today (${q.day}): ${num(q.totals?.calls ?? q.totals?.Calls)} model calls, ${num((q.totals?.inputTokens ?? 0) + (q.totals?.outputTokens ?? 0))} tokens.`));
-  };
-  const loadKeys = async () => {
-    const list = await api<any[]>("GET", `/api/v1/namespaces/${name}/apikeys`);
-    keys.replaceChildren(list.length ? h("div", { class: "scroll" }, h("table", { "aria-label": "API keys" },
-      h("thead", {}, h("tr", {}, ["Name", "Prefix", "Rate limit", "Status", "Created", "Last used", ""].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, list.map((k) => h("tr", {},
-        h("td", {}, k.name || "-"), h("td", {}, h("code", {}, k.prefix)), h("td", {}, k.rateLimit || "-"), h("td", {}, k.status),
-        h("td", {}, new Date(k.createdAt).toLocaleDateString()), h("td", {}, k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : "-"),
-        h("td", {}, k.status === "active" ? h("button", { type: "button", class: "danger", "aria-label": `Revoke ${k.prefix}`, onclick: async () => {
-          if (!(await confirmDialog(`Revoke key ${k.prefix}? Clients using it are refused at once.`, "Revoke"))) return;
-          try { await api("DELETE", `/api/v1/apikeys/${k.id}`); await loadKeys(); } catch (err) { status.textContent = (err as Error).message; }
-        } }, "Revoke") : null)))))) : h("p", { class: "muted" }, "No API keys."));
-  };
-  keyForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    clearErrors(keyForm);
-    const v = (id: string) => (keyForm.querySelector(`#${id}`) as HTMLInputElement).value.trim();
-    const body: any = {};
-    if (v("key-name")) body.name = v("key-name");
-    if (v("key-rate")) body.rateLimit = v("key-rate");
-    if (v("key-expires")) body.expiresIn = v("key-expires");
-    try {
-      const k: any = await api("POST", `/api/v1/namespaces/${name}/apikeys`, body);
-      (keyForm as HTMLFormElement).reset();
-      secret.replaceChildren(h("div", { class: "secret", role: "status" },
-        h("p", {}, h("strong", {}, "New key, shown once: "), "copy it now; clawd keeps only its hash."),
-        h("code", { "data-testid": "new-key" }, k.key), " ",
-        h("button", { type: "button", onclick: () => { navigator.clipboard?.writeText(k.key); } }, "Copy"),
-        h("button", { type: "button", onclick: () => secret.replaceChildren() }, "Done")));
-      await loadKeys();
-    } catch (err) {
-      if (!(err instanceof Unreachable)) showError(keyForm, err, { "key-rate": /rate/i, "key-expires": /expire/i }, "key-name");
-    }
-  });
-  loadChart(name, chart).catch((err) => chart.append(h("p", { class: "error" }, (err as Error).message)));
-  loadKeys().catch(() => {});
-  // The keys set for this namespace and the defaults for every namespace
-  // (namespaces.*.…), as clawd config get shows them.
-  api<any[]>("GET", "/api/v1/config").then((all) => {
-    const mine = all.filter((e) => e.key.startsWith(`namespaces.${name}.`) || e.key.startsWith("namespaces.*."));
-    config.replaceChildren(mine.length ? h("dl", { class: "kv" }, mine.map((e) => [h("dt", {}, e.key), h("dd", {}, e.value)])) : h("p", { class: "muted" }, "Nothing set; defaults apply."));
-  }).catch((err) => config.replaceChildren(h("p", { class: "muted" }, (err as Error).message)));
-  api<any[]>("GET", `/api/v1/billing/invoices/${name}?limit=12`).then((list) => {
-    invoices.replaceChildren(list.length ? h("div", { class: "scroll" }, h("table", { "aria-label": "Invoices" },
-      h("thead", {}, h("tr", {}, ["Number", "Period", "Amount", "Status"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, list.map((i) => h("tr", {},
-        h("td", {}, i.hostedUrl ? h("a", { href: i.hostedUrl, rel: "noopener noreferrer", target: "_blank" }, i.number || i.id) : i.number || i.id),
-        h("td", {}, `${day(new Date(i.periodStart))} – ${day(new Date(i.periodEnd))}`),
-        h("td", {}, i.amount), h("td", {}, i.status)))))) : h("p", { class: "muted" }, "No invoices."));
-  }).catch((err) => invoices.replaceChildren(h("p", { class: "muted" }, (err as Error).message)));
-  poll(async () => { await loadHead(); await loadQuotas(); });
-}
-
-/** tokensByDay turns export rows into one series per model: input + output tokens per day. */
-export function tokensByDay(rows: any[], days: string[]): Map<string, number[]> {
-  const idx = new Map(days.map((d, i) => [d, i]));
-  const out = new Map<string, number[]>();
-  for (const r of rows) {
-    if (r.meter !== "input_tokens" && r.meter !== "output_tokens") continue;
-    const i = idx.get(r.day); if (i === undefined) continue;
-    const m = r.model || "(none)";
-    if (!out.has(m)) out.set(m, days.map(() => 0));
-    out.get(m)![i] += Number(r.value);
-  }
-  return out;
-}
-
-const palette = ["#0550ae", "#bc4c00", "#116329", "#8250df", "#a40e26", "#0a3069"];
-
-async function loadChart(name: string, fig: HTMLElement) {
-  const end = new Date(); const start = new Date(end.getTime() - 29 * 86400e3);
-  const days: string[] = [];
-  for (let t = start.getTime(); days.length < 30; t += 86400e3) days.push(day(new Date(t)));
-  const rows = await api<any[]>("GET", `/api/v1/metering/export?namespace=${name}&start=${days[0]}&end=${days[29]}&format=json`);
-  const series = tokensByDay(rows, days);
-  const table = h("table", { class: "hide-narrow", "aria-label": "Tokens per day by model" },
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Day"), [...series.keys()].map((m) => h("th", { scope: "col", class: "num" }, m)))),
-    h("tbody", {}, days.map((d, i) => [...series.values()].some((s) => s[i]) ? h("tr", {}, h("td", {}, d), [...series.values()].map((s) => h("td", { class: "num", "data-model-day": d }, num(s[i])))) : null)));
-  if (!series.size) { fig.append(h("p", { class: "muted", id: "chart-empty" }, "No tokens in the ledger for the last 30 days.")); return; }
-  const xs = days.map((d) => Date.parse(d + "T00:00:00Z") / 1000);
-  const width = Math.max(280, Math.min(1100, fig.clientWidth || main.clientWidth - 40));
-  const plot = new uPlot({
-    width, height: 260,
-    series: [{}, ...[...series.keys()].map((m, i) => ({ label: m, stroke: palette[i % palette.length], width: 2, points: { show: true } }))],
-    axes: [{}, { values: (_u: uPlot, v: number[]) => v.map((n) => nf.format(n)) }],
-    scales: { x: { time: true } },
-  }, [xs, ...series.values()] as uPlot.AlignedData, fig);
-  plot.root.setAttribute("aria-hidden", "true");
-  fig.append(h("details", { open: true }, h("summary", {}, "The numbers"), table));
 }
 
 // ---- usage ----
@@ -475,7 +230,7 @@ function usage(params: URLSearchParams) {
     const models = [...new Set(reps.flatMap((r) => Object.keys(r.usage.tokens_by_model || {})))].sort();
     const csv = reps.length ? `/api/v1/metering/export?start=${reps[0].start.slice(0, 10)}&end=${day(new Date(Date.parse(reps[0].end) - 86400e3))}&format=csv` : "";
     out.replaceChildren(
-      csv ? h("p", {}, h("a", { href: csv, download: `clawd-usage-${period}.csv`, id: "csv" }, "Download CSV (every meter, per day)")) : null,
+      ...(csv ? [h("p", {}, h("a", { href: csv, download: `clawd-usage-${period}.csv`, id: "csv" }, "Download CSV (every meter, per day)"))] : []),
       h("div", { class: "scroll" }, h("table", { "aria-label": `Usage for ${period}` },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Namespace"),
           ["Requests", "Tokens", "Input", "Output", "Model calls", "CPU s"].map((c) => h("th", { scope: "col", class: "num" }, c)),
