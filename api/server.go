@@ -440,7 +440,7 @@ func (s *Server) sleepNamespace(r *http.Request) (int, any, error) {
 		req.Target = namespace.PhaseStopped
 	}
 	if !namespace.ValidTarget(req.Target) {
-		return 0, nil, invalid("cannot sleep to %q: use Paused, Stopped or Evicted", req.Target)
+		return 0, nil, invalid("cannot sleep to %q: use Paused, Compressed, Stopped or Evicted", req.Target)
 	}
 	ns, err := s.st.GetNamespace(r.Context(), name)
 	if err != nil {

@@ -290,12 +290,12 @@ func nsSleepCmd() *cobra.Command {
 	var to string
 	cmd := &cobra.Command{
 		Use:   "sleep NAME",
-		Short: "Put a namespace to sleep now: Paused (memory kept), Stopped or Evicted (container removed, volumes kept)",
+		Short: "Put a namespace to sleep now: Paused (memory kept), Compressed (memory squeezed into zram), Stopped or Evicted (container removed, volumes kept)",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := namespace.Phase(strings.ToUpper(to[:min(1, len(to))]) + strings.ToLower(to[min(1, len(to)):]))
 			if !namespace.ValidTarget(target) {
-				return fmt.Errorf("invalid --to %q: use paused, stopped or evicted", to)
+				return fmt.Errorf("invalid --to %q: use paused, compressed, stopped or evicted", to)
 			}
 			c, err := newClient()
 			if err != nil {
@@ -308,7 +308,7 @@ func nsSleepCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "stopped", "how deep: paused, stopped or evicted")
+	cmd.Flags().StringVar(&to, "to", "stopped", "how deep: paused, compressed, stopped or evicted")
 	return cmd
 }
 

@@ -208,6 +208,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			s.q.addAfter(name, time.Second)
 			return
 		}
+		s.thawed(cctx, ns, log)
 		// Frozen processes answer at once when thawed; no need to wait.
 		s.q.add(name)
 	case runtime.StateCreated, runtime.StateExited:

@@ -112,7 +112,10 @@ type Config struct {
 	Gate Gate
 	// Phases, when set, hears of every phase a namespace's status moves
 	// to (the audit log's wakes and sleeps); it must not block.
-	Phases  PhaseObserver
+	Phases PhaseObserver
+	// Swap, when set and available, is where the Compressed tier squeezes
+	// paused gateways; without it a Compressed target stays Paused.
+	Swap    Swap
 	Workers int
 	Logger  hclog.Logger
 }
