@@ -25,10 +25,10 @@ const (
 	// into compressed swap (zram): a fraction of the memory, woken in
 	// about the time of a Paused one.
 	PhaseCompressed Phase = "Compressed"
-	PhaseStopped  Phase = "Stopped"
-	PhaseEvicted  Phase = "Evicted"
-	PhaseFailed   Phase = "Failed"
-	PhaseDeleting Phase = "Deleting"
+	PhaseStopped    Phase = "Stopped"
+	PhaseEvicted    Phase = "Evicted"
+	PhaseFailed     Phase = "Failed"
+	PhaseDeleting   Phase = "Deleting"
 )
 
 // Spec is the desired state of one namespace, written by the admin API.
