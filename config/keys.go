@@ -121,6 +121,8 @@ var registry = []Key{
 		Description: "encrypt the namespace's data at rest"},
 	{Pattern: "namespaces.*.encryption.keySource", Kind: Enum, Enum: []string{"local", "vault", "env"},
 		Description: "where the encryption key comes from"},
+	{Pattern: "namespaces.*.idle.compressAfter", Kind: Duration, Default: "15m", Implemented: true,
+		Description: "idle time after which the paused gateway's memory is squeezed into compressed swap (zram); woken in about the time of a paused one"},
 	{Pattern: "namespaces.*.idle.evictAfter", Kind: Duration, Default: "24h", Implemented: true,
 		Description: "idle time after which the gateway container is removed (volumes kept)"},
 	{Pattern: "namespaces.*.idle.pauseAfter", Kind: Duration, Default: "5m", Implemented: true,
