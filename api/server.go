@@ -29,6 +29,7 @@ import (
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
 	"github.com/clawd-dev/clawd/warmpool"
+	"github.com/clawd-dev/clawd/zram"
 )
 
 //go:embed openapi.json
@@ -88,6 +89,8 @@ type Config struct {
 	AuditFontDir string
 	// Console serves the operator console under /console/; nil: none.
 	Console http.Handler
+	// Zram is the Compressed tier's swap, for status; nil: not shown.
+	Zram Zram
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -358,6 +361,8 @@ func (s *Server) listNamespaces(r *http.Request) (int, any, error) {
 type NamespaceDetail struct {
 	namespace.Namespace
 	Usage *runtime.Stats `json:"usage,omitempty"`
+	// Memory is what the gateway holds resident and in zram now.
+	Memory *NamespaceMemory `json:"memory,omitempty"`
 }
 
 func (s *Server) getNamespace(r *http.Request) (int, any, error) {
@@ -377,6 +382,7 @@ func (s *Server) getNamespace(r *http.Request) (int, any, error) {
 			d.Usage = &st
 		}
 	}
+	d.Memory = s.memory(r.Context(), ns)
 	return http.StatusOK, d, nil
 }
 
@@ -603,6 +609,10 @@ type StatusReply struct {
 	// Failing are the namespaces whose gateway keeps failing: why, and
 	// when clawd tries again.
 	Failing []FailingNamespace `json:"failing,omitempty"`
+	// Zram is the Compressed tier's swap device, or why there is none.
+	Zram *zram.Status `json:"zram,omitempty"`
+	// Compressed are the namespaces squeezed into zram and what they hold.
+	Compressed []CompressedNamespace `json:"compressed,omitempty"`
 }
 
 // FailingNamespace is one Failed namespace in clawd status.
@@ -651,5 +661,6 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 		}
 		rep.Billing = &bs
 	}
+	s.zramStatus(&rep, list)
 	return http.StatusOK, rep, nil
 }

@@ -198,6 +198,10 @@ func nsGetCmd() *cobra.Command {
 					row("OOM kills", fmt.Sprint(u.OOMKills))
 					row("Processes", fmt.Sprint(u.Pids))
 				}
+				if m := d.Memory; m != nil {
+					row("Resident", units.FormatBytes(m.ResidentBytes))
+					row("In zram", fmt.Sprintf("%s swapped, %s compressed", units.FormatBytes(m.SwappedBytes), units.FormatBytes(m.CompressedBytes)))
+				}
 			})
 		},
 	}

@@ -18,6 +18,7 @@ import (
 	ptypes "github.com/traefik/paerser/types"
 
 	"github.com/clawd-dev/clawd/units"
+	"github.com/clawd-dev/clawd/zram"
 	"gopkg.in/yaml.v3"
 )
 
@@ -45,6 +46,12 @@ type Static struct {
 	Metering   *Metering   `description:"How often the gateways' cgroups and volumes are sampled for compute and storage usage." json:"metering,omitempty" yaml:"metering,omitempty"`
 	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
 	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
+	Memory     *Memory     `description:"Host memory for sleeping gateways: the zram swap of the Compressed tier." json:"memory,omitempty" yaml:"memory,omitempty"`
+}
+
+// Memory sets up the Compressed tier's swap.
+type Memory struct {
+	Zram string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory, lz4 if the kernel has it, else lzo-rle), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -222,6 +229,7 @@ func (s *Static) SetDefaults() {
 	s.Skills = &Skills{}
 	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
+	s.Memory = &Memory{Zram: "auto"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
 		LeakInterval: ptypes.Duration(time.Minute),
@@ -367,6 +375,9 @@ func (s *Static) validate() error {
 		if _, err := units.ParseBytes(s.Runtime.MemoryBudget); err != nil {
 			return fmt.Errorf("--runtime.memorybudget: %w", err)
 		}
+	}
+	if err := zram.ParseSize(s.Memory.Zram); err != nil {
+		return err
 	}
 	if _, err := units.ParseBytes(s.Runtime.MemoryEstimate); err != nil {
 		return fmt.Errorf("--runtime.memoryestimate: %w", err)

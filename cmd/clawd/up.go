@@ -36,6 +36,7 @@ import (
 	"github.com/clawd-dev/clawd/supervisor"
 	"github.com/clawd-dev/clawd/units"
 	"github.com/clawd-dev/clawd/warmpool"
+	"github.com/clawd-dev/clawd/zram"
 )
 
 func upCommand() *cobra.Command {
@@ -200,6 +201,7 @@ func up(cfg *config.Static) error {
 	}
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
+	swap := zram.Setup(zram.Options{Size: cfg.Memory.Zram, StateFile: filepath.Join(cfg.DataDir, "zram.json"), Logger: log.Named("zram")})
 	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
 	var pool *warmpool.Pool
 	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
@@ -242,6 +244,7 @@ func up(cfg *config.Static) error {
 		Activity:       activity,
 		Gate:           activity,
 		Phases:         phaseAudit{aud.writer},
+		Swap:           swap,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
@@ -263,7 +266,11 @@ func up(cfg *config.Static) error {
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked()}, st, rt)
+		Audit: aud.writer, AuditLog: aud.checked(), Zram: swap}, st, rt)
+	metrics.NewCompressed(edge.reg, sup.Snapshot, func() (uint64, uint64, uint64, bool) {
+		p, err := swap.Pool()
+		return p.Original, p.Compressed, p.Used, err == nil && swap.Unavailable() == ""
+	})
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
