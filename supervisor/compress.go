@@ -91,6 +91,22 @@ func (s *Supervisor) thawed(ctx context.Context, ns namespace.Namespace, log hcl
 	}
 }
 
+// keepOutOfSwap closes swap to a running gateway once per container, while
+// clawd's zram swap exists: a capped one has none already (its swap limit
+// is its memory cap), an uncapped one would otherwise share the host's
+// swappiness, and an awake tenant's latency must never depend on swap.
+func (s *Supervisor) keepOutOfSwap(ctx context.Context, ns namespace.Namespace, inst runtime.Instance, t *track, log hclog.Logger) {
+	sq, ok := s.rt.(runtime.Squeezer)
+	if !ok || t.residentIn == inst.ContainerID || s.swapUnavailable() != "" {
+		return
+	}
+	if err := sq.KeepResident(ctx, ns.Spec.Name); err != nil {
+		log.Warn("closing swap to the gateway failed; will retry", "error", err)
+		return
+	}
+	t.residentIn = inst.ContainerID
+}
+
 // charge is what a namespace counts against the memory budget while it
 // sleeps Compressed: what it holds in RAM and in the zram pool.
 func charge(st namespace.Status) int64 {

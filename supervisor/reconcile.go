@@ -37,6 +37,8 @@ type track struct {
 	// capsIn, so a quota change reaches a running gateway once.
 	caps   [3]int64
 	capsIn string
+	// residentIn is the container last kept out of swap (keepOutOfSwap).
+	residentIn string
 }
 
 // probeWhileStarting is how long a booting gateway is only probed before
@@ -184,6 +186,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 				status.Restarts, status.Reason, status.LogTail = 0, "", nil
 			}
 			status.Phase = namespace.PhaseRunning
+			s.keepOutOfSwap(cctx, ns, inst, t, log)
 			s.setStatus(ctx, name, status)
 			if t.failures > 0 {
 				s.q.addAfter(name, time.Until(t.readySince.Add(s.cfg.StablePeriod)))
