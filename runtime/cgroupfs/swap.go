@@ -187,11 +187,12 @@ func squeezeV2(dir string) error {
 	return nil
 }
 
-// KeepResident closes swap to pid's cgroup again after a thaw: its pages
-// come back as it touches them and none go out again. cgroup v1:
-// swappiness 0, and the swap accounting limit back at the memory cap when
-// what is still swapped lets the kernel accept it (else it is retried at
-// the next call); cgroup v2: memory.swap.max 0.
+// KeepResident closes swap to pid's cgroup (a running gateway, or one
+// just thawed): its swapped pages come back as it touches them and none go
+// out again. cgroup v1: swappiness 0, which alone stops the kernel from
+// swapping the cgroup's anonymous memory, and the swap accounting limit
+// back at the memory cap when what is still swapped lets the kernel accept
+// it; cgroup v2: memory.swap.max 0.
 func KeepResident(pid int) error {
 	dir, v2, err := memoryDir(pid)
 	if err != nil {
