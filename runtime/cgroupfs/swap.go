@@ -189,8 +189,9 @@ func squeezeV2(dir string) error {
 
 // KeepResident closes swap to pid's cgroup (a running gateway, or one
 // just thawed): its swapped pages come back as it touches them and none go
-// out again. cgroup v1: swappiness 0, which alone stops the kernel from
-// swapping the cgroup's anonymous memory, and the swap accounting limit
+// out again. cgroup v1: swappiness 0 (the kernel then swaps the cgroup's
+// anonymous memory only when host-wide reclaim finds next to no page cache
+// left), and the swap accounting limit
 // back at the memory cap when what is still swapped lets the kernel accept
 // it; cgroup v2: memory.swap.max 0.
 func KeepResident(pid int) error {
