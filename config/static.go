@@ -51,7 +51,8 @@ type Static struct {
 
 // Memory sets up the Compressed tier's swap.
 type Memory struct {
-	Zram string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory, lz4 if the kernel has it, else lzo-rle), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
+	SqueezeKeep string `description:"What squeezing a gateway into zram leaves resident (its most recently used pages), e.g. 128Mi: less saves memory, more makes its wake faster (fewer pages read back from zram)." json:"squeezeKeep,omitempty" yaml:"squeezeKeep,omitempty"`
+	Zram        string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory, lz4 if the kernel has it, else lzo-rle), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -229,7 +230,7 @@ func (s *Static) SetDefaults() {
 	s.Skills = &Skills{}
 	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
-	s.Memory = &Memory{Zram: "auto"}
+	s.Memory = &Memory{Zram: "auto", SqueezeKeep: "128Mi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
 		LeakInterval: ptypes.Duration(time.Minute),
@@ -378,6 +379,9 @@ func (s *Static) validate() error {
 	}
 	if err := zram.ParseSize(s.Memory.Zram); err != nil {
 		return err
+	}
+	if _, err := units.ParseBytes(s.Memory.SqueezeKeep); err != nil {
+		return fmt.Errorf("--memory.squeezekeep: %w", err)
 	}
 	if _, err := units.ParseBytes(s.Runtime.MemoryEstimate); err != nil {
 		return fmt.Errorf("--runtime.memoryestimate: %w", err)

@@ -87,8 +87,9 @@ func wsPing(t *testing.T, conn *websocket.Conn, id string) {
 }
 
 // cgroupMemory reads a container's resident and swapped bytes straight
-// from its memory cgroup (v1: memory.stat; v2: memory.current and
-// memory.swap.current).
+// from its memory cgroup (v1: memory.usage_in_bytes and memory.stat's
+// total_swap; v2: memory.current and memory.swap.current): resident is all
+// the RAM charged to it, kernel memory included.
 func cgroupMemory(t *testing.T, container string) (resident, swapped int64) {
 	t.Helper()
 	pid := dockerInspect(t, "{{.State.Pid}}", container)
@@ -103,8 +104,8 @@ func cgroupMemory(t *testing.T, container string) (resident, swapped int64) {
 		}
 		switch {
 		case strings.Contains(","+parts[1]+",", ",memory,"):
-			stat := readKV(t, filepath.Join("/sys/fs/cgroup/memory", parts[2], "memory.stat"))
-			return stat["total_rss"] + stat["total_cache"], stat["total_swap"]
+			dir := filepath.Join("/sys/fs/cgroup/memory", parts[2])
+			return readNum(t, filepath.Join(dir, "memory.usage_in_bytes")), readKV(t, filepath.Join(dir, "memory.stat"))["total_swap"]
 		case parts[0] == "0" && parts[1] == "" && fileExists(filepath.Join("/sys/fs/cgroup", parts[2], "memory.current")):
 			dir := filepath.Join("/sys/fs/cgroup", parts[2])
 			return readNum(t, filepath.Join(dir, "memory.current")), readNum(t, filepath.Join(dir, "memory.swap.current"))
@@ -176,7 +177,7 @@ func (d *daemon) memory(name string) nsMemory {
 func TestCompressedKeepsTheSessionAndTheNeighbourNeverSwaps(t *testing.T) {
 	needZram(t)
 	img := holdingImage(t, 96)
-	d := startDaemon(t, "--gateway.image="+img, "--memory.zram=512Mi", "--supervisor.stoptimeout=1s")
+	d := startDaemon(t, "--gateway.image="+img, "--memory.zram=512Mi", "--memory.squeezekeep=16Mi", "--supervisor.stoptimeout=1s")
 	d.mustClawd("namespace", "create", "squeezy", "--hostname=squeezy.localhost", "--quota-memory=256Mi")
 	d.mustClawd("namespace", "create", "neighbour", "--hostname=neighbour.localhost", "--quota-memory=256Mi")
 	boot := bootCount(t, d.get("squeezy").Status.Address)
@@ -238,7 +239,7 @@ func TestCompressedKeepsTheSessionAndTheNeighbourNeverSwaps(t *testing.T) {
 func TestPressureSqueezesPausedAndRestartKeepsCompressed(t *testing.T) {
 	needZram(t)
 	img := holdingImage(t, 96)
-	d := startDaemon(t, "--gateway.image="+img, "--memory.zram=512Mi", "--runtime.memorybudget=640Mi")
+	d := startDaemon(t, "--gateway.image="+img, "--memory.zram=512Mi", "--memory.squeezekeep=16Mi", "--runtime.memorybudget=640Mi")
 	d.mustClawd("namespace", "create", "alpha", "--hostname=alpha.localhost", "--quota-memory=256Mi")
 	boot := bootCount(t, d.get("alpha").Status.Address)
 	d.mustClawd("namespace", "sleep", "alpha", "--to=paused")

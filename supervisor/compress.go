@@ -64,7 +64,7 @@ func (s *Supervisor) compress(ctx context.Context, ns namespace.Namespace, inst 
 		return st, nil
 	}
 	start := time.Now()
-	m, err := s.rt.(runtime.Squeezer).Squeeze(ctx, name)
+	m, err := s.rt.(runtime.Squeezer).Squeeze(ctx, name, uint64(max(s.cfg.SqueezeKeep, 0)))
 	if err != nil {
 		log.Warn("squeezing the paused gateway into zram failed; it stays Paused", "error", err)
 		st.Reason = notCompressed + err.Error()

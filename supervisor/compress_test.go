@@ -22,7 +22,7 @@ type squeezeRuntime struct {
 
 var _ runtime.Squeezer = (*squeezeRuntime)(nil)
 
-func (r *squeezeRuntime) Squeeze(_ context.Context, ns string) (runtime.Memory, error) {
+func (r *squeezeRuntime) Squeeze(_ context.Context, ns string, _ uint64) (runtime.Memory, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.record("squeeze", ns)

@@ -115,9 +115,12 @@ type Config struct {
 	Phases PhaseObserver
 	// Swap, when set and available, is where the Compressed tier squeezes
 	// paused gateways; without it a Compressed target stays Paused.
-	Swap    Swap
-	Workers int
-	Logger  hclog.Logger
+	Swap Swap
+	// SqueezeKeep is what a squeeze leaves resident: the pages a gateway
+	// touched last, which its next request most likely needs again.
+	SqueezeKeep int64
+	Workers     int
+	Logger      hclog.Logger
 }
 
 // PhaseObserver is told when a namespace's status changes phase.

@@ -201,6 +201,7 @@ func up(cfg *config.Static) error {
 	}
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
+	squeezeKeep, _ := units.ParseBytes(cfg.Memory.SqueezeKeep)
 	swap := zram.Setup(zram.Options{Size: cfg.Memory.Zram, StateFile: filepath.Join(cfg.DataDir, "zram.json"), Logger: log.Named("zram")})
 	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
 	var pool *warmpool.Pool
@@ -245,6 +246,7 @@ func up(cfg *config.Static) error {
 		Gate:           activity,
 		Phases:         phaseAudit{aud.writer},
 		Swap:           swap,
+		SqueezeKeep:    squeezeKeep,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {

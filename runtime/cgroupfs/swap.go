@@ -18,16 +18,17 @@ import (
 
 // Memory is what a cgroup holds in RAM and in swap, in bytes.
 type Memory struct {
-	// Resident is charged RAM: anonymous memory and page cache.
+	// Resident is the RAM charged to the cgroup: anonymous memory, page
+	// cache and the kernel's memory for it (page tables, slab).
 	Resident uint64
 	// Swapped is the cgroup's memory swapped out (into zram, the only
 	// swap clawd makes), before compression.
 	Swapped uint64
 }
 
-// squeezeFloor is how far a squeeze lowers the memory cap: enough for the
-// kernel's own per-cgroup structures, which it cannot reclaim anyway.
-const squeezeFloor = 16 << 20
+// minKeep is the least a squeeze leaves: about the kernel's own memory for
+// a gateway's cgroup (page tables, slab), which it cannot reclaim anyway.
+const minKeep = 16 << 20
 
 // memoryDir is the directory of pid's memory cgroup and whether it is a
 // v2 group.
@@ -76,7 +77,11 @@ func readMemoryV1(dir string) (Memory, error) {
 	if err != nil {
 		return Memory{}, err
 	}
-	return Memory{Resident: stat["total_rss"] + stat["total_cache"], Swapped: stat["total_swap"]}, nil
+	usage, err := readInt(dir, "memory.usage_in_bytes")
+	if err != nil {
+		return Memory{}, err
+	}
+	return Memory{Resident: uint64(max(usage, 0)), Swapped: stat["total_swap"]}, nil
 }
 
 func readMemoryV2(dir string) (Memory, error) {
@@ -91,8 +96,10 @@ func readMemoryV2(dir string) (Memory, error) {
 	return Memory{Resident: uint64(max(cur, 0)), Swapped: uint64(max(sw, 0))}, nil
 }
 
-// Squeeze pushes the memory of pid's cgroup out to swap, as far as the
-// kernel can, and leaves the cap as it was. The cgroup must be frozen (a
+// Squeeze pushes the memory of pid's cgroup out to swap until about keep
+// bytes are left (at least 16 MiB), and leaves the cap as it was. The
+// kernel reclaims the least recently used pages first, so what is kept is
+// what the gateway touched last: what its next request most likely needs. The cgroup must be frozen (a
 // paused container): nothing in it may fault pages back in meanwhile.
 //
 // cgroup v1: swap accounting is lifted (memory.memsw.limit_in_bytes to
@@ -102,15 +109,16 @@ func readMemoryV2(dir string) (Memory, error) {
 // memory.swap.max is lifted, memory.reclaim asked for everything above the
 // floor, and memory.swap.max set to 0 again. Either way the swap stays
 // allowed only for the squeeze; KeepResident closes it again after a thaw.
-func Squeeze(pid int) (Memory, error) {
+func Squeeze(pid int, keep uint64) (Memory, error) {
+	keep = max(keep, minKeep)
 	dir, v2, err := memoryDir(pid)
 	if err != nil {
 		return Memory{}, fmt.Errorf("squeezing pid %d: %w", pid, err)
 	}
 	if v2 {
-		err = squeezeV2(dir)
+		err = squeezeV2(dir, int64(keep))
 	} else {
-		err = squeezeV1(dir)
+		err = squeezeV1(dir, int64(keep))
 	}
 	if err != nil {
 		return Memory{}, fmt.Errorf("squeezing cgroup %s: %w", dir, err)
@@ -121,7 +129,7 @@ func Squeeze(pid int) (Memory, error) {
 	return readMemoryV1(dir)
 }
 
-func squeezeV1(dir string) error {
+func squeezeV1(dir string, keep int64) error {
 	limit, err := readInt(dir, "memory.limit_in_bytes")
 	if err != nil {
 		return err
@@ -137,7 +145,7 @@ func squeezeV1(dir string) error {
 	// Lowering the cap below what the cgroup holds makes the kernel reclaim
 	// down to it; EBUSY says it could not, so a higher floor is tried.
 	var lowered bool
-	for target := int64(squeezeFloor); limit <= 0 || target < limit; target *= 2 {
+	for target := keep; limit <= 0 || target < limit; target *= 2 {
 		err := writeFile(dir, "memory.limit_in_bytes", strconv.FormatInt(target, 10))
 		if err == nil {
 			lowered = true
@@ -166,7 +174,7 @@ func squeezeV1(dir string) error {
 	return nil
 }
 
-func squeezeV2(dir string) error {
+func squeezeV2(dir string, keep int64) error {
 	if err := writeFile(dir, "memory.swap.max", "max"); err != nil {
 		return err
 	}
@@ -175,12 +183,12 @@ func squeezeV2(dir string) error {
 	if err != nil {
 		return err
 	}
-	if cur <= squeezeFloor {
+	if cur <= keep {
 		return nil
 	}
 	// memory.reclaim answers EAGAIN when it reclaimed less than asked;
 	// what it did reclaim stays reclaimed.
-	err = writeFile(dir, "memory.reclaim", strconv.FormatInt(cur-squeezeFloor, 10))
+	err = writeFile(dir, "memory.reclaim", strconv.FormatInt(cur-keep, 10))
 	if err != nil && !errors.Is(err, syscall.EAGAIN) {
 		return err
 	}

@@ -26,12 +26,12 @@ func (r *Runtime) pid(ctx context.Context, ns, what string) (int, error) {
 }
 
 // Squeeze pushes the paused gateway's memory into swap (cgroupfs.Squeeze).
-func (r *Runtime) Squeeze(ctx context.Context, ns string) (runtime.Memory, error) {
+func (r *Runtime) Squeeze(ctx context.Context, ns string, keep uint64) (runtime.Memory, error) {
 	pid, err := r.pid(ctx, ns, "squeezing")
 	if err != nil {
 		return runtime.Memory{}, err
 	}
-	m, err := cgroupfs.Squeeze(pid)
+	m, err := cgroupfs.Squeeze(pid, keep)
 	if err != nil {
 		return runtime.Memory{}, fmt.Errorf("squeezing gateway %s: %w", ns, err)
 	}
