@@ -50,6 +50,7 @@ func TestBenchDensity(t *testing.T) {
 
 	// Memory: each gateway idle and Paused, then Compressed.
 	var pausedB, residentB, compressedB, swappedB, squeezeT []float64
+	var firstWake []time.Duration
 	for _, n := range names {
 		d.sleepTo(n, "paused")
 		r, _ := cgroupMemory(t, d.memory(n).Status.ContainerID)
@@ -62,11 +63,15 @@ func TestBenchDensity(t *testing.T) {
 		residentB = append(residentB, float64(r))
 		swappedB = append(swappedB, float64(sw))
 		compressedB = append(compressedB, float64(m.Status.CompressedBytes))
+		// The wake a tenant meets after a long sleep: the first since the
+		// gateway's first squeeze.
+		firstWake = append(firstWake, ttfb(t, d.routerAddr, n+".localhost", "/healthz"))
 	}
 	paused, resident, compressed := mean(pausedB), mean(residentB), mean(compressedB)
 	fmt.Fprintf(&out, "%-44s %8.0f MiB\n", "idle gateway, Paused (resident)", paused/(1<<20))
 	fmt.Fprintf(&out, "%-44s %8.0f MiB resident + %.0f MiB in zram (%.0f MiB swapped) = %.2fx Paused; squeeze took %.1f s\n",
 		"idle gateway, Compressed", resident/(1<<20), compressed/(1<<20), mean(swappedB)/(1<<20), (resident+compressed)/paused, mean(squeezeT)/1000)
+	fmt.Fprintf(&out, "%-44s %s ms (median / p99 / max, one per gateway)\n", "first request after the first squeeze", pct(firstWake))
 	if st := zramPool(t, d); st != "" {
 		fmt.Fprintf(&out, "%-44s %s\n", "zram pool", st)
 	}
@@ -74,7 +79,6 @@ func TestBenchDensity(t *testing.T) {
 	// Wakes: the first gateway, each warm tier in turn, request and
 	// WebSocket; the cold tier twice (20 s each).
 	host := names[0] + ".localhost"
-	d.mustClawd("namespace", "wake", names[0]) // a sleep never moves one up: from Running
 	httpWake := func(tier string) time.Duration {
 		d.sleepTo(names[0], tier)
 		return ttfb(t, d.routerAddr, host, "/healthz")
