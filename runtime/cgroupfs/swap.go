@@ -208,13 +208,22 @@ func KeepResident(pid int) error {
 		return fmt.Errorf("closing swap of pid %d: %w", pid, err)
 	}
 	if v2 {
-		if err := writeFile(dir, "memory.swap.max", "0"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("closing swap of cgroup %s: %w", dir, err)
+		err = writeFile(dir, "memory.swap.max", "0")
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil // no swap controller: nothing to close
 		}
-		return nil
+	} else {
+		err = keepResidentV1(dir)
 	}
-	if err := writeFile(dir, "memory.swappiness", "0"); err != nil {
+	if err != nil {
 		return fmt.Errorf("closing swap of cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+func keepResidentV1(dir string) error {
+	if err := writeFile(dir, "memory.swappiness", "0"); err != nil {
+		return err
 	}
 	limit, err := readInt(dir, "memory.limit_in_bytes")
 	if err != nil || limit <= 0 || uint64(limit) >= v1UnlimitedMemory {
@@ -223,7 +232,7 @@ func KeepResident(pid int) error {
 	if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
 		// EBUSY while more than the cap is still held in RAM and swap.
 		if err := writeFile(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(limit, 10)); err != nil && !errors.Is(err, syscall.EBUSY) {
-			return fmt.Errorf("closing swap of cgroup %s: %w", dir, err)
+			return err
 		}
 	}
 	return nil
