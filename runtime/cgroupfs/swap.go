@@ -134,6 +134,13 @@ func squeezeV1(dir string, keep int64) error {
 	if err != nil {
 		return err
 	}
+	usage, err := readInt(dir, "memory.usage_in_bytes")
+	if err != nil {
+		return err
+	}
+	if usage <= keep || (limit > 0 && limit <= keep) {
+		return nil // holds no more than it would keep: nothing to squeeze
+	}
 	if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
 		if err := writeFile(dir, "memory.memsw.limit_in_bytes", "-1"); err != nil {
 			return err

@@ -36,6 +36,7 @@ func TestSqueezeV1RestoresTheCap(t *testing.T) {
 		"memory.limit_in_bytes":       "268435456",
 		"memory.memsw.limit_in_bytes": "268435456",
 		"memory.swappiness":           "60",
+		"memory.usage_in_bytes":       "104857600",
 	})
 	if err := squeezeV1(dir, 16<<20); err != nil {
 		t.Fatal(err)
@@ -87,4 +88,28 @@ func TestKeepResident(t *testing.T) {
 			t.Errorf("swappiness %s, want 0", s)
 		}
 	})
+}
+
+// A gateway that holds no more than a squeeze keeps is left as it is, and
+// that is no failure.
+func TestSqueezeV1OfASmallGateway(t *testing.T) {
+	for _, tc := range []struct{ name, limit, usage string }{
+		{"uses less than kept", "268435456", "8388608"},
+		{"capped at what is kept", "134217728", "100000000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := fakeMemoryDir(t, map[string]string{
+				"memory.limit_in_bytes":       tc.limit,
+				"memory.memsw.limit_in_bytes": tc.limit,
+				"memory.swappiness":           "0",
+				"memory.usage_in_bytes":       tc.usage,
+			})
+			if err := squeezeV1(dir, 128<<20); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, dir, "memory.memsw.limit_in_bytes"); got != tc.limit {
+				t.Errorf("swap accounting opened (%s) with nothing to squeeze", got)
+			}
+		})
+	}
 }
