@@ -131,6 +131,14 @@ bench-wake: docker standin-image
 bench-wake-openclaw: docker standin-image gateway-image
 	CLAWD_BENCH=1 CLAWD_BENCH_GATEWAY_IMAGE=$(GATEWAY_IMAGE) $(GO) test -count=1 -v -timeout 60m -run '^TestBenchWake$$' ./integration | grep -v '^=== RUN'
 
+# Figures, not assertions, on the real OpenClaw gateway: wakes from Paused,
+# Compressed (zram) and Stopped, memory per idle gateway Paused and
+# Compressed, and the estimated gateways answering in < 1 s with and
+# without the Compressed tier. Needs root and a kernel with zram.
+.PHONY: bench-density
+bench-density: docker standin-image gateway-image
+	CLAWD_BENCH=1 CLAWD_BENCH_GATEWAY_IMAGE=$(GATEWAY_IMAGE) $(GO) test -count=1 -v -timeout 60m -run '^TestBenchDensity$$' ./integration | grep -v '^=== RUN'
+
 # Figures, not assertions: calls/s and time to first token straight to the
 # fake provider and through the model gateway (modelgw), whole and
 # streamed, one call at a time and 64 at once.

@@ -30,6 +30,7 @@ import (
 	"github.com/clawd-dev/clawd/store"
 	"github.com/clawd-dev/clawd/units"
 	"github.com/clawd-dev/clawd/warmpool"
+	"github.com/clawd-dev/clawd/zram"
 )
 
 //go:embed openapi.json
@@ -101,6 +102,8 @@ type Config struct {
 	Resources ResourceHistory
 	// Memory reports the memory budget in status; nil: not shown.
 	Memory MemoryBudget
+	// Zram is the Compressed tier's swap, for status; nil: not shown.
+	Zram Zram
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -381,6 +384,8 @@ type NamespaceDetail struct {
 	// CPU is the CPU cap asked for and the one applied, when this node
 	// runs the namespace and it has a cap.
 	CPU *CPUCap `json:"cpu,omitempty"`
+	// Memory is what the gateway holds resident and in zram now.
+	Memory *NamespaceMemory `json:"memory,omitempty"`
 }
 
 // CPUCap is a gateway's CPU cap: the quota asked for more CPUs than the
@@ -429,6 +434,7 @@ func (s *Server) getNamespace(r *http.Request) (int, any, error) {
 			d.Usage = &st
 		}
 	}
+	d.Memory = s.memory(r.Context(), ns)
 	return http.StatusOK, d, nil
 }
 
@@ -492,7 +498,7 @@ func (s *Server) sleepNamespace(r *http.Request) (int, any, error) {
 		req.Target = namespace.PhaseStopped
 	}
 	if !namespace.ValidTarget(req.Target) {
-		return 0, nil, invalid("cannot sleep to %q: use Paused, Stopped or Evicted", req.Target)
+		return 0, nil, invalid("cannot sleep to %q: use Paused, Compressed, Stopped or Evicted", req.Target)
 	}
 	ns, err := s.st.GetNamespace(r.Context(), name)
 	if err != nil {
@@ -657,6 +663,10 @@ type StatusReply struct {
 	Failing []FailingNamespace `json:"failing,omitempty"`
 	// Memory is this node's memory budget and what is held of it.
 	Memory *MemoryStatus `json:"memory,omitempty"`
+	// Zram is the Compressed tier's swap device, or why there is none.
+	Zram *zram.Status `json:"zram,omitempty"`
+	// Compressed are the namespaces squeezed into zram and what they hold.
+	Compressed []CompressedNamespace `json:"compressed,omitempty"`
 }
 
 // FailingNamespace is one Failed namespace in clawd status.
@@ -709,5 +719,6 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 		}
 		rep.Billing = &bs
 	}
+	s.zramStatus(&rep, list)
 	return http.StatusOK, rep, nil
 }

@@ -203,6 +203,10 @@ func nsGetCmd() *cobra.Command {
 					row("OOM kills", fmt.Sprint(u.OOMKills))
 					row("Processes", fmt.Sprint(u.Pids))
 				}
+				if m := d.Memory; m != nil {
+					row("Resident", units.FormatBytes(m.ResidentBytes))
+					row("In zram", fmt.Sprintf("%s swapped, %s compressed", units.FormatBytes(m.SwappedBytes), units.FormatBytes(m.CompressedBytes)))
+				}
 			})
 		},
 	}
@@ -295,12 +299,12 @@ func nsSleepCmd() *cobra.Command {
 	var to string
 	cmd := &cobra.Command{
 		Use:   "sleep NAME",
-		Short: "Put a namespace to sleep now: Paused (memory kept), Stopped or Evicted (container removed, volumes kept)",
+		Short: "Put a namespace to sleep now: Paused (memory kept), Compressed (memory squeezed into zram), Stopped or Evicted (container removed, volumes kept)",
 		Args:  exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			target := namespace.Phase(strings.ToUpper(to[:min(1, len(to))]) + strings.ToLower(to[min(1, len(to)):]))
 			if !namespace.ValidTarget(target) {
-				return fmt.Errorf("invalid --to %q: use paused, stopped or evicted", to)
+				return fmt.Errorf("invalid --to %q: use paused, compressed, stopped or evicted", to)
 			}
 			c, err := newClient()
 			if err != nil {
@@ -313,7 +317,7 @@ func nsSleepCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "stopped", "how deep: paused, stopped or evicted")
+	cmd.Flags().StringVar(&to, "to", "stopped", "how deep: paused, compressed, stopped or evicted")
 	return cmd
 }
 

@@ -40,6 +40,7 @@ func statusCmd() *cobra.Command {
 							m.Backend, m.Ledger, m.Retention, m.Written, m.Queued, m.Dropped)
 					}
 				}
+				zramLines(w, st)
 				fmt.Fprintf(w, "Namespaces:\t%d\n", st.Namespaces)
 				phases := make([]string, 0, len(st.Phases))
 				for p := range st.Phases {
@@ -85,4 +86,26 @@ func statusCmd() *cobra.Command {
 	}
 	o.register(cmd)
 	return cmd
+}
+
+// zramLines shows the Compressed tier: its zram device and pool, or why it
+// is off, and what each Compressed namespace holds.
+func zramLines(w *tabwriter.Writer, st api.StatusReply) {
+	z := st.Zram
+	switch {
+	case z == nil:
+		return
+	case !z.Enabled:
+		fmt.Fprintf(w, "Compressed tier:\toff: %s (namespaces asked to be Compressed stay Paused)\n", z.Reason)
+	default:
+		ratio := "-"
+		if z.Pool.Compressed > 0 {
+			ratio = fmt.Sprintf("%.1fx", float64(z.Pool.Original)/float64(z.Pool.Compressed))
+		}
+		fmt.Fprintf(w, "Compressed tier:\t%s, %s, %s; holds %s in %s (%s), pool uses %s\n", z.Device, z.Algorithm,
+			units.FormatBytes(z.DiskSize), units.FormatBytes(int64(z.Pool.Original)), units.FormatBytes(int64(z.Pool.Compressed)), ratio, units.FormatBytes(int64(z.Pool.Used)))
+	}
+	for _, c := range st.Compressed {
+		fmt.Fprintf(w, "  %s:\t%s resident, %s compressed\n", c.Name, units.FormatBytes(c.ResidentBytes), units.FormatBytes(c.CompressedBytes))
+	}
 }

@@ -121,6 +121,8 @@ var registry = []Key{
 		Description: "encrypt the namespace's data volume at rest (fscrypt: AES-256-XTS contents, AES-256-CTS names; the key wrapped by the secrets key, in the kernel only while the gateway runs)"},
 	{Pattern: "namespaces.*.encryption.keySource", Kind: Enum, Enum: []string{"local", "vault", "env"}, Implemented: true,
 		Description: "key source wrapping the namespace's volume key (local: the key file or CLAWD_SECRETS_KEY; vault and env only when clawd runs with that --secrets.keySource; default: the daemon's)"},
+	{Pattern: "namespaces.*.idle.compressAfter", Kind: Duration, Default: "15m", Implemented: true,
+		Description: "idle time after which the paused gateway's memory is squeezed into compressed swap (zram); woken in about the time of a paused one"},
 	{Pattern: "namespaces.*.idle.evictAfter", Kind: Duration, Default: "24h", Implemented: true,
 		Description: "idle time after which the gateway container is removed (volumes kept)"},
 	{Pattern: "namespaces.*.idle.pauseAfter", Kind: Duration, Default: "5m", Implemented: true,

@@ -18,6 +18,7 @@ import (
 	ptypes "github.com/traefik/paerser/types"
 
 	"github.com/clawd-dev/clawd/units"
+	"github.com/clawd-dev/clawd/zram"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,6 +48,7 @@ type Static struct {
 	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
 	Vault      *Vault      `description:"Vault's transit secrets engine, the key source of --secrets.keySource=vault." json:"vault,omitempty" yaml:"vault,omitempty"`
 	Retention  *Retention  `description:"The pass that applies namespaces' dataRetention settings." json:"retention,omitempty" yaml:"retention,omitempty"`
+	Memory     *Memory     `description:"Host memory for sleeping gateways: the zram swap of the Compressed tier." json:"memory,omitempty" yaml:"memory,omitempty"`
 }
 
 // Vault says where Vault's transit engine is and which key wraps clawd's
@@ -62,6 +64,12 @@ type Vault struct {
 type Retention struct {
 	Interval   ptypes.Duration `description:"How often every namespace's namespaces.<ns>.dataRetention.* is applied (conversations, logs, usage rows older than set are removed)." json:"interval,omitempty" yaml:"interval,omitempty"`
 	FirstAfter ptypes.Duration `description:"How long after start the first retention pass runs." json:"firstAfter,omitempty" yaml:"firstAfter,omitempty"`
+}
+
+// Memory sets up the Compressed tier's swap.
+type Memory struct {
+	SqueezeKeep string `description:"What squeezing a gateway into zram leaves resident (its most recently used pages), e.g. 128Mi: less saves memory, more makes its wake faster (fewer pages read back from zram)." json:"squeezeKeep,omitempty" yaml:"squeezeKeep,omitempty"`
+	Zram        string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory, lz4 if the kernel has it, else lzo-rle), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -243,6 +251,7 @@ func (s *Static) SetDefaults() {
 	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
 	s.Retention = &Retention{Interval: ptypes.Duration(24 * time.Hour), FirstAfter: ptypes.Duration(5 * time.Minute)}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
+	s.Memory = &Memory{Zram: "auto", SqueezeKeep: "128Mi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
 		LeakInterval: ptypes.Duration(time.Minute),
@@ -388,6 +397,12 @@ func (s *Static) validate() error {
 		if _, err := units.ParseBytes(s.Runtime.MemoryBudget); err != nil {
 			return fmt.Errorf("--runtime.memorybudget: %w", err)
 		}
+	}
+	if err := zram.ParseSize(s.Memory.Zram); err != nil {
+		return err
+	}
+	if _, err := units.ParseBytes(s.Memory.SqueezeKeep); err != nil {
+		return fmt.Errorf("--memory.squeezekeep: %w", err)
 	}
 	if _, err := units.ParseBytes(s.Runtime.MemoryEstimate); err != nil {
 		return fmt.Errorf("--runtime.memoryestimate: %w", err)

@@ -79,18 +79,20 @@ func benchWake(t *testing.T, out *bytes.Buffer, bt benchTarget, rounds int) {
 	row := func(name string, clawd []time.Duration, peerName string, direct []time.Duration) {
 		fmt.Fprintf(out, "%-34s %18s   %-40s %18s\n", name, stats(clawd), peerName, stats(direct))
 	}
-	var running, paused, stopped, evicted, pRunning, pPaused, pStopped []time.Duration
+	var running, paused, compressed, stopped, evicted, pRunning, pPaused, pStopped []time.Duration
 	for i := 0; i < rounds; i++ {
 		running = append(running, measure(func() {}, "bench.localhost"))
 		pRunning = append(pRunning, peer.get(t))
 		paused = append(paused, measure(func() { d.sleepTo("bench", "paused") }, "bench.localhost"))
 		pPaused = append(pPaused, peer.transition(t, "pause", "unpause"))
+		compressed = append(compressed, measure(func() { d.sleepTo("bench", "compressed") }, "bench.localhost"))
 		stopped = append(stopped, measure(func() { d.sleepTo("bench", "stopped") }, "bench.localhost"))
 		pStopped = append(pStopped, peer.transition(t, "stop", "start"))
 		evicted = append(evicted, measure(func() { d.sleepTo("bench", "evicted") }, "bench.localhost"))
 	}
 	row("Running", running, "direct GET", pRunning)
 	row("Paused", paused, "docker pause; unpause + GET", pPaused)
+	row("Compressed (zram)", compressed, "", nil)
 	row("Stopped", stopped, "docker stop; start + poll", pStopped)
 	row("Evicted", evicted, "", nil)
 
@@ -131,7 +133,7 @@ func benchWake(t *testing.T, out *bytes.Buffer, bt benchTarget, rounds int) {
 // sleepTo puts a namespace to sleep and waits until it is down.
 func (d *daemon) sleepTo(name, to string) {
 	d.mustClawd("namespace", "sleep", name, "--to="+to)
-	want := map[string]string{"paused": "Paused", "stopped": "Stopped", "evicted": "Evicted"}[to]
+	want := map[string]string{"paused": "Paused", "compressed": "Compressed", "stopped": "Stopped", "evicted": "Evicted"}[to]
 	d.waitPhase(name, want, time.Minute)
 }
 

@@ -431,8 +431,11 @@ func TestE2EOpenClaw(t *testing.T) {
 			}
 		})
 
-		for _, tier := range []string{"paused", "stopped"} {
+		for _, tier := range []string{"paused", "compressed", "stopped"} {
 			t.Run(tier+" → hello-ok", func(t *testing.T) {
+				if tier == "compressed" {
+					needZram(t)
+				}
 				d.mustClawd("namespace", "sleep", "alpha", "--to="+tier)
 				d.waitPhase("alpha", strings.ToUpper(tier[:1])+tier[1:], 2*time.Minute)
 				start := time.Now()

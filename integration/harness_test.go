@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/clawd-dev/clawd/internal/testenv"
+	"github.com/clawd-dev/clawd/zram"
 	"io"
 	"io/fs"
 	"net"
@@ -199,6 +200,11 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 		d.stop()
 		d.removeDockerObjects()
 		d.unmountVolumes() // capped volumes (volumes_test.go)
+		// The zram device clawd up made (it outlives clawd on purpose: a
+		// restart finds its Compressed namespaces in it).
+		if err := zram.Release(filepath.Join(d.dir, "zram.json")); err != nil {
+			t.Errorf("removing the daemon's zram device: %v", err)
+		}
 		d.checkRaces()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log())

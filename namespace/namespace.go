@@ -21,10 +21,14 @@ const (
 	PhaseStarting Phase = "Starting"
 	PhaseRunning  Phase = "Running"
 	PhasePaused   Phase = "Paused"
-	PhaseStopped  Phase = "Stopped"
-	PhaseEvicted  Phase = "Evicted"
-	PhaseFailed   Phase = "Failed"
-	PhaseDeleting Phase = "Deleting"
+	// PhaseCompressed is Paused with the frozen gateway's memory squeezed
+	// into compressed swap (zram): a fraction of the memory, woken in
+	// about the time of a Paused one.
+	PhaseCompressed Phase = "Compressed"
+	PhaseStopped    Phase = "Stopped"
+	PhaseEvicted    Phase = "Evicted"
+	PhaseFailed     Phase = "Failed"
+	PhaseDeleting   Phase = "Deleting"
 )
 
 // Spec is the desired state of one namespace, written by the admin API.
@@ -54,7 +58,7 @@ type Spec struct {
 	DataVolume   string `json:"dataVolume,omitempty"`
 	SkillsVolume string `json:"skillsVolume,omitempty"`
 	// Target is the phase the reaper or `namespace sleep` asked for:
-	// Paused, Stopped or Evicted. Empty means Running; a wake clears it.
+	// Paused, Compressed, Stopped or Evicted. Empty means Running; a wake clears it.
 	Target Phase `json:"target,omitempty"`
 	// WakeGeneration is bumped by namespace wake; the supervisor clears a
 	// Failed phase when it sees a new one.
@@ -88,6 +92,11 @@ type Status struct {
 	NextTry time.Time `json:"nextTry,omitzero"`
 	// WakeGeneration is the spec's generation this status has seen.
 	WakeGeneration int64 `json:"wakeGeneration,omitempty"`
+	// ResidentBytes and CompressedBytes are what a Compressed gateway held
+	// in RAM and in the zram pool when it was squeezed (the compressed
+	// size is the pool's ratio applied to the cgroup's swapped bytes).
+	ResidentBytes   int64 `json:"residentBytes,omitempty"`
+	CompressedBytes int64 `json:"compressedBytes,omitempty"`
 }
 
 // Namespace is a spec with its status, as listed by the API.
@@ -157,7 +166,7 @@ func (s *Spec) Validate() error {
 
 // ValidTarget reports whether p is a phase a namespace can be put to sleep in.
 func ValidTarget(p Phase) bool {
-	return p == PhasePaused || p == PhaseStopped || p == PhaseEvicted
+	return p == PhasePaused || p == PhaseCompressed || p == PhaseStopped || p == PhaseEvicted
 }
 
 // Depth orders the sleeping phases: a deeper tier frees more and wakes slower.
@@ -165,10 +174,12 @@ func Depth(p Phase) int {
 	switch p {
 	case PhasePaused:
 		return 1
-	case PhaseStopped:
+	case PhaseCompressed:
 		return 2
-	case PhaseEvicted:
+	case PhaseStopped:
 		return 3
+	case PhaseEvicted:
+		return 4
 	}
 	return 0
 }

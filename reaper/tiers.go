@@ -106,11 +106,13 @@ func (t *Tiers) pass(ctx context.Context, now time.Time) {
 
 // IdlePolicy is one namespace's effective tier configuration.
 type IdlePolicy struct {
-	Enabled      bool // autoCleanup.enabled
-	PauseAfter   time.Duration
-	StopAfter    time.Duration // autoCleanup.after
-	EvictAfter   time.Duration
-	MinInstances int
+	Enabled    bool // autoCleanup.enabled
+	PauseAfter time.Duration
+	// CompressAfter is idle.compressAfter: paused and squeezed into zram.
+	CompressAfter time.Duration
+	StopAfter     time.Duration // autoCleanup.after
+	EvictAfter    time.Duration
+	MinInstances  int
 }
 
 // Policy resolves a namespace's policy from the dynamic configuration:
@@ -126,10 +128,11 @@ func Policy(values map[string]string, ns namespace.Namespace) IdlePolicy {
 		return d
 	}
 	p := IdlePolicy{
-		PauseAfter:   dur("idle.pauseAfter"),
-		StopAfter:    dur("autoCleanup.after"),
-		EvictAfter:   dur("idle.evictAfter"),
-		MinInstances: ns.Spec.MinInstances,
+		PauseAfter:    dur("idle.pauseAfter"),
+		CompressAfter: dur("idle.compressAfter"),
+		StopAfter:     dur("autoCleanup.after"),
+		EvictAfter:    dur("idle.evictAfter"),
+		MinInstances:  ns.Spec.MinInstances,
 	}
 	enabled, _ := config.Effective(values, name, "autoCleanup.enabled")
 	p.Enabled = enabled != "false"
@@ -153,7 +156,7 @@ type Idle struct {
 
 func idleSince(ns namespace.Namespace, idle Idle) time.Time {
 	since := idle.FirstSeen
-	if sleeping := ns.Status.Phase == namespace.PhasePaused || ns.Status.Phase == namespace.PhaseStopped; sleeping &&
+	if sleeping := ns.Status.Phase == namespace.PhasePaused || ns.Status.Phase == namespace.PhaseCompressed || ns.Status.Phase == namespace.PhaseStopped; sleeping &&
 		!ns.Status.Since.IsZero() && ns.Status.Since.Before(since) {
 		// Any request wakes a sleeping namespace, so it has been idle at
 		// least since it went to sleep, even if this reaper (a restarted
@@ -176,7 +179,7 @@ func idleSince(ns namespace.Namespace, idle Idle) time.Time {
 // leave it. It only ever deepens: waking is the router's and operator's job.
 func Decide(ns namespace.Namespace, p IdlePolicy, idle Idle, now time.Time) namespace.Phase {
 	switch ns.Status.Phase {
-	case namespace.PhaseRunning, namespace.PhasePaused, namespace.PhaseStopped:
+	case namespace.PhaseRunning, namespace.PhasePaused, namespace.PhaseCompressed, namespace.PhaseStopped:
 	default:
 		return "" // starting, failed, deleting, evicted: nothing to do
 	}
@@ -190,6 +193,8 @@ func Decide(ns namespace.Namespace, p IdlePolicy, idle Idle, now time.Time) name
 		target = namespace.PhaseEvicted
 	case p.StopAfter > 0 && d >= p.StopAfter:
 		target = namespace.PhaseStopped
+	case p.CompressAfter > 0 && d >= p.CompressAfter:
+		target = namespace.PhaseCompressed
 	case p.PauseAfter > 0 && d >= p.PauseAfter:
 		target = namespace.PhasePaused
 	}

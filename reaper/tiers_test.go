@@ -11,6 +11,8 @@ func TestDecide(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	policy := IdlePolicy{Enabled: true, PauseAfter: 5 * time.Minute, StopAfter: time.Hour, EvictAfter: 24 * time.Hour}
+	compress := policy
+	compress.CompressAfter = 15 * time.Minute
 	ns := func(phase namespace.Phase, since time.Time) namespace.Namespace {
 		n := namespace.Namespace{
 			Spec:   namespace.Spec{Name: "alpha", CreatedAt: ago(48 * time.Hour)},
@@ -44,6 +46,12 @@ func TestDecide(t *testing.T) {
 		{"restart, paused 2h ago", ns(namespace.PhasePaused, ago(2*time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseStopped},
 		{"restart, stopped 2d ago", ns(namespace.PhaseStopped, ago(48*time.Hour)), policy, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseEvicted},
 		{"restart, paused 10m ago", ns(namespace.PhasePaused, ago(10*time.Minute)), policy, Idle{FirstSeen: ago(time.Minute)}, ""},
+		// The Compressed tier sits between Paused and Stopped.
+		{"compress: idle 20m", ns(namespace.PhasePaused, ago(15*time.Minute)), compress, Idle{Last: ago(20 * time.Minute), FirstSeen: ago(time.Hour)}, namespace.PhaseCompressed},
+		{"compress: idle 6m", ns(namespace.PhaseRunning, ago(time.Hour)), compress, Idle{Last: ago(6 * time.Minute), FirstSeen: ago(time.Hour)}, namespace.PhasePaused},
+		{"compress: already", ns(namespace.PhaseCompressed, ago(10*time.Minute)), compress, Idle{Last: ago(30 * time.Minute), FirstSeen: ago(time.Hour)}, ""},
+		{"compress: then stop", ns(namespace.PhaseCompressed, ago(time.Hour)), compress, Idle{Last: ago(2 * time.Hour), FirstSeen: ago(3 * time.Hour)}, namespace.PhaseStopped},
+		{"compress: restart, compressed 2h ago", ns(namespace.PhaseCompressed, ago(2*time.Hour)), compress, Idle{FirstSeen: ago(time.Minute)}, namespace.PhaseStopped},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

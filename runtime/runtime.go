@@ -270,3 +270,24 @@ type Object struct {
 	Spare   string
 	Created time.Time
 }
+
+// Memory is what a gateway's cgroup holds in RAM and in swap, in bytes.
+type Memory struct {
+	Resident uint64
+	// Swapped is what it has in swap, before compression.
+	Swapped uint64
+}
+
+// Squeezer is implemented by runtimes that push a paused gateway's memory
+// out to swap (the Compressed sleep tier) and keep a running one out of it.
+type Squeezer interface {
+	// Squeeze reclaims the paused container's memory into swap until about
+	// keep bytes are left, leaving its memory cap as it was, and returns
+	// what it holds after.
+	Squeeze(ctx context.Context, namespace string, keep uint64) (Memory, error)
+	// KeepResident closes swap to the container again (after a thaw):
+	// what is swapped comes back as it is touched, nothing more goes out.
+	KeepResident(ctx context.Context, namespace string) error
+	// Memory reads what the container holds resident and swapped.
+	Memory(ctx context.Context, namespace string) (Memory, error)
+}

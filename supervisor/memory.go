@@ -75,8 +75,11 @@ func (s *Supervisor) usedLocked(except string) int64 {
 			continue
 		}
 		_, reserved := s.reserved[name]
-		if (holdsMemory(ns.Status.Phase) && !promised[name]) || reserved {
+		switch {
+		case (holdsMemory(ns.Status.Phase) && !promised[name]) || reserved:
 			total += s.need(ns.Spec)
+		case ns.Status.Phase == namespace.PhaseCompressed && !promised[name]:
+			total += charge(ns.Status)
 		}
 	}
 	if sh := s.shedder(); sh != nil {
@@ -138,8 +141,15 @@ func (s *Supervisor) reserve(ctx context.Context, ns namespace.Namespace) (waiti
 	s.mu.Lock()
 	ok, waiting = s.reserveLocked(name, need)
 	var victims []namespace.Namespace
+	squeeze := false
 	if !ok {
-		if victims = s.victimsFor(name, need); victims != nil {
+		// Squeezing Paused namespaces into zram costs their tenants least.
+		if victims = s.squeezeVictimsLocked(name, need); victims != nil {
+			squeeze = true
+		} else {
+			victims = s.victimsFor(name, need)
+		}
+		if victims != nil {
 			s.reserved[name] = need
 			for _, v := range victims {
 				waiting = append(waiting, v.Spec.Name)
@@ -157,6 +167,16 @@ func (s *Supervisor) reserve(ctx context.Context, ns namespace.Namespace) (waiti
 			name, units.FormatBytes(need), units.FormatBytes(max(0, free)), units.FormatBytes(budget), ErrNoMemory)
 	}
 	for _, v := range victims {
+		if squeeze && v.Status.Phase == namespace.PhasePaused && v.Spec.Target != namespace.PhaseStopped && v.Spec.Target != namespace.PhaseEvicted {
+			if v.Spec.Target == namespace.PhaseCompressed {
+				continue // being squeezed already
+			}
+			s.log.Info("memory budget: squeezing a least recently used paused namespace into zram", "namespace", name, "victim", v.Spec.Name)
+			if err := s.Sleep(ctx, v.Spec.Name, namespace.PhaseCompressed); err != nil {
+				s.log.Warn("squeezing victim failed", "namespace", name, "victim", v.Spec.Name, "error", err)
+			}
+			continue
+		}
 		if v.Spec.Target == namespace.PhaseStopped || v.Spec.Target == namespace.PhaseEvicted {
 			s.log.Debug("memory budget: waiting for a namespace already going down", "namespace", name, "victim", v.Spec.Name)
 			continue
@@ -180,10 +200,11 @@ func (s *Supervisor) reserveLocked(name string, need int64) (ok bool, waiting []
 	if _, held := s.reserved[name]; held {
 		for _, v := range s.victims[name] {
 			vns, known := s.known[v]
-			if !known || !holdsMemory(vns.Status.Phase) {
+			if !known || (!holdsMemory(vns.Status.Phase) && (vns.Status.Phase != namespace.PhaseCompressed || vns.Spec.Target == namespace.PhaseCompressed)) {
 				continue
 			}
-			if vns.Spec.Target != namespace.PhaseStopped && vns.Spec.Target != namespace.PhaseEvicted {
+			if (vns.Spec.Target != namespace.PhaseStopped && vns.Spec.Target != namespace.PhaseEvicted &&
+				vns.Spec.Target != namespace.PhaseCompressed) || squeezeFailed(vns) {
 				s.releaseLocked(name)
 				return s.reserveLocked(name, need)
 			}
@@ -220,7 +241,11 @@ func (s *Supervisor) victimsFor(name string, need int64) []namespace.Namespace {
 			break
 		}
 		out = append(out, v)
-		short -= s.need(v.Spec)
+		if v.Status.Phase == namespace.PhaseCompressed {
+			short -= charge(v.Status)
+		} else {
+			short -= s.need(v.Spec)
+		}
 	}
 	if short > 0 {
 		return nil
@@ -317,7 +342,7 @@ func (s *Supervisor) admit(ctx context.Context, ns namespace.Namespace, restarts
 }
 
 // lruVictimsLocked lists namespaces that may be stopped to free memory:
-// Paused first, then idle Running, each least recently used first. Never
+// Paused and Compressed first, then idle Running, each least recently used first. Never
 // chosen: namespaces with minInstances, open connections, a wake in flight,
 // already on their way down, or promised to another waiter. s.mu must be
 // held.
@@ -349,7 +374,7 @@ func (s *Supervisor) lruVictimsLocked(except string) []namespace.Namespace {
 			last = ns.Status.Since
 		}
 		switch ns.Status.Phase {
-		case namespace.PhasePaused:
+		case namespace.PhasePaused, namespace.PhaseCompressed:
 			cs = append(cs, cand{ns, 0, last})
 		case namespace.PhaseRunning:
 			cs = append(cs, cand{ns, 1, last})

@@ -40,6 +40,8 @@ type track struct {
 	// volumes is what prepareVolumes last made ready (container, binds,
 	// caps, encryption), so a live gateway's pass skips it until it changes.
 	volumes string
+	// residentIn is the container last kept out of swap (keepOutOfSwap).
+	residentIn string
 }
 
 // probeWhileStarting is how long a booting gateway is only probed before
@@ -201,6 +203,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 				status.Restarts, status.Reason, status.LogTail = 0, "", nil
 			}
 			status.Phase = namespace.PhaseRunning
+			s.keepOutOfSwap(cctx, ns, inst, t, log)
 			s.setStatus(ctx, name, status)
 			if t.failures > 0 {
 				s.q.addAfter(name, time.Until(t.readySince.Add(s.cfg.StablePeriod)))
@@ -225,6 +228,7 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 			s.q.addAfter(name, time.Second)
 			return
 		}
+		s.thawed(cctx, ns, log)
 		// Frozen processes answer at once when thawed; no need to wait.
 		s.q.add(name)
 	case runtime.StateCreated, runtime.StateExited:

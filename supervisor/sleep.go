@@ -26,7 +26,7 @@ func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, t *track
 	live := !missing && (inst.State == runtime.StateRunning || inst.State == runtime.StatePaused)
 	if live && s.cfg.Gate != nil {
 		open := s.cfg.Gate.Close(name)
-		if target == namespace.PhasePaused && inst.State == runtime.StateRunning && open > 0 {
+		if (target == namespace.PhasePaused || target == namespace.PhaseCompressed) && inst.State == runtime.StateRunning && open > 0 {
 			if t.drainSince.IsZero() {
 				t.drainSince = time.Now()
 			}
@@ -52,6 +52,8 @@ func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, t *track
 	case target == namespace.PhaseStopped:
 		err = s.rt.Stop(ctx, name, s.cfg.StopTimeout)
 		st.Phase = namespace.PhaseStopped
+	case target == namespace.PhaseCompressed || (ns.Status.Phase == namespace.PhaseCompressed && inst.State == runtime.StatePaused):
+		st, err = s.compress(ctx, ns, inst, st, log)
 	case inst.State == runtime.StatePaused:
 		st.Phase = namespace.PhasePaused
 	default:
@@ -69,11 +71,11 @@ func (s *Supervisor) sleep(ctx context.Context, ns namespace.Namespace, t *track
 	s.setStatus(ctx, name, st)
 }
 
-// Sleep asks for a namespace to go down to target (Paused, Stopped or
-// Evicted). The reconcile loop does the work.
+// Sleep asks for a namespace to go down to target (Paused, Compressed,
+// Stopped or Evicted). The reconcile loop does the work.
 func (s *Supervisor) Sleep(ctx context.Context, name string, target namespace.Phase) error {
 	if !namespace.ValidTarget(target) {
-		return fmt.Errorf("cannot sleep namespace %s to %q: use Paused, Stopped or Evicted", name, target)
+		return fmt.Errorf("cannot sleep namespace %s to %q: use Paused, Compressed, Stopped or Evicted", name, target)
 	}
 	spec, err := s.st.UpdateSpec(ctx, name, func(sp *namespace.Spec) error {
 		if sp.Deleting {

@@ -116,8 +116,14 @@ type Config struct {
 	// Volumes, when set, gives namespaces with storage caps or
 	// encryption their own filesystems (volumes.Manager).
 	Volumes Volumes
-	Workers int
-	Logger  hclog.Logger
+	// Swap, when set and available, is where the Compressed tier squeezes
+	// paused gateways; without it a Compressed target stays Paused.
+	Swap Swap
+	// SqueezeKeep is what a squeeze leaves resident: the pages a gateway
+	// touched last, which its next request most likely needs again.
+	SqueezeKeep int64
+	Workers     int
+	Logger      hclog.Logger
 }
 
 // PhaseObserver is told when a namespace's status changes phase.

@@ -125,7 +125,7 @@ func (p phaseAudit) PhaseChanged(ns string, from, to namespace.Phase, reason str
 	switch to {
 	case namespace.PhaseRunning:
 		action = "wake"
-	case namespace.PhasePaused, namespace.PhaseStopped, namespace.PhaseEvicted:
+	case namespace.PhasePaused, namespace.PhaseCompressed, namespace.PhaseStopped, namespace.PhaseEvicted:
 		action = "sleep"
 	case namespace.PhaseFailed:
 		action = "failed"

@@ -37,6 +37,7 @@ import (
 	"github.com/clawd-dev/clawd/supervisor"
 	"github.com/clawd-dev/clawd/units"
 	"github.com/clawd-dev/clawd/warmpool"
+	"github.com/clawd-dev/clawd/zram"
 )
 
 func upCommand() *cobra.Command {
@@ -201,6 +202,8 @@ func up(cfg *config.Static) error {
 	}
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
+	squeezeKeep, _ := units.ParseBytes(cfg.Memory.SqueezeKeep)
+	swap := zram.Setup(zram.Options{Size: cfg.Memory.Zram, StateFile: filepath.Join(cfg.DataDir, "zram.json"), Logger: log.Named("zram")})
 	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
 	var pool *warmpool.Pool
 	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
@@ -245,6 +248,8 @@ func up(cfg *config.Static) error {
 		Gate:           activity,
 		Phases:         phaseAudit{aud.writer},
 		Volumes:        vols,
+		Swap:           swap,
+		SqueezeKeep:    squeezeKeep,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
@@ -273,6 +278,10 @@ func up(cfg *config.Static) error {
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
 		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner, Resources: hist, Memory: sup,
 		SecretKeys: secretKeeper(mdl.box, st)}, st, rt)
+	metrics.NewCompressed(edge.reg, sup.Snapshot, func() (uint64, uint64, uint64, bool) {
+		p, err := swap.Pool()
+		return p.Original, p.Compressed, p.Used, err == nil && swap.Unavailable() == ""
+	})
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})

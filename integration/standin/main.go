@@ -45,6 +45,7 @@ type settings struct {
 	crash        bool
 	crashAfter   time.Duration
 	memoryMiBps  int
+	memoryHold   int
 	cpuBurners   int
 }
 
@@ -89,6 +90,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	}
 	if s.memoryMiBps > 0 {
 		go growMemory(s.memoryMiBps, logger)
+	}
+	if s.memoryHold > 0 {
+		holdMemory(s.memoryHold)
+		logger.Printf("STANDIN_MEMORY_HOLD: holding %d MiB", s.memoryHold)
 	}
 	if s.cpuBurners > 0 {
 		burnCPU(s.cpuBurners)
@@ -199,6 +204,7 @@ func loadSettings(args []string, getenv func(string) string) (settings, error) {
 		dst  *int
 	}{
 		{"STANDIN_MEMORY_GROWTH", &s.memoryMiBps},
+		{"STANDIN_MEMORY_HOLD", &s.memoryHold},
 		{"STANDIN_CPU_BURN", &s.cpuBurners},
 	}
 	for _, c := range counts {

@@ -37,6 +37,27 @@ func growMemory(mibPerSecond int, logger *log.Logger) {
 	}
 }
 
+// holdMemory allocates mib MiB once and keeps it, each page a third
+// random bytes and the rest zeros: compressible about as well as a Node
+// heap (MEASURED.md: 2.7-3.5x), so the Compressed tier can be measured.
+func holdMemory(mib int) {
+	seed := uint64(time.Now().UnixNano()) | 1
+	for range mib {
+		b := make([]byte, 1<<20)
+		for p := 0; p < len(b); p += pageSize {
+			for i := p; i < p+pageSize/3; i += 8 {
+				seed ^= seed << 13
+				seed ^= seed >> 7
+				seed ^= seed << 17
+				for k := 0; k < 8 && i+k < len(b); k++ {
+					b[i+k] = byte(seed >> (8 * k))
+				}
+			}
+		}
+		hoard = append(hoard, b)
+	}
+}
+
 // burnCPU starts n goroutines that spin forever. Go sizes GOMAXPROCS from the
 // cgroup CPU limit, so n beyond that limit adds no extra load.
 func burnCPU(n int) {
