@@ -114,6 +114,12 @@ type Reaper struct {
 // Node names this host.
 type Node struct {
 	Name string `description:"Node name, unique in the cluster (default: the hostname)." json:"name,omitempty" yaml:"name,omitempty"`
+	// Labels are matched by namespace create --node-selector.
+	Labels []string `description:"Labels of this node as key=value (comma-separated), e.g. zone=eu-1,disk=ssd; namespace create --node-selector picks nodes by them." json:"labels,omitempty" yaml:"labels,omitempty"`
+	// PeerAddress is the node-to-node listener (mutual TLS with the
+	// cluster's own CA): other nodes' routers forward this node's tenants'
+	// requests there.
+	PeerAddress string `description:"Address of the node-to-node listener other nodes' routers forward this node's tenants' requests to, over TLS with certificates of the cluster's own CA, e.g. 10.0.0.5:7443 (empty: off; a single node needs none). Must be reachable from the other nodes." json:"peerAddress,omitempty" yaml:"peerAddress,omitempty"`
 }
 
 // Log configures the root logger.

@@ -26,6 +26,17 @@ type Node struct {
 	// SeenAt is when the node last (re)registered; liveness itself is the
 	// key's lease, so this is not refreshed on every keepalive.
 	SeenAt time.Time `json:"seenAt"`
+	// Labels are the node's --node.labels, matched by a namespace's
+	// --node-selector.
+	Labels map[string]string `json:"labels,omitempty"`
+	// MemoryBudget is what the node's gateways may hold together (0: no
+	// budget); MemoryEstimate is what a gateway without a memory quota
+	// counts as. Placement puts a new namespace where most is free.
+	MemoryBudget   int64 `json:"memoryBudget,omitempty"`
+	MemoryEstimate int64 `json:"memoryEstimate,omitempty"`
+	// PeerAddress is the node's node-to-node TLS listener: other nodes'
+	// routers forward its tenants' requests there ("": none).
+	PeerAddress string `json:"peerAddress,omitempty"`
 }
 
 func nodeKey(name string) string { return nodePrefix + name }

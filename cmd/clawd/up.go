@@ -28,6 +28,7 @@ import (
 	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
+	"github.com/clawd-dev/clawd/placement"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/router"
 	"github.com/clawd-dev/clawd/runtime"
@@ -101,6 +102,10 @@ func up(cfg *config.Static) error {
 		return err
 	}
 
+	labels, err := placement.ParseLabels(cfg.Node.Labels)
+	if err != nil {
+		return fmt.Errorf("--node.labels: %w", err)
+	}
 	// Bind both listeners before anything slow, so a busy port fails fast.
 	apiLn, err := net.Listen("tcp", cfg.API.Address)
 	if err != nil {
@@ -180,10 +185,6 @@ func up(cfg *config.Static) error {
 	mdl.quotas.ObserveRefusals(quotaAudit{aud.writer})
 	mdl.run(ctx, st)
 
-	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC()}, 10*time.Second); err != nil {
-		return fmt.Errorf("registering node: %w", err)
-	}
-
 	gw := runtime.GatewaySpec{
 		Image: cfg.Gateway.Image, Port: cfg.Gateway.Port, PidsLimit: cfg.Gateway.PidsLimit,
 		StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir,
@@ -200,6 +201,10 @@ func up(cfg *config.Static) error {
 	}
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
+	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC(),
+		Labels: labels, MemoryBudget: budget, MemoryEstimate: estimate, PeerAddress: cfg.Node.PeerAddress}, 10*time.Second); err != nil {
+		return fmt.Errorf("registering node: %w", err)
+	}
 	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
 	var pool *warmpool.Pool
 	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
@@ -263,7 +268,7 @@ func up(cfg *config.Static) error {
 		APIBase: cfg.Billing.Stripe.APIBase, Node: cfg.Node.Name, Logger: log.Named("billing")})
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked()}, st, rt)
+		Audit: aud.writer, AuditLog: aud.checked(), Placer: placement.New(st)}, st, rt)
 
 	mdl.synced(ctx, 10*time.Second)
 	done := make(chan struct{})
