@@ -42,6 +42,10 @@ type route struct {
 	// up is the connection pool to address, shared by every route and
 	// wake that names the same address.
 	up *upstream
+	// peerNode is the node the namespace is placed on when that is not
+	// this one: its requests go to that node's peer listener (see
+	// forward_node.go), which holds, wakes and serves them.
+	peerNode string
 }
 
 // table is an immutable snapshot; lookups never take a lock.
@@ -78,6 +82,11 @@ type Router struct {
 	obs observers // access log and metrics; see observe.go
 
 	auditor atomic.Pointer[AuthAuditor] // nil: no audit (see audit.go)
+
+	// node is this node's name and peers dials the others; both unset,
+	// every namespace is served here (see forward_node.go).
+	node  string
+	peers PeerDialer
 }
 
 // New makes a router; Run feeds it and Server serves it.
@@ -195,7 +204,11 @@ func (r *Router) rebuild() {
 			v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey")
 			rt.requireKey = v == "true"
 		}
-		if rt.address != "" {
+		if node := ns.Spec.Node; r.peers != nil && node != "" && node != r.node {
+			rt.peerNode, rt.address = node, peerKey(node)
+			rt.up = r.ups.peer(node, r.peers)
+			addrs[rt.address] = true
+		} else if rt.address != "" {
 			rt.up = r.ups.get(rt.address)
 			addrs[rt.address] = true
 		}

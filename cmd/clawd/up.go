@@ -253,6 +253,9 @@ func up(cfg *config.Static) error {
 		pool.SetFits(sup.Fits)
 	}
 	rtr := router.New(log.Named("router"))
+	if err := setupPeers(ctx, cfg, st, mdl.box, rtr, log); err != nil {
+		return err
+	}
 	rtr.LimitUpstream(router.UpstreamLimits{
 		ResponseHeaderTimeout: time.Duration(cfg.Router.ResponseHeaderTimeout),
 		WSHandshakeTimeout:    time.Duration(cfg.Router.WSHandshakeTimeout),
