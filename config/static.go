@@ -45,6 +45,12 @@ type Static struct {
 	Metering   *Metering   `description:"How often the gateways' cgroups and volumes are sampled for compute and storage usage." json:"metering,omitempty" yaml:"metering,omitempty"`
 	Skills     *Skills     `description:"Host directories of skills that namespaces' gateways may mount (namespaces.<ns>.skills.path)." json:"skills,omitempty" yaml:"skills,omitempty"`
 	Billing    *Billing    `description:"Billing tenants through a payment provider (clawd billing configure)." json:"billing,omitempty" yaml:"billing,omitempty"`
+	Volumes    *Volumes    `description:"Where namespaces' volumes live." json:"volumes,omitempty" yaml:"volumes,omitempty"`
+}
+
+// Volumes says where namespaces' data lives.
+type Volumes struct {
+	Shared string `description:"Directory on storage every node of the cluster mounts at the same path (NFS, say): each volume is a bind of DIR/NAME, and the namespaces of a node that is gone are moved to live nodes. Empty (the default): Docker's local volumes; a gone node's namespaces are marked Failed until it returns." json:"shared,omitempty" yaml:"shared,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -119,7 +125,8 @@ type Node struct {
 	// PeerAddress is the node-to-node listener (mutual TLS with the
 	// cluster's own CA): other nodes' routers forward this node's tenants'
 	// requests there.
-	PeerAddress string `description:"Address of the node-to-node listener other nodes' routers forward this node's tenants' requests to, over TLS with certificates of the cluster's own CA, e.g. 10.0.0.5:7443 (empty: off; a single node needs none). Must be reachable from the other nodes." json:"peerAddress,omitempty" yaml:"peerAddress,omitempty"`
+	Grace       ptypes.Duration `description:"How long a node's lease must stay expired before the node is declared gone (its namespaces moved or marked Failed), and how long a container of a namespace since placed elsewhere is left before it is removed." json:"grace,omitempty" yaml:"grace,omitempty"`
+	PeerAddress string          `description:"Address of the node-to-node listener other nodes' routers forward this node's tenants' requests to, over TLS with certificates of the cluster's own CA, e.g. 10.0.0.5:7443 (empty: off; a single node needs none). Must be reachable from the other nodes." json:"peerAddress,omitempty" yaml:"peerAddress,omitempty"`
 }
 
 // Log configures the root logger.
@@ -195,7 +202,8 @@ type Supervisor struct {
 func (s *Static) SetDefaults() {
 	host, _ := os.Hostname()
 	s.DataDir = "/var/lib/clawd"
-	s.Node = &Node{Name: host}
+	s.Node = &Node{Name: host, Grace: ptypes.Duration(30 * time.Second)}
+	s.Volumes = &Volumes{}
 	s.Log = &Log{Level: "info", Format: "text"}
 	s.Router = &Router{Address: ":80", WakeTimeout: ptypes.Duration(60 * time.Second), TLSAddress: ":443", ACME: &ACME{}, AccessLog: true,
 		ReadHeaderTimeout: ptypes.Duration(10 * time.Second), MaxHeaderBytes: 64 << 10,
@@ -365,6 +373,12 @@ func (s *Static) validate() error {
 	}
 	if s.Supervisor.ResyncInterval <= 0 || s.Reaper.Interval <= 0 || s.Reaper.LeakInterval <= 0 {
 		return errors.New("--supervisor.resyncinterval, --reaper.interval and --reaper.leakinterval must be positive durations")
+	}
+	if s.Node.Grace <= 0 {
+		return fmt.Errorf("invalid --node.grace %s: must be a positive duration", time.Duration(s.Node.Grace))
+	}
+	if s.Volumes.Shared != "" && !filepath.IsAbs(s.Volumes.Shared) {
+		return fmt.Errorf("invalid --volumes.shared %q: must be an absolute path", s.Volumes.Shared)
 	}
 	if s.Warmpool.Size < 0 {
 		return fmt.Errorf("invalid --warmpool.size %d: must be 0 or more", s.Warmpool.Size)

@@ -25,6 +25,7 @@ import (
 	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/console"
+	"github.com/clawd-dev/clawd/failover"
 	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
@@ -147,7 +148,7 @@ func up(cfg *config.Static) error {
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
 	var _ supervisor.Metrics = (*metrics.Supervisor)(nil)
 	var _ runtime.SpareAddresser = (*docker.Runtime)(nil)
-	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
+	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), SharedVolumes: cfg.Volumes.Shared, Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
 	}
@@ -283,6 +284,8 @@ func up(cfg *config.Static) error {
 		go pool.Run(ctx)
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
+	go failover.New(failover.Config{Node: cfg.Node.Name, Grace: time.Duration(cfg.Node.Grace), Shared: cfg.Volumes.Shared != "",
+		Logger: log.Named("failover")}, st, rt).Run(ctx)
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"),
