@@ -254,3 +254,77 @@ func TestClusterAnyRouterReachesAnyTenant(t *testing.T) {
 		}
 	}
 }
+
+// A node that dies takes its namespaces' gateways with it; with volumes
+// on shared storage they come back on a live node, on the same data, and
+// when the dead node returns it removes its stale copy instead of running
+// it. "Shared storage" here is one directory of this machine that every
+// node's engine binds (as an NFS mount at the same path would be).
+func TestClusterNodeGoneMovesNamespaces(t *testing.T) {
+	c := startCluster(t, 2)
+	shared := t.TempDir()
+	flags := []string{"--volumes.shared=" + shared, "--node.grace=3s"}
+	n1 := c.node("n1", flags...)
+	n2 := c.node("n2", flags...)
+	n1.mustClawd("config", "set", "namespaces.*.auth.requireKey", "false")
+	n1.mustClawd("namespace", "create", "mover", "--hostname=mover.test", "--node=n2")
+	if v := placed(t, n1, "mover"); v.Spec.Node != "n2" || v.Status.Phase != "Running" {
+		t.Fatalf("mover: %+v", v)
+	}
+	var before struct {
+		Spec struct {
+			DataVolume string `json:"dataVolume"`
+		} `json:"spec"`
+	}
+	_ = json.Unmarshal([]byte(n1.mustClawd("namespace", "get", "mover", "-o", "json")), &before)
+	vol := before.Spec.DataVolume
+	dev, err := c.script("run", "n2", "docker", "volume", "inspect", "--format", "{{.Options.device}}", vol)
+	if err != nil || strings.TrimSpace(dev) != filepath.Join(shared, vol) {
+		t.Fatalf("data volume %q on n2 binds %q (%v); want %s", vol, dev, err, filepath.Join(shared, vol))
+	}
+	marker := filepath.Join(shared, vol, "written-on-n2")
+	if err := os.WriteFile(marker, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// n2 crashes: its engine, its gateways and its clawd, all at once.
+	killed := time.Now()
+	if out, err := c.script("kill", "n2"); err != nil {
+		t.Fatalf("cluster.sh kill n2: %v\n%s", err, out)
+	}
+	<-n2.waitErr // the kill took clawd too
+	eventually(t, 60*time.Second, "mover running on n1", func() bool {
+		v := placed(t, n1, "mover")
+		return v.Spec.Node == "n1" && v.Status.Node == "n1" && v.Status.Phase == "Running"
+	})
+	t.Logf("mover back on n1 %.1fs after n2 died (lease 10s + grace 3s)", time.Since(killed).Seconds())
+	dev, err = c.script("run", "n1", "docker", "volume", "inspect", "--format", "{{.Options.device}}", vol)
+	if err != nil || strings.TrimSpace(dev) != filepath.Join(shared, vol) {
+		t.Fatalf("data volume %q on n1 binds %q (%v)", vol, dev, err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("the data written on n2 is gone: %v", err)
+	}
+	code, body := n1.viaRouter("mover.test", "/__standin")
+	if code != 200 || !strings.Contains(string(body), `"namespace":"mover"`) {
+		t.Fatalf("mover via n1 after the move: %d %s", code, body)
+	}
+
+	// n2 comes back: its engine restarts the old gateway, and n2's clawd
+	// removes it once the grace has passed.
+	if out, err := c.script("engine", "n2"); err != nil {
+		t.Fatalf("cluster.sh engine n2: %v\n%s", err, out)
+	}
+	n2 = c.node("n2", flags...)
+	eventually(t, 60*time.Second, "n2's stale copy of mover removed", func() bool {
+		out, err := c.script("run", "n2", "docker", "ps", "-a", "--filter", "label=io.clawd.namespace=mover", "-q")
+		return err == nil && strings.TrimSpace(out) == ""
+	})
+	if v := placed(t, n2, "mover"); v.Spec.Node != "n1" || v.Status.Phase != "Running" {
+		t.Fatalf("mover after n2 returned: %+v", v)
+	}
+	code, body = n2.viaRouter("mover.test", "/__standin")
+	if code != 200 || !strings.Contains(string(body), `"namespace":"mover"`) {
+		t.Fatalf("mover via n2 after it returned: %d %s", code, body)
+	}
+}
