@@ -92,6 +92,9 @@ type Config struct {
 	// Placer picks the node of a new namespace (placement.Placer); nil:
 	// this node (a single-node install, tests).
 	Placer Placer
+	// SharedVolumes: namespaces' volumes are on storage every node
+	// shares (--volumes.shared), so node drain may move them.
+	SharedVolumes bool
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -120,6 +123,8 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	}
 	s.handle("GET /api/v1/status", s.status)
 	s.handle("GET /api/v1/nodes", s.listNodes)
+	s.handle("POST /api/v1/nodes/{name}/drain", s.drainNode)
+	s.handle("DELETE /api/v1/nodes/{name}/drain", s.undrainNode)
 	s.handle("GET /api/v1/namespaces", s.listNamespaces)
 	s.handle("POST /api/v1/namespaces", s.createNamespace)
 	s.handle("GET /api/v1/namespaces/{name}", s.getNamespace)

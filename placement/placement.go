@@ -82,7 +82,7 @@ func Choose(nodes []store.Node, specs []namespace.Spec, req Request) (string, er
 	}
 	var cands []NodeSummary
 	for _, s := range Summarize(nodes, specs) {
-		if req.Node != "" && s.Name != req.Node {
+		if (req.Node != "" && s.Name != req.Node) || s.Draining {
 			continue
 		}
 		if !matches(s.Labels, req.Selector) {
@@ -93,13 +93,17 @@ func Choose(nodes []store.Node, specs []namespace.Spec, req Request) (string, er
 	if len(cands) == 0 {
 		names := make([]string, 0, len(nodes))
 		for _, n := range nodes {
-			names = append(names, n.Name+labelText(n.Labels))
+			name := n.Name + labelText(n.Labels)
+			if n.Draining {
+				name += " (draining)"
+			}
+			names = append(names, name)
 		}
 		switch {
 		case req.Node != "" && len(req.Selector) > 0:
 			return "", fmt.Errorf("%w: node %q is not alive or lacks labels %s (live nodes: %s)", store.ErrNoNode, req.Node, SelectorText(req.Selector), strings.Join(names, ", "))
 		case req.Node != "":
-			return "", fmt.Errorf("%w: node %q is not alive (live nodes: %s)", store.ErrNoNode, req.Node, strings.Join(names, ", "))
+			return "", fmt.Errorf("%w: node %q is not alive or is draining (live nodes: %s)", store.ErrNoNode, req.Node, strings.Join(names, ", "))
 		default:
 			return "", fmt.Errorf("%w: no live node has labels %s (live nodes: %s)", store.ErrNoNode, SelectorText(req.Selector), strings.Join(names, ", "))
 		}

@@ -37,7 +37,7 @@ func TestChoose(t *testing.T) {
 		{Request{Node: "c"}, "c", ""},
 		{Request{Selector: map[string]string{"zone": "x"}}, "a", ""},
 		{Request{Selector: map[string]string{"zone": "y", "ssd": "1"}}, "b", ""},
-		{Request{Node: "gone"}, "", `node "gone" is not alive (live nodes: a{zone=x}, b{ssd=1,zone=y}, c)`},
+		{Request{Node: "gone"}, "", `node "gone" is not alive or is draining (live nodes: a{zone=x}, b{ssd=1,zone=y}, c)`},
 		{Request{Selector: map[string]string{"zone": "z"}}, "", "no live node has labels zone=z"},
 		{Request{Node: "a", Selector: map[string]string{"zone": "y"}}, "", `node "a" is not alive or lacks labels zone=y`},
 	} {
@@ -63,6 +63,13 @@ func TestChoose(t *testing.T) {
 	got, _ = Choose([]store.Node{{Name: "a"}, {Name: "b"}}, []namespace.Spec{{Name: "x", Node: "a"}}, Request{})
 	if got != "b" {
 		t.Errorf("tie not broken by namespace count: %q", got)
+	}
+	got, err := Choose([]store.Node{{Name: "a", Draining: true}, {Name: "b", MemoryBudget: 1}}, nil, Request{})
+	if got != "b" || err != nil {
+		t.Errorf("a draining node was chosen: %q %v", got, err)
+	}
+	if _, err := Choose([]store.Node{{Name: "a", Draining: true}}, nil, Request{Node: "a"}); err == nil || !strings.Contains(err.Error(), "a (draining)") {
+		t.Errorf("--node naming a draining node: %v", err)
 	}
 }
 
@@ -188,7 +195,7 @@ func TestPlaceNodeGone(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	_, err = p.Place(ctx, namespace.Spec{Name: "second"}, Request{Node: "b"})
-	if !errors.Is(err, store.ErrNoNode) || !strings.Contains(err.Error(), `node "b" is not alive (live nodes: a)`) {
+	if !errors.Is(err, store.ErrNoNode) || !strings.Contains(err.Error(), `node "b" is not alive or is draining (live nodes: a)`) {
 		t.Fatalf("placing on a dead node: %v", err)
 	}
 	if _, err := st.GetNamespace(ctx, "second"); !errors.Is(err, store.ErrNotFound) {

@@ -37,6 +37,9 @@ type Node struct {
 	// PeerAddress is the node's node-to-node TLS listener: other nodes'
 	// routers forward its tenants' requests there ("": none).
 	PeerAddress string `json:"peerAddress,omitempty"`
+	// Draining is set by clawd node drain (kept apart from the lease, so
+	// it outlives restarts): nothing is placed on the node.
+	Draining bool `json:"draining,omitempty"`
 }
 
 func nodeKey(name string) string { return nodePrefix + name }
@@ -135,6 +138,11 @@ func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
 		}
 		nodes = append(nodes, n)
 	}
+	_, drains, err := s.list(ctx, drainPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	markDraining(nodes, drains)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
 	return nodes, nil
 }

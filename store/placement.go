@@ -60,6 +60,7 @@ func (s *Store) placementView(ctx context.Context) ([]Node, []namespace.Spec, in
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(nodePrefix, clientv3.WithPrefix()),
 		clientv3.OpGet(specPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(drainPrefix, clientv3.WithPrefix()),
 	).Commit()
 	if err != nil {
 		return nil, nil, 0, err
@@ -72,6 +73,7 @@ func (s *Store) placementView(ctx context.Context) ([]Node, []namespace.Spec, in
 		}
 		nodes = append(nodes, n)
 	}
+	markDraining(nodes, resp.Responses[2].GetResponseRange().Kvs)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
 	var specs []namespace.Spec
 	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
