@@ -36,6 +36,7 @@ type Store interface {
 type Runtime interface {
 	List(ctx context.Context) ([]runtime.Instance, error)
 	Remove(ctx context.Context, namespace string, opts runtime.RemoveOptions) error
+	Stop(ctx context.Context, namespace string, timeout time.Duration) error
 }
 
 // Config tunes the watcher.
@@ -48,9 +49,13 @@ type Config struct {
 	Grace time.Duration
 	// Shared says volumes are on storage every node reaches
 	// (--volumes.shared): a gone node's namespaces are re-placed.
-	Shared   bool
-	Interval time.Duration
-	Logger   hclog.Logger
+	Shared bool
+	// FenceAfter: with Shared, a node that has not reached the store for
+	// this long (the node lease's TTL) stops its gateways, since the
+	// others may soon start them on the same data (0: never).
+	FenceAfter time.Duration
+	Interval   time.Duration
+	Logger     hclog.Logger
 }
 
 // Watcher declares nodes gone and cleans up after moves.
@@ -61,6 +66,10 @@ type Watcher struct {
 	log   hclog.Logger
 	gone  map[string]time.Time // node → first seen without a lease
 	stale map[string]time.Time // namespace → first seen running here though placed elsewhere
+	// lastSeen is when the store last answered; fenced is set once the
+	// gateways were stopped for want of it.
+	lastSeen time.Time
+	fenced   bool
 }
 
 // New makes a Watcher; Run runs it.
@@ -90,11 +99,16 @@ var errMoved = errors.New("already moved")
 
 // Pass makes one check at now.
 func (w *Watcher) Pass(ctx context.Context, now time.Time) {
+	if w.lastSeen.IsZero() {
+		w.lastSeen = now
+	}
 	nodes, err := w.st.ListNodes(ctx)
 	if err != nil {
 		w.log.Warn("listing nodes failed", "error", err)
+		w.fence(ctx, now)
 		return
 	}
+	w.lastSeen, w.fenced = now, false
 	list, err := w.st.ListNamespaces(ctx)
 	if err != nil {
 		w.log.Warn("listing namespaces failed", "error", err)
@@ -211,5 +225,33 @@ func (w *Watcher) removeStale(ctx context.Context, byName map[string]namespace.N
 		if !seen[name] {
 			delete(w.stale, name)
 		}
+	}
+}
+
+// fence stops every gateway of this node once the store has been out of
+// reach for FenceAfter with shared volumes: the other nodes count this
+// one gone after its lease and the grace, and start its namespaces on the
+// same data; two gateways must never write it at once. Back in touch, the
+// supervisor starts them again, or removeStale removes those moved away.
+func (w *Watcher) fence(ctx context.Context, now time.Time) {
+	if !w.cfg.Shared || w.cfg.FenceAfter <= 0 || w.fenced || now.Sub(w.lastSeen) < w.cfg.FenceAfter {
+		return
+	}
+	insts, err := w.rt.List(ctx)
+	if err != nil {
+		w.log.Warn("fencing: listing gateways failed", "error", err)
+		return
+	}
+	w.fenced = true
+	for _, in := range insts {
+		if in.Namespace == "" || in.State != runtime.StateRunning {
+			continue
+		}
+		if err := w.rt.Stop(ctx, in.Namespace, 5*time.Second); err != nil {
+			w.log.Warn("fencing: stopping a gateway failed", "namespace", in.Namespace, "error", err)
+			w.fenced = false // try again at the next pass
+			continue
+		}
+		w.log.Warn("fenced: gateway stopped, the store has been out of reach too long to be sure it still runs here", "namespace", in.Namespace, "since", w.lastSeen)
 	}
 }

@@ -69,6 +69,12 @@ func (f *fakeStore) get(name string) namespace.Namespace {
 type fakeRuntime struct {
 	insts   []runtime.Instance
 	removed []string
+	stopped []string
+}
+
+func (f *fakeRuntime) Stop(_ context.Context, ns string, _ time.Duration) error {
+	f.stopped = append(f.stopped, ns)
+	return nil
 }
 
 func (f *fakeRuntime) List(context.Context) ([]runtime.Instance, error) { return f.insts, nil }
@@ -145,5 +151,38 @@ func TestStaleContainerRemovedAfterGrace(t *testing.T) {
 	w.Pass(context.Background(), t0.Add(5*time.Second))
 	if len(rt.removed) != 2 || rt.removed[0] != "on-b" || rt.removed[1] != "on-a" {
 		t.Fatalf("removed %v; want on-b and on-a (both placed elsewhere), never an unknown one", rt.removed)
+	}
+}
+
+type downStore struct{ *fakeStore }
+
+func (downStore) ListNodes(context.Context) ([]store.Node, error) {
+	return nil, context.DeadlineExceeded
+}
+
+// With shared volumes a node out of touch with the store stops its
+// gateways once its lease must have expired: the others will start them.
+func TestFenceWhenTheStoreIsOutOfReach(t *testing.T) {
+	rt := &fakeRuntime{insts: []runtime.Instance{{Namespace: "on-a", State: runtime.StateRunning}, {Namespace: "paused", State: runtime.StatePaused}}}
+	w := New(Config{Node: "a", Grace: 30 * time.Second, Shared: true, FenceAfter: 10 * time.Second}, newFake(), rt)
+	t0 := time.Now()
+	w.Pass(context.Background(), t0) // in touch
+	w.st = downStore{newFake()}
+	w.Pass(context.Background(), t0.Add(9*time.Second))
+	if len(rt.stopped) != 0 {
+		t.Fatalf("fenced before the lease could expire: %v", rt.stopped)
+	}
+	w.Pass(context.Background(), t0.Add(10*time.Second))
+	w.Pass(context.Background(), t0.Add(11*time.Second))
+	if len(rt.stopped) != 1 || rt.stopped[0] != "on-a" {
+		t.Fatalf("fenced %v; want on-a once", rt.stopped)
+	}
+	// Without shared volumes nothing else can start them: never fenced.
+	rt2 := &fakeRuntime{insts: rt.insts}
+	w2 := New(Config{Node: "a", Grace: 30 * time.Second, FenceAfter: 10 * time.Second}, downStore{newFake()}, rt2)
+	w2.Pass(context.Background(), t0)
+	w2.Pass(context.Background(), t0.Add(time.Minute))
+	if len(rt2.stopped) != 0 {
+		t.Fatalf("fenced without shared volumes: %v", rt2.stopped)
 	}
 }

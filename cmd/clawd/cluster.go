@@ -14,6 +14,12 @@ import (
 	"github.com/clawd-dev/clawd/store"
 )
 
+// nodeLease is the TTL of a node's registration: others count it gone
+// that long after it last renewed (plus --node.grace), and with shared
+// volumes it fences itself (stops its gateways) after as long without
+// the store.
+const nodeLease = 10 * time.Second
+
 // setupPeers has the router forward the requests of namespaces placed on
 // other nodes to them, and, with --node.peeraddress, serves this node's
 // namespaces to the other nodes' routers (mutual TLS with the cluster's

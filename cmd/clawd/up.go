@@ -203,7 +203,7 @@ func up(cfg *config.Static) error {
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
 	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC(),
-		Labels: labels, MemoryBudget: budget, MemoryEstimate: estimate, PeerAddress: cfg.Node.PeerAddress}, 10*time.Second); err != nil {
+		Labels: labels, MemoryBudget: budget, MemoryEstimate: estimate, PeerAddress: cfg.Node.PeerAddress}, nodeLease); err != nil {
 		return fmt.Errorf("registering node: %w", err)
 	}
 	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
@@ -285,7 +285,7 @@ func up(cfg *config.Static) error {
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
 	go failover.New(failover.Config{Node: cfg.Node.Name, Grace: time.Duration(cfg.Node.Grace), Shared: cfg.Volumes.Shared != "",
-		Logger: log.Named("failover")}, st, rt).Run(ctx)
+		FenceAfter: nodeLease, Logger: log.Named("failover")}, st, rt).Run(ctx)
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"),
