@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -69,8 +70,12 @@ type Watcher struct {
 	// lastSeen is when the store last answered; fenced is set once the
 	// gateways were stopped for want of it.
 	lastSeen time.Time
-	fenced   bool
+	fenced   atomic.Bool
 }
+
+// Fenced reports that this node stopped its gateways for want of the
+// store and must not start any until it is back in touch.
+func (w *Watcher) Fenced() bool { return w.fenced.Load() }
 
 // New makes a Watcher; Run runs it.
 func New(cfg Config, st Store, rt Runtime) *Watcher {
@@ -108,7 +113,10 @@ func (w *Watcher) Pass(ctx context.Context, now time.Time) {
 		w.fence(ctx, now)
 		return
 	}
-	w.lastSeen, w.fenced = now, false
+	w.lastSeen = now
+	if w.fenced.Swap(false) {
+		w.log.Info("the store answers again; gateways may start")
+	}
 	list, err := w.st.ListNamespaces(ctx)
 	if err != nil {
 		w.log.Warn("listing namespaces failed", "error", err)
@@ -234,22 +242,23 @@ func (w *Watcher) removeStale(ctx context.Context, byName map[string]namespace.N
 // same data; two gateways must never write it at once. Back in touch, the
 // supervisor starts them again, or removeStale removes those moved away.
 func (w *Watcher) fence(ctx context.Context, now time.Time) {
-	if !w.cfg.Shared || w.cfg.FenceAfter <= 0 || w.fenced || now.Sub(w.lastSeen) < w.cfg.FenceAfter {
+	if !w.cfg.Shared || w.cfg.FenceAfter <= 0 || now.Sub(w.lastSeen) < w.cfg.FenceAfter {
 		return
 	}
+	// Set first: from now on the supervisor starts nothing; each pass
+	// stops whatever still runs.
+	w.fenced.Store(true)
 	insts, err := w.rt.List(ctx)
 	if err != nil {
 		w.log.Warn("fencing: listing gateways failed", "error", err)
 		return
 	}
-	w.fenced = true
 	for _, in := range insts {
 		if in.Namespace == "" || in.State != runtime.StateRunning {
 			continue
 		}
 		if err := w.rt.Stop(ctx, in.Namespace, 5*time.Second); err != nil {
 			w.log.Warn("fencing: stopping a gateway failed", "namespace", in.Namespace, "error", err)
-			w.fenced = false // try again at the next pass
 			continue
 		}
 		w.log.Warn("fenced: gateway stopped, the store has been out of reach too long to be sure it still runs here", "namespace", in.Namespace, "since", w.lastSeen)

@@ -174,8 +174,13 @@ func TestFenceWhenTheStoreIsOutOfReach(t *testing.T) {
 	}
 	w.Pass(context.Background(), t0.Add(10*time.Second))
 	w.Pass(context.Background(), t0.Add(11*time.Second))
-	if len(rt.stopped) != 1 || rt.stopped[0] != "on-a" {
-		t.Fatalf("fenced %v; want on-a once", rt.stopped)
+	if len(rt.stopped) != 2 || rt.stopped[0] != "on-a" || !w.Fenced() {
+		t.Fatalf("fenced %v (%v); want on-a at each pass", rt.stopped, w.Fenced())
+	}
+	w.st = newFake()
+	w.Pass(context.Background(), t0.Add(12*time.Second))
+	if w.Fenced() {
+		t.Fatal("still fenced with the store back")
 	}
 	// Without shared volumes nothing else can start them: never fenced.
 	rt2 := &fakeRuntime{insts: rt.insts}

@@ -133,6 +133,7 @@ type nodeView struct {
 	Namespaces  int               `json:"namespaces"`
 	Budget      int64             `json:"memoryBudget"`
 	Free        *int64            `json:"freeMemory"`
+	Draining    bool              `json:"draining"`
 }
 
 type placedView struct {
@@ -241,6 +242,16 @@ func TestClusterAnyRouterReachesAnyTenant(t *testing.T) {
 		t.Fatalf("after the wake: %+v", v)
 	}
 
+	// Without shared volumes a drain would leave the data behind: refused,
+	// and the node is not marked.
+	_, errOut, err = n1.clawd("node", "drain", "n2")
+	if err == nil || !strings.Contains(errOut, "only with volumes on shared storage") {
+		t.Fatalf("drain without --volumes.shared: %v %q", err, errOut)
+	}
+	if strings.Contains(n1.mustClawd("node", "list", "-o", "json"), `"draining"`) {
+		t.Fatal("a refused drain marked the node draining")
+	}
+
 	// The peer listener lets in only holders of the cluster's certificates.
 	tc, err := tls.Dial("tcp", c.addrs["n2"]+":7443", &tls.Config{InsecureSkipVerify: true})
 	if err == nil {
@@ -326,5 +337,96 @@ func TestClusterNodeGoneMovesNamespaces(t *testing.T) {
 	code, body = n2.viaRouter("mover.test", "/__standin")
 	if code != 200 || !strings.Contains(string(body), `"namespace":"mover"`) {
 		t.Fatalf("mover via n2 after it returned: %d %s", code, body)
+	}
+
+	// Drain n1: mover is stopped there, placed on n2 and started there.
+	start := time.Now()
+	_, errOut, err := n2.clawd("node", "drain", "n1")
+	if err != nil || !strings.Contains(errOut, "namespace mover (Running) moved to n2") {
+		t.Fatalf("node drain n1: %v %s", err, errOut)
+	}
+	t.Logf("drain of n1 (one running namespace) took %.1fs", time.Since(start).Seconds())
+	eventually(t, 30*time.Second, "mover running on n2", func() bool {
+		v := placed(t, n2, "mover")
+		return v.Spec.Node == "n2" && v.Status.Node == "n2" && v.Status.Phase == "Running"
+	})
+	code, body = n1.viaRouter("mover.test", "/__standin")
+	if code != 200 || !strings.Contains(string(body), `"namespace":"mover"`) {
+		t.Fatalf("mover via n1 after the drain: %d %s", code, body)
+	}
+	eventually(t, 30*time.Second, "n1's stopped copy of mover removed", func() bool {
+		out, err := c.script("run", "n1", "docker", "ps", "-a", "--filter", "label=io.clawd.namespace=mover", "-q")
+		return err == nil && strings.TrimSpace(out) == ""
+	})
+	// Nothing new lands on a draining node, until --undo.
+	n1.mustClawd("namespace", "create", "fresh", "--wait=false")
+	if v := placed(t, n1, "fresh"); v.Spec.Node != "n2" {
+		t.Fatalf("fresh placed on %q while n1 drains", v.Spec.Node)
+	}
+	var nodes []nodeView
+	_ = json.Unmarshal([]byte(n1.mustClawd("node", "list", "-o", "json")), &nodes)
+	if len(nodes) != 2 || !nodes[0].Draining || nodes[1].Draining {
+		t.Fatalf("node list during the drain: %+v", nodes)
+	}
+	n1.mustClawd("node", "drain", "n1", "--undo")
+	n1.mustClawd("namespace", "create", "fresh2", "--wait=false")
+	if v := placed(t, n1, "fresh2"); v.Spec.Node != "n1" {
+		t.Fatalf("fresh2 placed on %q after the undo; n1 has more free", v.Spec.Node)
+	}
+}
+
+// A node cut off from the others (and from etcd) stops its gateways once
+// its lease must have expired, the others start them on the shared data,
+// and when the link heals the node rejoins and removes its stopped copy.
+func TestClusterLinkCutAndRejoin(t *testing.T) {
+	c := startCluster(t, 2)
+	shared := t.TempDir()
+	flags := []string{"--volumes.shared=" + shared, "--node.grace=12s"}
+	n1 := c.node("n1", flags...)
+	c.node("n2", flags...)
+	n1.mustClawd("config", "set", "namespaces.*.auth.requireKey", "false")
+	n1.mustClawd("namespace", "create", "island", "--hostname=island.test", "--node=n2")
+	running := func(node string) string {
+		out, err := c.script("run", node, "docker", "ps", "-q", "--filter", "label=io.clawd.namespace=island")
+		if err != nil {
+			t.Fatalf("docker ps on %s: %v %s", node, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	if running("n2") == "" {
+		t.Fatal("island does not run on n2")
+	}
+
+	cut := time.Now()
+	if out, err := c.script("cut", "n2"); err != nil {
+		t.Fatalf("cluster.sh cut n2: %v\n%s", err, out)
+	}
+	eventually(t, 90*time.Second, "island running on n1", func() bool {
+		v := placed(t, n1, "island")
+		return v.Spec.Node == "n1" && v.Status.Phase == "Running"
+	})
+	t.Logf("island running on n1 %.1fs after n2's link was cut", time.Since(cut).Seconds())
+	if id := running("n2"); id != "" {
+		t.Fatalf("island runs on n1 and still on the cut-off n2 (%s): two gateways on one data dir", id)
+	}
+	code, body := n1.viaRouter("island.test", "/__standin")
+	if code != 200 || !strings.Contains(string(body), `"namespace":"island"`) {
+		t.Fatalf("island via n1 during the cut: %d %s", code, body)
+	}
+
+	if out, err := c.script("heal", "n2"); err != nil {
+		t.Fatalf("cluster.sh heal n2: %v\n%s", err, out)
+	}
+	eventually(t, 60*time.Second, "n2 back in the node list", func() bool {
+		var nodes []nodeView
+		_ = json.Unmarshal([]byte(n1.mustClawd("node", "list", "-o", "json")), &nodes)
+		return len(nodes) == 2
+	})
+	eventually(t, 60*time.Second, "n2's stopped copy of island removed", func() bool {
+		out, err := c.script("run", "n2", "docker", "ps", "-aq", "--filter", "label=io.clawd.namespace=island")
+		return err == nil && strings.TrimSpace(out) == ""
+	})
+	if v := placed(t, n1, "island"); v.Spec.Node != "n1" || v.Status.Phase != "Running" || running("n1") == "" {
+		t.Fatalf("island after the heal: %+v", v)
 	}
 }

@@ -112,7 +112,10 @@ type Config struct {
 	Gate Gate
 	// Phases, when set, hears of every phase a namespace's status moves
 	// to (the audit log's wakes and sleeps); it must not block.
-	Phases  PhaseObserver
+	Phases PhaseObserver
+	// Fence, when set, keeps gateways from starting while it is up (see
+	// fence.go).
+	Fence   Fence
 	Workers int
 	Logger  hclog.Logger
 }

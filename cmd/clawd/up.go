@@ -226,6 +226,8 @@ func up(cfg *config.Static) error {
 			ReadyPath: cfg.Gateway.ReadyPath, Logger: log.Named("warmpool")}, pr)
 	}
 	supMetrics := metrics.NewSupervisor(edge.reg)
+	fo := failover.New(failover.Config{Node: cfg.Node.Name, Grace: time.Duration(cfg.Node.Grace), Shared: cfg.Volumes.Shared != "",
+		FenceAfter: nodeLease, Logger: log.Named("failover")}, st, rt)
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
@@ -248,6 +250,7 @@ func up(cfg *config.Static) error {
 		Activity:       activity,
 		Gate:           activity,
 		Phases:         phaseAudit{aud.writer},
+		Fence:          fo,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
@@ -284,8 +287,7 @@ func up(cfg *config.Static) error {
 		go pool.Run(ctx)
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
-	go failover.New(failover.Config{Node: cfg.Node.Name, Grace: time.Duration(cfg.Node.Grace), Shared: cfg.Volumes.Shared != "",
-		FenceAfter: nodeLease, Logger: log.Named("failover")}, st, rt).Run(ctx)
+	go fo.Run(ctx)
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"),
