@@ -182,6 +182,12 @@ func (p *Peers) Addr(node string) (string, bool) {
 	return a, ok
 }
 
+// Known reports that node has a peer listener.
+func (p *Peers) Known(node string) bool {
+	_, ok := p.Addr(node)
+	return ok
+}
+
 // Dial opens a TLS connection to a node's peer listener.
 func (p *Peers) Dial(node string, timeout time.Duration) (net.Conn, error) {
 	addr, ok := p.Addr(node)

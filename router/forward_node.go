@@ -25,6 +25,9 @@ const (
 // PeerDialer opens TLS connections to other nodes' peer listeners.
 type PeerDialer interface {
 	Dial(node string, timeout time.Duration) (net.Conn, error)
+	// Known reports that the node has a peer listener; without one its
+	// namespaces are reached at their gateways' addresses, as on one host.
+	Known(node string) bool
 }
 
 // SetPeers makes the router forward the requests of namespaces placed on

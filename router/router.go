@@ -46,6 +46,10 @@ type route struct {
 	// this one: its requests go to that node's peer listener (see
 	// forward_node.go), which holds, wakes and serves them.
 	peerNode string
+	// direct is the same namespace reached at its gateway's address, for
+	// when its node has no peer listener (daemons sharing one host and
+	// engine, as before clusters forwarded); nil: none.
+	direct *route
 }
 
 // table is an immutable snapshot; lookups never take a lock.
@@ -204,12 +208,15 @@ func (r *Router) rebuild() {
 			v, _ := config.Effective(r.values, ns.Spec.Name, "auth.requireKey")
 			rt.requireKey = v == "true"
 		}
+		if rt.address != "" {
+			rt.up = r.ups.get(rt.address)
+			addrs[rt.address] = true
+		}
 		if node := ns.Spec.Node; r.peers != nil && node != "" && node != r.node {
+			direct := *rt
+			rt.direct = &direct
 			rt.peerNode, rt.address = node, peerKey(node)
 			rt.up = r.ups.peer(node, r.peers)
-			addrs[rt.address] = true
-		} else if rt.address != "" {
-			rt.up = r.ups.get(rt.address)
 			addrs[rt.address] = true
 		}
 		t.byName[ns.Spec.Name] = rt

@@ -129,7 +129,10 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		return false
 	}
 	if rt.peerNode != "" {
-		return r.forwardPeer(ctx, x, rt)
+		if r.peers.Known(rt.peerNode) {
+			return r.forwardPeer(ctx, x, rt)
+		}
+		rt = rt.direct
 	}
 	return r.serveRoute(ctx, x, rt)
 }
