@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -215,6 +216,27 @@ func TestClusterAnyRouterReachesAnyTenant(t *testing.T) {
 			t.Fatalf("GET %s via %s: %d %s", tc.host, tc.via.routerAddr, code, body)
 		}
 	}
+
+	// The hop's cost, as a figure: sequential keep-alive GETs of far
+	// through its own node's router and through the other node's.
+	perSec := func(d *daemon) float64 {
+		client := &http.Client{Timeout: 10 * time.Second}
+		const n = 300
+		start := time.Now()
+		for range n {
+			req, _ := http.NewRequest("GET", "http://"+d.routerAddr+"/healthz", nil)
+			req.Host = "far.test"
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("GET far via %s: %v", d.routerAddr, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return n / time.Since(start).Seconds()
+	}
+	local, cross := perSec(n2), perSec(n1)
+	t.Logf("sequential GETs of far: %.0f/s via n2 (its node), %.0f/s via n1 (forwarded to n2): %.2fx", local, cross, cross/local)
 
 	// A WebSocket through n1 to n2's gateway.
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
