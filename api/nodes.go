@@ -31,6 +31,9 @@ func (s *Server) create(ctx context.Context, spec *namespace.Spec, req CreateReq
 		}
 		return s.st.CreateNamespace(ctx, *spec)
 	}
+	if len(req.NodeSelector) > 0 {
+		spec.NodeSelector = req.NodeSelector
+	}
 	placed, err := s.cfg.Placer.Place(ctx, *spec, placement.Request{Node: req.Node, Selector: req.NodeSelector})
 	if err != nil {
 		return err
@@ -186,7 +189,7 @@ func (s *Server) drainOne(ctx context.Context, ns namespace.Namespace, from stri
 	for _, n := range list {
 		specs = append(specs, n.Spec)
 	}
-	to, err := placement.Choose(nodes, specs, placement.Request{})
+	to, err := placement.Choose(nodes, specs, placement.Request{Selector: ns.Spec.NodeSelector})
 	if err != nil {
 		return m, err
 	}

@@ -159,7 +159,7 @@ func (w *Watcher) Pass(ctx context.Context, now time.Time) {
 // move places a gone node's namespace on a live node.
 func (w *Watcher) move(ctx context.Context, ns namespace.Namespace, nodes []store.Node, specs []namespace.Spec, since time.Time) {
 	from := ns.Spec.Node
-	to, err := placement.Choose(nodes, specs, placement.Request{})
+	to, err := placement.Choose(nodes, specs, placement.Request{Selector: ns.Spec.NodeSelector})
 	if err != nil {
 		w.fail(ctx, ns, since)
 		return

@@ -118,6 +118,8 @@ func TestGoneNodeWithoutSharedVolumesFails(t *testing.T) {
 
 func TestGoneNodeWithSharedVolumesMoves(t *testing.T) {
 	st := newFake()
+	st.nodes[0].Labels = map[string]string{"zone": "x"}
+	st.ns["picky"] = namespace.Namespace{Spec: namespace.Spec{Name: "picky", Node: "b", NodeSelector: map[string]string{"zone": "x"}}}
 	w := New(Config{Node: "a", Grace: time.Second, Shared: true}, st, &fakeRuntime{})
 	t0 := time.Now()
 	w.Pass(context.Background(), t0)
@@ -126,6 +128,10 @@ func TestGoneNodeWithSharedVolumesMoves(t *testing.T) {
 	// a holds 4Gi of 8, c nothing: c has more free.
 	if got.Spec.Node != "c" || got.Status.Phase != namespace.PhasePending || !strings.Contains(got.Status.Reason, "moved from node b") {
 		t.Fatalf("after the grace: %+v", got)
+	}
+	// One created with --node-selector keeps to nodes with its labels.
+	if got := st.get("picky").Spec.Node; got != "a" {
+		t.Fatalf("picky (zone=x) moved to %q; only a has zone=x", got)
 	}
 	// b returns in time for nothing: the namespace stays on c.
 	st.nodes = append(st.nodes, store.Node{Name: "b"})
