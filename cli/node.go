@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,7 @@ import (
 
 func nodeDrainCmd() *cobra.Command {
 	var undo bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "drain NAME",
 		Short: "Move every namespace off a node (stop, re-place, start) and place nothing new there",
@@ -27,6 +29,9 @@ other one on the same data, so the volumes must be on shared storage
 			if err != nil {
 				return err
 			}
+			// Each running gateway is stopped before it moves: a drain
+			// takes longer than the client's usual 30 s.
+			c.http.Timeout = timeout
 			path := "/api/v1/nodes/" + args[0] + "/drain"
 			if undo {
 				if err := c.do(cmd.Context(), "DELETE", path, nil, nil); err != nil {
@@ -47,6 +52,7 @@ other one on the same data, so the volumes must be on shared storage
 		},
 	}
 	cmd.Flags().BoolVar(&undo, "undo", false, "let namespaces be placed on the node again")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "how long to wait for the drain (each running gateway is stopped, then started elsewhere)")
 	return cmd
 }
 
