@@ -137,6 +137,9 @@ func (s *Server) drainNode(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	rep := DrainReply{Node: name, Moved: []DrainMoved{}}
+	// A client that leaves does not stop the drain half-way through a
+	// namespace (stopped here, not yet placed there).
+	ctx = context.WithoutCancel(ctx)
 	for _, ns := range on {
 		m, err := s.drainOne(ctx, ns, name)
 		if err != nil {
