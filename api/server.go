@@ -23,6 +23,7 @@ import (
 	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/placement"
 	"github.com/clawd-dev/clawd/problem"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/runtime"
@@ -104,6 +105,12 @@ type Config struct {
 	Memory MemoryBudget
 	// Zram is the Compressed tier's swap, for status; nil: not shown.
 	Zram Zram
+	// Placer picks the node of a new namespace (placement.Placer); nil:
+	// this node (a single-node install, tests).
+	Placer Placer
+	// SharedVolumes: namespaces' volumes are on storage every node
+	// shares (--volumes.shared), so node drain may move them.
+	SharedVolumes bool
 }
 
 // PoolStatus is the warm pool as clawd status shows it.
@@ -131,6 +138,9 @@ func New(cfg Config, st Store, usage Usage) *Server {
 		s.mux.Handle("GET /metrics", s.metrics(cfg.Metrics))
 	}
 	s.handle("GET /api/v1/status", s.status)
+	s.handle("GET /api/v1/nodes", s.listNodes)
+	s.handle("POST /api/v1/nodes/{name}/drain", s.drainNode)
+	s.handle("DELETE /api/v1/nodes/{name}/drain", s.undrainNode)
 	s.handle("GET /api/v1/namespaces", s.listNamespaces)
 	s.handle("POST /api/v1/namespaces", s.createNamespace)
 	s.handle("GET /api/v1/namespaces/{name}", s.getNamespace)
@@ -262,7 +272,7 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, err.Error()
 	case errors.As(err, &taken):
 		return http.StatusConflict, err.Error()
-	case errors.Is(err, store.ErrExists):
+	case errors.Is(err, store.ErrExists), errors.Is(err, store.ErrNoNode):
 		return http.StatusConflict, err.Error()
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, err.Error()
@@ -304,6 +314,9 @@ type CreateRequest struct {
 	Skills         int      `json:"skills,omitempty"`
 	MinInstances   *int     `json:"minInstances,omitempty"`
 	WarmupOnCreate *bool    `json:"warmupOnCreate,omitempty"`
+	// Node and NodeSelector say where it may run (see placement.Request).
+	Node         string            `json:"node,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 }
 
 func (s *Server) createNamespace(r *http.Request) (int, any, error) {
@@ -355,7 +368,7 @@ func (s *Server) createNamespace(r *http.Request) (int, any, error) {
 		return 0, nil, badRequest{err}
 	}
 	noteAudit(r, spec.Name, spec.Name)
-	if err := s.st.CreateNamespace(r.Context(), spec); err != nil {
+	if err := s.create(r.Context(), &spec, req); err != nil {
 		return 0, nil, err
 	}
 	ns, err := s.st.GetNamespace(r.Context(), spec.Name)
@@ -647,7 +660,7 @@ type StatusReply struct {
 	Cluster       string                  `json:"cluster"`
 	Node          string                  `json:"node"`
 	RouterAddress string                  `json:"routerAddress"`
-	Nodes         []store.Node            `json:"nodes"`
+	Nodes         []placement.NodeSummary `json:"nodes"`
 	Namespaces    int                     `json:"namespaces"`
 	Phases        map[namespace.Phase]int `json:"phases"`
 	// Public are the namespaces anyone who reaches their hostnames gets
@@ -689,7 +702,7 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: nodes, Namespaces: len(list),
+	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: summarize(nodes, list), Namespaces: len(list),
 		Phases: map[namespace.Phase]int{}, Public: []string{}}
 	for _, ns := range list {
 		rep.Phases[ns.Status.Phase]++

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clawd-dev/clawd/api"
 	"github.com/clawd-dev/clawd/namespace"
+	"github.com/clawd-dev/clawd/placement"
 	"github.com/clawd-dev/clawd/units"
 )
 
@@ -29,6 +30,7 @@ func namespaceCmd() *cobra.Command {
 
 func nsCreateCmd() *cobra.Command {
 	var req api.CreateRequest
+	var selector []string
 	var minInstances int
 	var warmup, wait bool
 	var timeout time.Duration
@@ -54,6 +56,13 @@ func nsCreateCmd() *cobra.Command {
 					return fmt.Errorf("--quota-memory: %w", err)
 				}
 			}
+			if len(selector) > 0 {
+				sel, err := placement.ParseLabels(selector)
+				if err != nil {
+					return fmt.Errorf("--node-selector: %w", err)
+				}
+				req.NodeSelector = sel
+			}
 			if cmd.Flags().Changed("min-instances") {
 				req.MinInstances = &minInstances
 			}
@@ -68,7 +77,7 @@ func nsCreateCmd() *cobra.Command {
 			if err := c.do(cmd.Context(), "POST", "/api/v1/namespaces", req, &ns); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "namespace %s created\n", ns.Spec.Name)
+			fmt.Fprintf(os.Stderr, "namespace %s created on node %s\n", ns.Spec.Name, dash(ns.Spec.Node))
 			if !wait {
 				return nil
 			}
@@ -81,6 +90,8 @@ func nsCreateCmd() *cobra.Command {
 	f.StringVar(&req.Memory, "quota-memory", "", "memory cap of the gateway container, e.g. 8Gi, 512Mi")
 	f.IntVar(&req.Skills, "quota-skills", 0, "how many skills may be installed")
 	f.StringSliceVar(&req.Hostnames, "hostname", nil, "hostname routed to this namespace (repeatable; unique across namespaces)")
+	f.StringVar(&req.Node, "node", "", "run it on this node (default: the live node with the most free memory budget)")
+	f.StringSliceVar(&selector, "node-selector", nil, "run it on a node with these labels (key=value, repeatable; see --node.labels of clawd up)")
 	f.IntVar(&minInstances, "min-instances", 0, "1 keeps the gateway running even when idle")
 	f.BoolVar(&warmup, "warmup-on-create", true, "adopt a pre-started gateway from the warm pool when one is free (default: config namespaces.*.warmupOnCreate, true)")
 	f.BoolVar(&wait, "wait", true, "wait until the gateway is ready, showing progress")
@@ -138,9 +149,9 @@ func nsListCmd() *cobra.Command {
 		Args:    exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return show(cmd, &o, "/api/v1/namespaces", func(w *tabwriter.Writer, list []namespace.Namespace) {
-				fmt.Fprintln(w, "NAME\tDISPLAY NAME\tPHASE\tCPU\tMEMORY\tSKILLS\tHOSTNAMES\tAGE")
+				fmt.Fprintln(w, "NAME\tDISPLAY NAME\tPHASE\tNODE\tCPU\tMEMORY\tSKILLS\tHOSTNAMES\tAGE")
 				for _, ns := range list {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.Spec.Name, dash(ns.Spec.DisplayName), phase(ns),
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ns.Spec.Name, dash(ns.Spec.DisplayName), phase(ns), dash(ns.Spec.Node),
 						cpu(ns.Spec.CPUMillis), mem(ns.Spec.MemoryBytes), skills(ns.Spec.MaxSkills),
 						dash(strings.Join(ns.Spec.Hostnames, ",")), age(ns.Spec.CreatedAt))
 				}

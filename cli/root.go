@@ -23,7 +23,7 @@ func NewRoot(up *cobra.Command) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(up, statusCmd(), namespaceCmd(), configCmd(), apikeyCmd(), providerCmd(), meteringCmd(), billingCmd(), authCmd(), consoleCmd(), auditCmd(), secretsCmd())
+	root.AddCommand(up, statusCmd(), namespaceCmd(), configCmd(), apikeyCmd(), providerCmd(), meteringCmd(), billingCmd(), authCmd(), consoleCmd(), auditCmd(), secretsCmd(), nodeCmd())
 	return root
 }
 

@@ -77,10 +77,7 @@ func statusCmd() *cobra.Command {
 						fmt.Fprintf(w, "  \t%d hours older than Stripe's 35-day window were not sent\n", u.Skipped)
 					}
 				}
-				fmt.Fprintln(w, "\nNODE\tADDRESS\tUP SINCE\tLAST SEEN")
-				for _, n := range st.Nodes {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\n", n.Name, dash(n.Address), age(n.StartedAt), age(n.SeenAt))
-				}
+				nodeTable(w, st.Nodes)
 			})
 		},
 	}

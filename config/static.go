@@ -49,6 +49,7 @@ type Static struct {
 	Vault      *Vault      `description:"Vault's transit secrets engine, the key source of --secrets.keySource=vault." json:"vault,omitempty" yaml:"vault,omitempty"`
 	Retention  *Retention  `description:"The pass that applies namespaces' dataRetention settings." json:"retention,omitempty" yaml:"retention,omitempty"`
 	Memory     *Memory     `description:"Host memory for sleeping gateways: the zram swap of the Compressed tier." json:"memory,omitempty" yaml:"memory,omitempty"`
+	Volumes    *Volumes    `description:"Where namespaces' volumes live." json:"volumes,omitempty" yaml:"volumes,omitempty"`
 }
 
 // Vault says where Vault's transit engine is and which key wraps clawd's
@@ -70,6 +71,11 @@ type Retention struct {
 type Memory struct {
 	SqueezeKeep string `description:"What squeezing a gateway into zram leaves resident (its most recently used pages), e.g. 128Mi: less saves memory, more makes its wake faster (fewer pages read back from zram)." json:"squeezeKeep,omitempty" yaml:"squeezeKeep,omitempty"`
 	Zram        string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory, lz4 if the kernel has it, else lzo-rle), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
+}
+
+// Volumes says where namespaces' data lives.
+type Volumes struct {
+	Shared string `description:"Directory on storage every node of the cluster mounts at the same path (NFS, say): each volume is a bind of DIR/NAME, and the namespaces of a node that is gone are moved to live nodes. Empty (the default): Docker's local volumes; a gone node's namespaces are marked Failed until it returns." json:"shared,omitempty" yaml:"shared,omitempty"`
 }
 
 // Ledger says where usage events are kept.
@@ -141,6 +147,13 @@ type Reaper struct {
 // Node names this host.
 type Node struct {
 	Name string `description:"Node name, unique in the cluster (default: the hostname)." json:"name,omitempty" yaml:"name,omitempty"`
+	// Labels are matched by namespace create --node-selector.
+	Labels []string `description:"Labels of this node as key=value (comma-separated), e.g. zone=eu-1,disk=ssd; namespace create --node-selector picks nodes by them." json:"labels,omitempty" yaml:"labels,omitempty"`
+	// PeerAddress is the node-to-node listener (mutual TLS with the
+	// cluster's own CA): other nodes' routers forward this node's tenants'
+	// requests there.
+	Grace       ptypes.Duration `description:"How long a node's lease must stay expired before the node is declared gone (its namespaces moved or marked Failed), and how long a container of a namespace since placed elsewhere is left before it is removed." json:"grace,omitempty" yaml:"grace,omitempty"`
+	PeerAddress string          `description:"Address of the node-to-node listener other nodes' routers forward this node's tenants' requests to, over TLS with certificates of the cluster's own CA, e.g. 10.0.0.5:7443 (empty: off; a single node needs none). Must be reachable from the other nodes." json:"peerAddress,omitempty" yaml:"peerAddress,omitempty"`
 }
 
 // Log configures the root logger.
@@ -216,7 +229,8 @@ type Supervisor struct {
 func (s *Static) SetDefaults() {
 	host, _ := os.Hostname()
 	s.DataDir = "/var/lib/clawd"
-	s.Node = &Node{Name: host}
+	s.Node = &Node{Name: host, Grace: ptypes.Duration(30 * time.Second)}
+	s.Volumes = &Volumes{}
 	s.Log = &Log{Level: "info", Format: "text"}
 	s.Router = &Router{Address: ":80", WakeTimeout: ptypes.Duration(60 * time.Second), TLSAddress: ":443", ACME: &ACME{}, AccessLog: true,
 		ReadHeaderTimeout: ptypes.Duration(10 * time.Second), MaxHeaderBytes: 64 << 10,
@@ -389,6 +403,12 @@ func (s *Static) validate() error {
 	}
 	if s.Supervisor.ResyncInterval <= 0 || s.Reaper.Interval <= 0 || s.Reaper.LeakInterval <= 0 {
 		return errors.New("--supervisor.resyncinterval, --reaper.interval and --reaper.leakinterval must be positive durations")
+	}
+	if s.Node.Grace <= 0 {
+		return fmt.Errorf("invalid --node.grace %s: must be a positive duration", time.Duration(s.Node.Grace))
+	}
+	if s.Volumes.Shared != "" && !filepath.IsAbs(s.Volumes.Shared) {
+		return fmt.Errorf("invalid --volumes.shared %q: must be an absolute path", s.Volumes.Shared)
 	}
 	if s.Warmpool.Size < 0 {
 		return fmt.Errorf("invalid --warmpool.size %d: must be 0 or more", s.Warmpool.Size)

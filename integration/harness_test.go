@@ -215,11 +215,18 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
+	d.start2(clawdBin, d.args, os.Environ())
+}
+
+// start2 starts the daemon with bin and args (a wrapper such as
+// scripts/cluster.sh run, for a cluster node) and waits until it is up.
+func (d *daemon) start2(bin string, args, env []string) {
+	d.t.Helper()
 	if d.logs != nil {
 		d.checkRaces() // a restart: the last run's log is about to go
 	}
-	d.cmd = exec.Command(clawdBin, d.args...)
-	d.cmd.Env = append(os.Environ(), "CLAWD_LOG_LEVEL=debug")
+	d.cmd = exec.Command(bin, args...)
+	d.cmd.Env = append(env, "CLAWD_LOG_LEVEL=debug")
 	d.logs = &bytes.Buffer{}
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {

@@ -48,7 +48,10 @@ type Spec struct {
 	MinInstances int           `json:"minInstances,omitempty"`
 	Warmup       bool          `json:"warmupOnCreate,omitempty"`
 	Node         string        `json:"node,omitempty"`
-	CreatedAt    time.Time     `json:"createdAt"`
+	// NodeSelector is the --node-selector it was created with: a move off
+	// a gone or drained node keeps to nodes with these labels.
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
 	// Deleting is set by namespace delete; the supervisor removes the
 	// namespace's objects, then the spec.
 	Deleting bool `json:"deleting,omitempty"`

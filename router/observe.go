@@ -31,6 +31,9 @@ type RequestInfo struct {
 	Duration time.Duration
 	// WakeWaited is how long the request was held while its namespace woke.
 	WakeWaited time.Duration
+	// Peer is the node the request was forwarded to, which serves, counts
+	// and audits it as its own; empty when served here.
+	Peer string
 }
 
 // Observer is told about every request when it ends: the access log and

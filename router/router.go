@@ -46,6 +46,14 @@ type route struct {
 	// up is the connection pool to address, shared by every route and
 	// wake that names the same address.
 	up *upstream
+	// peerNode is the node the namespace is placed on when that is not
+	// this one: its requests go to that node's peer listener (see
+	// forward_node.go), which holds, wakes and serves them.
+	peerNode string
+	// direct is the same namespace reached at its gateway's address, for
+	// when its node has no peer listener (daemons sharing one host and
+	// engine, as before clusters forwarded); nil: none.
+	direct *route
 }
 
 // table is an immutable snapshot; lookups never take a lock.
@@ -80,6 +88,11 @@ type Router struct {
 
 	auditor atomic.Pointer[AuthAuditor] // nil: no audit (see audit.go)
 	calls   atomic.Pointer[CallAuditor] // nil: WebSocket requests not audited
+
+	// node is this node's name and peers dials the others; both unset,
+	// every namespace is served here (see forward_node.go).
+	node  string
+	peers PeerDialer
 }
 
 // New makes a router; Run feeds it and Server serves it.
@@ -185,6 +198,13 @@ func (r *Router) rebuild() {
 		rt.requireKey = v == "true"
 		if rt.address != "" {
 			rt.up = r.ups.get(rt.address)
+			addrs[rt.address] = true
+		}
+		if node := ns.Spec.Node; r.peers != nil && node != "" && node != r.node {
+			direct := *rt
+			rt.direct = &direct
+			rt.peerNode, rt.address = node, peerKey(node)
+			rt.up = r.ups.peer(node, r.peers)
 			addrs[rt.address] = true
 		}
 		t.byName[ns.Spec.Name] = rt

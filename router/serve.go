@@ -128,6 +128,19 @@ func (r *Router) serve(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		writeProblem(ctx, fasthttp.StatusNotFound, p)
 		return false
 	}
+	if rt.peerNode != "" {
+		if r.peers.Known(rt.peerNode) {
+			return r.forwardPeer(ctx, x, rt)
+		}
+		rt = rt.direct
+	}
+	return r.serveRoute(ctx, x, rt)
+}
+
+// serveRoute serves a request routed to a namespace of this node: the
+// quota, a hold while it wakes, the gateway.
+func (r *Router) serveRoute(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
+	h := &ctx.Request.Header
 	// A WebSocket's requests are its frames (see relay), not its upgrade.
 	// Refused before a wake, and before it counts as activity: requests
 	// over quota neither wake a gateway nor keep it awake.
@@ -168,8 +181,7 @@ var smallBodies = sync.Pool{New: func() any { b := make([]byte, maxBuffered+1); 
 
 // forward sends the request to the route's gateway and its reply back.
 func (r *Router) forward(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
-	prepareRequest(ctx, false)
-	identify(ctx, x)
+	r.prepare(ctx, x, rt, false)
 	resp := fasthttp.AcquireResponse()
 	resp.Header.SetNoDefaultContentType(true)
 	if err := rt.up.hc.Do(&ctx.Request, resp); err != nil {

@@ -22,10 +22,10 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b 
 // long as the tunnel. A gateway that refuses the upgrade is answered like
 // any reply.
 func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
-	prepareRequest(ctx, true)
-	identify(ctx, x)
+	r.prepare(ctx, x, rt, true)
 	req := &ctx.Request
-	framed := r.counting()
+	// A peer's relay counts the frames; this node only passes them on.
+	framed := r.counting() && rt.peerNode == ""
 	if framed {
 		// The relay reads the client's messages: no compression.
 		req.Header.Del("Sec-WebSocket-Extensions")
@@ -36,13 +36,13 @@ func (r *Router) tunnel(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool {
 		uri.SetHost(rt.address)
 	}
 
-	backend, err := net.DialTimeout("tcp", rt.address, dialTimeout)
+	backend, err := rt.up.dial()
 	if err != nil {
 		r.unreachable(ctx, x, rt, err)
 		return false
 	}
 	// A gateway that accepts and never answers must not pin the client.
-	_ = backend.SetDeadline(time.Now().Add(r.ups.wsHandshake()))
+	_ = backend.SetDeadline(time.Now().Add(r.ups.wsHandshake() + r.peerWait(rt)))
 	bw := bufio.NewWriterSize(backend, 4<<10)
 	if err = req.Write(bw); err == nil {
 		err = bw.Flush()

@@ -74,10 +74,12 @@ func isTimeout(err error) bool {
 type upstream struct {
 	addr string
 	hc   *fasthttp.HostClient
+	// dial opens a connection of its own (a WebSocket's).
+	dial func() (net.Conn, error)
 }
 
 func newUpstream(addr string, l UpstreamLimits) *upstream {
-	return &upstream{addr: addr, hc: &fasthttp.HostClient{
+	return &upstream{addr: addr, dial: func() (net.Conn, error) { return net.DialTimeout("tcp", addr, dialTimeout) }, hc: &fasthttp.HostClient{
 		Addr:                addr,
 		MaxConns:            maxUpstreamConns,
 		MaxIdleConnDuration: idleUpstream,
@@ -137,7 +139,7 @@ func (c *upConn) LocalAddr() net.Addr { return &c.local }
 
 type connAddr struct {
 	net.Addr
-	c *upConn
+	c interface{ SetReadDeadline(time.Time) error }
 }
 
 // headDone lifts the head deadline from the connection resp came on, so

@@ -49,9 +49,16 @@ func checkName(name string) error {
 // CreateNamespace stores a new namespace with its hostnames and a Pending
 // status, all or nothing. It fails with ErrExists or *HostnameTakenError.
 func (s *Store) CreateNamespace(ctx context.Context, spec namespace.Spec) error {
+	_, err := s.createNamespace(ctx, spec, nil)
+	return err
+}
+
+// createNamespace is CreateNamespace with extra guards; guarded reports
+// that only they failed (the caller may read again and retry).
+func (s *Store) createNamespace(ctx context.Context, spec namespace.Spec, guards []clientv3.Cmp) (guarded bool, err error) {
 	name := spec.Name
 	if err := checkName(name); err != nil {
-		return fmt.Errorf("creating namespace: %w", err)
+		return false, fmt.Errorf("creating namespace: %w", err)
 	}
 	now := time.Now().UTC()
 	if spec.CreatedAt.IsZero() {
@@ -59,15 +66,15 @@ func (s *Store) CreateNamespace(ctx context.Context, spec namespace.Spec) error 
 	}
 	specData, err := json.Marshal(spec)
 	if err != nil {
-		return fmt.Errorf("creating namespace %s: encoding spec: %w", name, err)
+		return false, fmt.Errorf("creating namespace %s: encoding spec: %w", name, err)
 	}
 	statusData, err := json.Marshal(namespace.Status{Phase: namespace.PhasePending, Since: now})
 	if err != nil {
-		return fmt.Errorf("creating namespace %s: encoding status: %w", name, err)
+		return false, fmt.Errorf("creating namespace %s: encoding status: %w", name, err)
 	}
 
 	hosts := hostSet(spec.Hostnames)
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(specKey(name)), "=", 0)}
+	cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(specKey(name)), "=", 0)}, guards...)
 	thenOps := []clientv3.Op{clientv3.OpPut(specKey(name), string(specData))}
 	// The else branch reads the guarded keys in the same revision as the
 	// failed compare, so it tells exactly which guard failed.
@@ -83,20 +90,23 @@ func (s *Store) CreateNamespace(ctx context.Context, spec namespace.Spec) error 
 	defer cancel()
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(thenOps...).Else(elseOps...).Commit()
 	if err != nil {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
+		return false, fmt.Errorf("creating namespace %s: %w", name, err)
 	}
 	if resp.Succeeded {
-		return nil
+		return false, nil
 	}
 	if len(resp.Responses[0].GetResponseRange().Kvs) > 0 {
-		return fmt.Errorf("creating namespace %s: namespace %w", name, ErrExists)
+		return false, fmt.Errorf("creating namespace %s: namespace %w", name, ErrExists)
 	}
 	for i, h := range hosts {
 		if kvs := resp.Responses[1+i].GetResponseRange().Kvs; len(kvs) > 0 {
-			return fmt.Errorf("creating namespace %s: %w", name, &HostnameTakenError{Hostname: h, Owner: string(kvs[0].Value)})
+			return false, fmt.Errorf("creating namespace %s: %w", name, &HostnameTakenError{Hostname: h, Owner: string(kvs[0].Value)})
 		}
 	}
-	return fmt.Errorf("creating namespace %s: transaction refused for no visible reason", name)
+	if len(guards) > 0 {
+		return true, fmt.Errorf("creating namespace %s: what it was placed by changed", name)
+	}
+	return false, fmt.Errorf("creating namespace %s: transaction refused for no visible reason", name)
 }
 
 // GetNamespace returns a namespace's spec and status, read at one revision.

@@ -26,6 +26,20 @@ type Node struct {
 	// SeenAt is when the node last (re)registered; liveness itself is the
 	// key's lease, so this is not refreshed on every keepalive.
 	SeenAt time.Time `json:"seenAt"`
+	// Labels are the node's --node.labels, matched by a namespace's
+	// --node-selector.
+	Labels map[string]string `json:"labels,omitempty"`
+	// MemoryBudget is what the node's gateways may hold together (0: no
+	// budget); MemoryEstimate is what a gateway without a memory quota
+	// counts as. Placement puts a new namespace where most is free.
+	MemoryBudget   int64 `json:"memoryBudget,omitempty"`
+	MemoryEstimate int64 `json:"memoryEstimate,omitempty"`
+	// PeerAddress is the node's node-to-node TLS listener: other nodes'
+	// routers forward its tenants' requests there ("": none).
+	PeerAddress string `json:"peerAddress,omitempty"`
+	// Draining is set by clawd node drain (kept apart from the lease, so
+	// it outlives restarts): nothing is placed on the node.
+	Draining bool `json:"draining,omitempty"`
 }
 
 func nodeKey(name string) string { return nodePrefix + name }
@@ -124,6 +138,11 @@ func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
 		}
 		nodes = append(nodes, n)
 	}
+	_, drains, err := s.list(ctx, drainPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	markDraining(nodes, drains)
 	slices.SortFunc(nodes, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
 	return nodes, nil
 }

@@ -64,6 +64,10 @@ func (s *Supervisor) reconcile(ctx context.Context, name string) {
 	if ns.Spec.Node != "" && ns.Spec.Node != s.cfg.Node {
 		return
 	}
+	if s.fenced() {
+		s.q.addAfter(name, 2*time.Second)
+		return
+	}
 	log := s.log.With("namespace", name)
 	if ns.Spec.Deleting {
 		s.remove(ctx, ns, log)

@@ -122,8 +122,11 @@ type Config struct {
 	// SqueezeKeep is what a squeeze leaves resident: the pages a gateway
 	// touched last, which its next request most likely needs again.
 	SqueezeKeep int64
-	Workers     int
-	Logger      hclog.Logger
+	// Fence, when set, keeps gateways from starting while it is up (see
+	// fence.go).
+	Fence   Fence
+	Workers int
+	Logger  hclog.Logger
 }
 
 // PhaseObserver is told when a namespace's status changes phase.

@@ -153,8 +153,8 @@ var (
 )
 
 func (a apiCallAudit) ObserveRequest(i *router.RequestInfo) {
-	if i.Namespace == "" {
-		return // refused before routing: the auth events say why
+	if i.Namespace == "" || i.Peer != "" {
+		return // refused before routing (the auth events say why), or the peer node audits it
 	}
 	r := audit.Record{Namespace: i.Namespace, Time: i.Start, Type: audit.TypeAPICall, Actor: callActor(i.KeyID, i.User),
 		Action: i.Method + " " + i.Path, Target: i.Host, Outcome: audit.OutcomeSuccess,

@@ -25,9 +25,11 @@ import (
 	"github.com/clawd-dev/clawd/billing"
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/console"
+	"github.com/clawd-dev/clawd/failover"
 	"github.com/clawd-dev/clawd/metering"
 	"github.com/clawd-dev/clawd/metrics"
 	"github.com/clawd-dev/clawd/openclawcfg"
+	"github.com/clawd-dev/clawd/placement"
 	"github.com/clawd-dev/clawd/reaper"
 	"github.com/clawd-dev/clawd/resources"
 	"github.com/clawd-dev/clawd/router"
@@ -103,6 +105,10 @@ func up(cfg *config.Static) error {
 		return err
 	}
 
+	labels, err := placement.ParseLabels(cfg.Node.Labels)
+	if err != nil {
+		return fmt.Errorf("--node.labels: %w", err)
+	}
 	// Bind both listeners before anything slow, so a busy port fails fast.
 	apiLn, err := net.Listen("tcp", cfg.API.Address)
 	if err != nil {
@@ -144,7 +150,7 @@ func up(cfg *config.Static) error {
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
 	var _ supervisor.Metrics = (*metrics.Supervisor)(nil)
 	var _ runtime.SpareAddresser = (*docker.Runtime)(nil)
-	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), Logger: log.Named("runtime")})
+	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), SharedVolumes: cfg.Volumes.Shared, Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
 	}
@@ -182,10 +188,6 @@ func up(cfg *config.Static) error {
 	mdl.quotas.ObserveRefusals(quotaAudit{aud.writer})
 	mdl.run(ctx, st)
 
-	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC()}, 10*time.Second); err != nil {
-		return fmt.Errorf("registering node: %w", err)
-	}
-
 	gw := runtime.GatewaySpec{
 		Image: cfg.Gateway.Image, Port: cfg.Gateway.Port, PidsLimit: cfg.Gateway.PidsLimit,
 		StateDir: cfg.Gateway.StateDir, SkillsDir: cfg.Gateway.SkillsDir,
@@ -204,6 +206,10 @@ func up(cfg *config.Static) error {
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
 	squeezeKeep, _ := units.ParseBytes(cfg.Memory.SqueezeKeep)
 	swap := zram.Setup(zram.Options{Size: cfg.Memory.Zram, StateFile: filepath.Join(cfg.DataDir, "zram.json"), Logger: log.Named("zram")})
+	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC(),
+		Labels: labels, MemoryBudget: budget, MemoryEstimate: estimate, PeerAddress: cfg.Node.PeerAddress}, nodeLease); err != nil {
+		return fmt.Errorf("registering node: %w", err)
+	}
 	httpPort, httpsPort := listenerPort(routerLn), listenerPort(edge.tlsLn)
 	var pool *warmpool.Pool
 	if pr, ok := runtime.Runtime(rt).(runtime.Pool); ok && cfg.Warmpool.Size > 0 {
@@ -225,6 +231,8 @@ func up(cfg *config.Static) error {
 	}
 	supMetrics := metrics.NewSupervisor(edge.reg)
 	vols := newVolumes(cfg.DataDir, st, mdl.box, log)
+	fo := failover.New(failover.Config{Node: cfg.Node.Name, Grace: time.Duration(cfg.Node.Grace), Shared: cfg.Volumes.Shared != "",
+		FenceAfter: nodeLease, Logger: log.Named("failover")}, st, rt)
 	sup := supervisor.New(supervisor.Config{
 		Node: cfg.Node.Name,
 		Gateway: supervisor.Gateway{
@@ -250,12 +258,16 @@ func up(cfg *config.Static) error {
 		Volumes:        vols,
 		Swap:           swap,
 		SqueezeKeep:    squeezeKeep,
+		Fence:          fo,
 		Logger:         log.Named("supervisor"),
 	}, rt, st)
 	if pool != nil {
 		pool.SetFits(sup.Fits)
 	}
 	rtr := router.New(log.Named("router"))
+	if err := setupPeers(ctx, cfg, st, mdl.box, rtr, log); err != nil {
+		return err
+	}
 	rtr.LimitUpstream(router.UpstreamLimits{
 		ResponseHeaderTimeout: time.Duration(cfg.Router.ResponseHeaderTimeout),
 		WSHandshakeTimeout:    time.Duration(cfg.Router.WSHandshakeTimeout),
@@ -277,6 +289,7 @@ func up(cfg *config.Static) error {
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
 		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner, Resources: hist, Memory: sup,
+		Placer: placement.New(st), SharedVolumes: cfg.Volumes.Shared != "",
 		SecretKeys: secretKeeper(mdl.box, st)}, st, rt)
 	metrics.NewCompressed(edge.reg, sup.Snapshot, func() (uint64, uint64, uint64, bool) {
 		p, err := swap.Pool()
@@ -293,6 +306,7 @@ func up(cfg *config.Static) error {
 		go pool.Run(ctx)
 	}
 	go leaks.Run(ctx, time.Duration(cfg.Reaper.LeakInterval))
+	go fo.Run(ctx)
 	go metering.NewSampler(metering.SamplerConfig{
 		Node: cfg.Node.Name, Compute: time.Duration(cfg.Metering.ComputeInterval), Storage: time.Duration(cfg.Metering.StorageInterval),
 		Logger: log.Named("metering"), Observer: hist,

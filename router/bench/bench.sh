@@ -15,6 +15,11 @@
 #   (e) quota       (b) 10k for a namespace with an api.requestsPerHour it
 #                   never reaches (quota.bench.localhost, the same gateway):
 #                   every request is counted against it.
+#   (f) cross-node  wrk → daemon C's router (Host: bench.localhost) → mutual
+#                   TLS → daemon A's peer listener → A's router → container:
+#                   C is a second node of A's cluster (A's etcd, the same
+#                   secrets key), the hop of a request that reaches the
+#                   wrong node. Its CPU column counts C and A together.
 # Daemon B is a second router node: router/bench/seed writes its namespaces
 # straight into B's etcd, all placed on daemon A's node (Spec.Node), so B's
 # supervisor starts no container and makes no Docker call, and B routes
@@ -83,7 +88,7 @@ declare -A PID CLUSTER RP AP EC
 cleanup() {
   set +e
   if [ -n "$NGINX_STARTED" ]; then "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -s stop 2>/dev/null; fi
-  for d in b a; do
+  for d in c b a; do
     if [ -n "${PID[$d]:-}" ] && kill -0 "${PID[$d]}" 2>/dev/null; then
       [ $d = a ] && clawd_a namespace delete bench --purge >/dev/null 2>&1
       kill -INT "${PID[$d]}"; wait "${PID[$d]}" 2>/dev/null
@@ -101,13 +106,14 @@ cleanup() {
 trap cleanup EXIT
 
 NODE_A=bench-a-$$
-# start_daemon NAME: runs `clawd up` with its own ports, data dir and etcd.
+# start_daemon NAME [FLAGS]: runs `clawd up` with its own ports, data dir and etcd.
 start_daemon() {
   local d=$1 p
+  shift
   port p; RP[$d]=$p; port p; AP[$d]=$p; port p; EC[$d]=$p; port p
   "$WORK/clawd" up --datadir="$WORK/$d" --router.address=127.0.0.1:${RP[$d]} --api.address=127.0.0.1:${AP[$d]} \
     --etcd.clienturl=http://127.0.0.1:${EC[$d]} --etcd.peerurl=http://127.0.0.1:$p \
-    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --log.level=warn --modelgw.address=:0 \
+    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --log.level=warn --modelgw.address=:0 "$@" \
     >"$WORK/$d.out" 2>"$WORK/$d.log" &
   PID[$d]=$!
 }
@@ -125,11 +131,15 @@ wait_daemon() {
 clawd_a() { CLAWD_ADDR=http://127.0.0.1:${AP[a]} CLAWD_DATADIR=$WORK/a CLAWD_TOKEN= "$WORK/clawd" "$@"; }
 clawd_b() { CLAWD_ADDR=http://127.0.0.1:${AP[b]} CLAWD_DATADIR=$WORK/b CLAWD_TOKEN= "$WORK/clawd" "$@"; }
 
-log "starting daemons A and B"
-start_daemon a
+log "starting daemons A, B and C (a second node of A's cluster)"
+SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
+port PEER_A
+start_daemon a --node.peeraddress=127.0.0.1:$PEER_A --secrets.key="$SECRETS_KEY"
 start_daemon b
 wait_daemon a
+start_daemon c --etcd.endpoints=http://127.0.0.1:${EC[a]} --secrets.key="$SECRETS_KEY"
 wait_daemon b
+wait_daemon c
 # The Host rows reach the namespace without a key, as a public site would.
 clawd_a config set 'namespaces.*.auth.requireKey' false >/dev/null
 clawd_b config set 'namespaces.*.auth.requireKey' false >/dev/null
@@ -194,8 +204,10 @@ URL_DIRECT=http://$BACKEND$URLPATH
 URL_A=http://127.0.0.1:${RP[a]}$URLPATH
 URL_B=http://127.0.0.1:${RP[b]}$URLPATH
 URL_NGINX=http://127.0.0.1:$NP$URLPATH
+URL_C=http://127.0.0.1:${RP[c]}$URLPATH
 for check in "$URL_DIRECT" "$URL_A -H Host:bench.localhost" "$URL_A -H X-API-Key:$KEY" \
-             "$URL_B -H Host:bench.localhost" "$URL_B -H Host:quota.bench.localhost" "$URL_B -H X-API-Key:$KEY10K" "$URL_NGINX"; do
+             "$URL_B -H Host:bench.localhost" "$URL_B -H Host:quota.bench.localhost" "$URL_B -H X-API-Key:$KEY10K" "$URL_NGINX" \
+             "$URL_C -H Host:bench.localhost"; do
   code=$(status $check)
   [ "$code" = 200 ] || { log "$check answers $code, want 200"; exit 1; }
 done
@@ -206,7 +218,7 @@ ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ 
 declare -A RPS P50 P99 ERR CPU
 # The proxy processes each row runs through, for its CPU time per request:
 # on a shared host that is steadier than requests per second.
-declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]} [quota]=${PID[b]}
+declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]} [quota]=${PID[b]} [cross]="${PID[c]} ${PID[a]}"
   [nginx]="$(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')")
 # ticks PID...: their user+system CPU time, in clock ticks.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
@@ -238,7 +250,7 @@ mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf (NF ? "%.2f" : 
 # the run weighs on every row alike; each figure is the mean of the rounds.
 PLAN=()
 for c in $CONNS; do
-  for r in direct host host10k quota nginx key key10k; do PLAN+=("$r/$c"); done
+  for r in direct host host10k quota nginx key key10k cross; do PLAN+=("$r/$c"); done
 done
 for round in $(seq 1 "$ROUNDS"); do
   for step in "${PLAN[@]}"; do
@@ -251,6 +263,7 @@ for round in $(seq 1 "$ROUNDS"); do
       nginx) run nginx "$c" "$URL_NGINX" ;;
       key) run key "$c" "$URL_A" -H "X-API-Key: $KEY" ;;
       key10k) run key10k "$c" "$URL_B" -H "X-API-Key: $KEY10K" ;;
+      cross) run cross "$c" "$URL_C" -H "Host: bench.localhost" ;;
     esac
   done
   # The next round goes the other way.
@@ -273,7 +286,7 @@ echo "CPU µs/req: the proxy's own CPU time (clawd daemon, or nginx master and w
 echo "clawd GOMAXPROCS: ${GOMAXPROCS:-its default ($(nproc) CPUs: $([ "$(nproc)" -le 2 ] && echo 1 || nproc))}, nginx: worker_processes auto ($(nproc))"
 printf '%-26s %5s %9s %8s %8s %9s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "CPU µs/req" "errors"
 for c in $CONNS; do
-  for r in direct host key nginx host10k key10k quota; do
+  for r in direct host key nginx host10k key10k quota cross; do
     case $r in
       direct) label="(a) direct" ;;
       host) label="(b) clawd by Host" ;;
@@ -282,6 +295,7 @@ for c in $CONNS; do
       host10k) label="(b) by Host, 10k table" ;;
       key10k) label="(c) by key, 10k table" ;;
       quota) label="(e) by Host, 10k, quota" ;;
+      cross) label="(f) by Host, via node C" ;;
     esac
     vn="-"; vd="-"; ap="-"
     if [ "$r" != direct ]; then
@@ -295,6 +309,7 @@ done
 echo
 for c in $CONNS; do
   echo "c=$c: 10k-entry table ÷ 1-entry: by Host $(ratio "${RPS[host10k/$c]}" "${RPS[host/$c]}"), by key $(ratio "${RPS[key10k/$c]}" "${RPS[key/$c]}")"
+  echo "c=$c: cross-node (C → A) ÷ on the namespace's own node (A), by Host: $(ratio "${RPS[cross/$c]}" "${RPS[host/$c]}") req/s"
   echo "c=$c: with api.requestsPerHour ÷ without (same daemon, same gateway): $(ratio "${RPS[quota/$c]}" "${RPS[host10k/$c]}") req/s, CPU µs/req $(ratio "${CPU[quota/$c]}" "${CPU[host10k/$c]}")"
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - START))s in all"

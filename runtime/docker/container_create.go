@@ -167,6 +167,10 @@ func (r *Runtime) gatewayVolume(ctx context.Context, g gateway, role, named stri
 		return r.ensureVolume(ctx, g, role)
 	}
 	v, err := r.inspectVolume(ctx, named)
+	if cerrdefs.IsNotFound(err) && r.shared != "" {
+		// Moved from another node: the data is in the shared directory.
+		return r.ensureNamedVolume(ctx, g, role, named)
+	}
 	if cerrdefs.IsNotFound(err) {
 		return volume.Volume{}, fmt.Errorf("the %s volume %s named in the spec is gone: %w", role, named, err)
 	}

@@ -52,6 +52,10 @@ type Config struct {
 	// SubnetPrefixLen is the size of each namespace network taken from
 	// SubnetPool; 0 means DefaultSubnetPrefixLen (/28).
 	SubnetPrefixLen int `description:"Prefix length of each namespace network taken from the subnet pool"`
+	// SharedVolumes, when set, is a directory every node of the cluster
+	// mounts (NFS, say): each volume is then a bind of SharedVolumes/NAME,
+	// so a namespace moved to another node finds its data there.
+	SharedVolumes string `description:"Directory on storage every node shares; volumes are binds of DIR/NAME"`
 }
 
 // Runtime runs gateway containers on one Docker Engine. It is safe for
@@ -71,6 +75,7 @@ type Runtime struct {
 	held     sync.Map
 	iptables iptablesFunc
 	hostCPUs atomic.Int64 // the engine's CPUs, once read (HostCPUs)
+	shared   string       // Config.SharedVolumes
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.
@@ -116,7 +121,7 @@ func newRuntime(api client.APIClient, cfg Config) *Runtime {
 	if len(short) > 8 {
 		short = short[:8]
 	}
-	return &Runtime{api: api, log: log, cluster: cfg.ClusterID, short: short, callTimeout: timeout, iptables: runIptables}
+	return &Runtime{api: api, log: log, cluster: cfg.ClusterID, short: short, callTimeout: timeout, iptables: runIptables, shared: cfg.SharedVolumes}
 }
 
 // ClusterID returns the cluster id the runtime stamps on its objects.

@@ -25,6 +25,12 @@ func (r *Runtime) ensureVolume(ctx context.Context, g gateway, role string) (vol
 	if role == roleSkills {
 		name = g.skills
 	}
+	return r.ensureNamedVolume(ctx, g, role, name)
+}
+
+// ensureNamedVolume returns volume name, creating it when missing: a bind
+// of the shared directory's NAME when volumes are shared (see volume_shared.go).
+func (r *Runtime) ensureNamedVolume(ctx context.Context, g gateway, role, name string) (volume.Volume, error) {
 	v, err := r.inspectVolume(ctx, name)
 	if err == nil {
 		return v, nil
@@ -32,13 +38,18 @@ func (r *Runtime) ensureVolume(ctx context.Context, g gateway, role string) (vol
 	if !cerrdefs.IsNotFound(err) {
 		return volume.Volume{}, err
 	}
+	opts, err := r.sharedOptions(name)
+	if err != nil {
+		return volume.Volume{}, err
+	}
 	var res client.VolumeCreateResult
 	err = r.do(ctx, func(ctx context.Context) error {
 		var err error
 		res, err = r.api.VolumeCreate(ctx, client.VolumeCreateOptions{
-			Name:   name,
-			Driver: "local",
-			Labels: r.gatewayLabels(g, role),
+			Name:       name,
+			Driver:     "local",
+			DriverOpts: opts,
+			Labels:     r.gatewayLabels(g, role),
 		})
 		return err
 	})
