@@ -153,8 +153,9 @@ func (s *Server) drainNode(r *http.Request) (int, any, error) {
 func (s *Server) drainOne(ctx context.Context, ns namespace.Namespace, from string) (DrainMoved, error) {
 	m := DrainMoved{Namespace: ns.Spec.Name, Phase: ns.Status.Phase}
 	target := ns.Spec.Target
-	if target == "" && ns.Status.ContainerID != "" {
-		// Stop it where it is, so two copies never run on the same data.
+	if target == "" && ns.Status.Phase != namespace.PhaseStopped && ns.Status.Phase != namespace.PhaseEvicted {
+		// Stop it where it is, so two copies never run on the same data:
+		// also one that is starting and has no container in its status yet.
 		if _, err := s.st.UpdateSpec(ctx, ns.Spec.Name, func(sp *namespace.Spec) error {
 			sp.Target = namespace.PhaseStopped
 			return nil
@@ -167,7 +168,7 @@ func (s *Server) drainOne(ctx context.Context, ns namespace.Namespace, from stri
 			if err != nil {
 				return m, err
 			}
-			if cur.Status.Phase == namespace.PhaseStopped || cur.Status.Phase == namespace.PhaseFailed {
+			if p := cur.Status.Phase; p == namespace.PhaseStopped || p == namespace.PhaseEvicted || p == namespace.PhaseFailed {
 				break
 			}
 			if time.Now().After(deadline) {
