@@ -14,6 +14,10 @@ command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -f /usr/share/fonts/truetype/arphic-gbsn00lp/gbsn00lp.ttf ] || need+=(fonts-arphic-gbsn00lp)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# capped volumes (mkfs.ext4, resize2fs), the cluster harness (ip, nsenter, unshare)
+command -v mkfs.ext4 >/dev/null 2>&1 && command -v resize2fs >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v nsenter >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
