@@ -2,10 +2,8 @@ package volumes
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"path/filepath"
-	"syscall"
+
+	"github.com/clawd-dev/clawd/internal/diskusage"
 )
 
 // DiskUsage is what namespace ns's files on its own volumes take, in
@@ -20,50 +18,11 @@ func (m *Manager) DiskUsage(ctx context.Context, ns string) (int64, error) {
 		if _, ok, err := mountAt(m.mnt(ns, role)); err != nil || !ok {
 			continue
 		}
-		n, err := treeBytes(ctx, m.root(ns, role))
+		n, err := diskusage.Tree(ctx, m.root(ns, role))
 		if err != nil {
 			return 0, err
 		}
 		total += n
 	}
 	return total, nil
-}
-
-func treeBytes(ctx context.Context, root string) (int64, error) {
-	type inode struct{ dev, ino uint64 }
-	seen := map[inode]bool{}
-	var total int64
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			total += info.Size()
-			return nil
-		}
-		if st.Nlink > 1 {
-			k := inode{uint64(st.Dev), st.Ino}
-			if seen[k] {
-				return nil
-			}
-			seen[k] = true
-		}
-		total += st.Blocks * 512
-		return nil
-	})
-	return total, err
 }

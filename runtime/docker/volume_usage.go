@@ -3,13 +3,11 @@ package docker
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
+
+	"github.com/clawd-dev/clawd/internal/diskusage"
 )
 
 // DiskUsage is the space a namespace's data and skills volumes take on this
@@ -33,52 +31,11 @@ func (r *Runtime) DiskUsage(ctx context.Context, ns, dataVolume, skillsVolume st
 		if v.Driver != "local" || v.Mountpoint == "" {
 			return 0, fmt.Errorf("volume %s: driver %q has no mountpoint on this host to measure", name, v.Driver)
 		}
-		n, err := treeBytes(ctx, v.Mountpoint)
+		n, err := diskusage.Tree(ctx, v.Mountpoint)
 		if err != nil {
 			return 0, fmt.Errorf("measuring volume %s: %w", name, err)
 		}
 		total += n
 	}
 	return total, nil
-}
-
-// treeBytes sums the blocks allocated to the files under root. WalkDir
-// never follows symbolic links; entries that vanish mid-walk are skipped.
-func treeBytes(ctx context.Context, root string) (int64, error) {
-	type inode struct{ dev, ino uint64 }
-	seen := map[inode]bool{}
-	var total int64
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		st, ok := info.Sys().(*syscall.Stat_t)
-		if !ok {
-			total += info.Size()
-			return nil
-		}
-		if st.Nlink > 1 {
-			k := inode{uint64(st.Dev), st.Ino}
-			if seen[k] {
-				return nil
-			}
-			seen[k] = true
-		}
-		total += st.Blocks * 512
-		return nil
-	})
-	return total, err
 }
