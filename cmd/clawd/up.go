@@ -288,7 +288,7 @@ func up(cfg *config.Static) error {
 	hist := resources.New(resources.DefaultWindow) // the console's CPU and memory charts
 	apiSrv := api.New(api.Config{Node: cfg.Node.Name, Token: token, RouterAddress: routerLn.Addr().String(), Logger: log.Named("api"), Metrics: edge.metrics(), MetricsPublic: cfg.API.MetricsPublic, Pool: poolStatusOrNil(pool),
 		Secrets: mdl.box, Usage: mdl.counter, Requests: mdl.requests, Ledger: mtr.ledger, Metering: mtr, Skills: cfg.SkillsPolicy(), Billing: bill, Console: console.Handler(),
-		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner, Resources: hist, Memory: sup,
+		Audit: aud.writer, AuditLog: aud.checked(), Storage: vols, Cleanup: cleaner, Resources: hist, Memory: sup, Zram: swap,
 		Placer: placement.New(st), SharedVolumes: cfg.Volumes.Shared != "",
 		SecretKeys: secretKeeper(mdl.box, st)}, st, rt)
 	metrics.NewCompressed(edge.reg, sup.Snapshot, func() (uint64, uint64, uint64, bool) {
