@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/clawd-dev/clawd/internal/testenv"
+	"github.com/clawd-dev/clawd/retention"
 )
 
 // stateDir is where the stand-in keeps its state (the data volume).
@@ -321,6 +323,24 @@ func TestVolumeEncryption(t *testing.T) {
 		}
 	}
 	t.Logf("stopped: %d entries with scrambled names, contents ENOKEY (e.g. %q)", len(entries), entries[0].Name())
+
+	// A cleanup of the locked volume says it cannot read it, rather than
+	// report ciphertext names as nothing to clean; the usage rows are
+	// still cleaned.
+	out, stderr, err := d.clawd("namespace", "cleanup", "secretive", "--older-than=0s", "-o", "json")
+	if err == nil || !strings.Contains(stderr, "failed for some kinds") {
+		t.Errorf("cleanup of the locked namespace: %v, %q; want a failure for its files", err, stderr)
+	}
+	var rep retention.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Kinds) != 3 {
+		t.Fatalf("cleanup printed %q: %v", out, err)
+	}
+	for _, k := range rep.Kinds {
+		locked := strings.Contains(k.Error, "encrypted and its key is out of the kernel")
+		if (k.Kind == retention.Metrics) == locked {
+			t.Errorf("cleanup of the locked namespace, %s: error %q", k.Kind, k.Error)
+		}
+	}
 
 	start = time.Now()
 	d.mustClawd("namespace", "wake", "secretive")

@@ -31,6 +31,22 @@ func (m *Manager) Lock(ctx context.Context, ns string) error {
 	return nil
 }
 
+// Locked reports that namespace ns's data volume is encrypted and its key
+// is not in the kernel (its gateway is stopped or evicted): what clawd
+// reads there from the host is ciphertext.
+func (m *Manager) Locked(ns string) (bool, error) {
+	mnt := m.mnt(ns, Data)
+	if _, ok, err := mountAt(mnt); err != nil || !ok {
+		return false, err
+	}
+	id, enc, err := policyIfExists(m.root(ns, Data))
+	if err != nil || !enc {
+		return false, err
+	}
+	present, err := keyPresent(mnt, id)
+	return !present, err
+}
+
 // Remove unmounts namespace ns's volumes (a deleted namespace) and, with
 // purge, deletes their images and the namespace's key. Without purge the
 // images and key stay, so a namespace made again by that name gets its

@@ -372,8 +372,14 @@ func TestEncryption(t *testing.T) {
 	if bytes.Contains(raw, []byte(marker)) || bytes.Contains(raw, []byte("secret-notes")) {
 		t.Fatal("the marker or the file name is in the image in plain text")
 	}
+	if locked, err := m.Locked(ns); err != nil || locked {
+		t.Fatalf("Locked with the key in the kernel: %v, %v", locked, err)
+	}
 	if err := m.Lock(ctx, ns); err != nil {
 		t.Fatal(err)
+	}
+	if locked, err := m.Locked(ns); err != nil || !locked {
+		t.Fatalf("Locked with the key removed: %v, %v", locked, err)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {

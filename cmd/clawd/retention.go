@@ -77,6 +77,13 @@ func (d dataDirs) DataDir(ctx context.Context, ns, dataVolume string) (string, e
 		if _, err := os.Stat(root); err != nil {
 			return "", fmt.Errorf("namespace %s's data volume is not mounted (clawd mounts it when the gateway starts): %w", ns, err)
 		}
+		locked, err := d.vols.Locked(ns)
+		if err != nil {
+			return "", fmt.Errorf("namespace %s's data volume: %w", ns, err)
+		}
+		if locked {
+			return "", fmt.Errorf("namespace %s's data volume is encrypted and its key is out of the kernel while the gateway is stopped, so its files cannot be read from the host (cleaning an encrypted namespace's files is not supported yet; its usage rows are cleaned)", ns)
+		}
 		return root, nil
 	}
 	return d.docker.DataDir(ctx, ns, dataVolume)
