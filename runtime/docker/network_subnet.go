@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -171,5 +172,31 @@ func (r *Runtime) subnetsInUse(ctx context.Context) ([]netip.Prefix, error) {
 			}
 		}
 	}
-	return used, nil
+	return append(used, hostSubnets()...), nil
+}
+
+// hostSubnets are the IPv4 subnets of this host's interfaces: a bridge the
+// engine no longer knows (left behind by a crashed engine), a VPN or the
+// LAN. A namespace network in one of them would share its route, and the
+// gateway would be unreachable ("no route to host"). With a remote engine
+// they only rule out a few more subnets.
+func hostSubnets() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ones, _ := ipn.Mask.Size()
+		ip, ok := netip.AddrFromSlice(ipn.IP)
+		if !ok || !ip.Unmap().Is4() || ip.IsLoopback() {
+			continue
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ones).Masked())
+	}
+	return out
 }

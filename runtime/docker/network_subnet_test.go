@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -64,5 +65,36 @@ func TestSubnetPoolPick(t *testing.T) {
 	s, ok := p.pick("n", []netip.Prefix{netip.MustParsePrefix("10.213.0.0/27")})
 	if !ok || s.Addr().As4()[3] < 32 {
 		t.Fatalf("pick beside a /27 = %s, %v", s, ok)
+	}
+}
+
+func TestHostSubnetsAreInUse(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hostSubnets()
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.To4() == nil || ipn.IP.IsLoopback() {
+			continue
+		}
+		ip, _ := netip.AddrFromSlice(ipn.IP.To4())
+		found := false
+		for _, p := range got {
+			found = found || p.Contains(ip)
+		}
+		if !found {
+			t.Errorf("interface address %s is in no subnet hostSubnets returned (%v)", ipn, got)
+		}
+	}
+	pool, _ := parseSubnetPool("10.213.0.0/16", 28)
+	for _, p := range got {
+		if !pool.pool.Overlaps(p) {
+			continue
+		}
+		if pick, ok := pool.pick("x", got); ok && pick.Overlaps(p) {
+			t.Errorf("picked %s, which overlaps the host's %s", pick, p)
+		}
 	}
 }
