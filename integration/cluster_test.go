@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/clawd-dev/clawd/internal/testenv"
+	"github.com/clawd-dev/clawd/zram"
 )
 
 // cluster is scripts/cluster.sh's hosts: each node a network namespace
@@ -119,6 +120,11 @@ func (c *cluster) node(name string, extra ...string) *daemon {
 	d.start2(filepath.Join(repoRoot, "scripts/cluster.sh"), args, c.env)
 	t.Cleanup(func() {
 		d.stop()
+		// Nodes share the host's kernel, so each node's zram device is
+		// the host's: leave none behind.
+		if err := zram.Release(filepath.Join(d.dir, "zram.json")); err != nil {
+			t.Errorf("removing node %s's zram device: %v", name, err)
+		}
 		d.checkRaces()
 		if t.Failed() {
 			t.Logf("node %s log:\n%s", name, d.log())

@@ -124,6 +124,12 @@ func (d *Device) setup(opts Options, log hclog.Logger) string {
 	if os.Geteuid() != 0 {
 		return "clawd is not running as root, so it cannot set up zram swap"
 	}
+	stateFile, err := filepath.Abs(opts.StateFile)
+	if err != nil {
+		return "finding the zram state file: " + err.Error()
+	}
+	opts.StateFile = stateFile
+	d.sweep(log)
 	if num, ok := d.adopt(opts.StateFile, log); ok {
 		d.fill(num)
 		return ""
@@ -206,11 +212,43 @@ func (d *Device) make(size int64, stateFile string) (num int, err error) {
 	if err := os.WriteFile(stateFile, sb, 0o600); err != nil {
 		return 0, fmt.Errorf("recording the zram device: %w", err)
 	}
+	if err := d.register(num, uuid, stateFile); err != nil {
+		_ = os.Remove(stateFile)
+		return 0, err
+	}
 	if err := swapon(dev, swapPriority); err != nil {
 		_ = os.Remove(stateFile)
-		return 0, fmt.Errorf("swapon %s: %w", dev, err)
+		d.unregister(num)
+		return 0, swaponError(dev, err)
 	}
 	return num, nil
+}
+
+// swaponError explains the one failure an operator can act on: the
+// kernel allows only so many swap devices (MAX_SWAPFILES, about 29) and
+// answers EPERM past it.
+func swaponError(dev string, err error) error {
+	if errors.Is(err, syscall.EPERM) {
+		if n := swapCount(); n >= 20 {
+			return fmt.Errorf("swapon %s: %w: the kernel's limit of swap devices is probably reached (/proc/swaps lists %d); swapoff the ones no longer needed, or start clawd with --memory.zram=off", dev, err, n)
+		}
+	}
+	return fmt.Errorf("swapon %s: %w", dev, err)
+}
+
+// swapCount is how many swap areas /proc/swaps lists.
+func swapCount() int {
+	b, err := os.ReadFile("/proc/swaps")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		if strings.TrimSpace(line) != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func (d *Device) fill(num int) {
@@ -357,6 +395,7 @@ func Release(stateFile string) error {
 	}
 	dev := fmt.Sprintf("/dev/zram%d", s.Device)
 	if uuid, err := readUUID(dev); err != nil || uuid != s.UUID {
+		(&Device{sys: "/sys"}).unregister(s.Device)
 		return os.Remove(stateFile) // not ours any more
 	}
 	if active, _ := swapActive(dev); active {
@@ -367,6 +406,7 @@ func Release(stateFile string) error {
 	if err := os.WriteFile("/sys/class/zram-control/hot_remove", []byte(strconv.Itoa(s.Device)), 0); err != nil {
 		return fmt.Errorf("removing zram%d: %w", s.Device, err)
 	}
+	(&Device{sys: "/sys"}).unregister(s.Device)
 	return os.Remove(stateFile)
 }
 

@@ -3,6 +3,8 @@ package zram
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/clawd-dev/clawd/internal/testenv"
@@ -79,5 +81,65 @@ func TestSetupAdoptRelease(t *testing.T) {
 	}
 	if _, err := os.Stat(state); err == nil {
 		t.Fatal("state file left behind")
+	}
+}
+
+// TestSweepRemovesOrphans: a device whose data dir went away without a
+// Release (a crashed test) is removed by the next Setup on the host; a
+// device whose owner still has its state file is kept.
+func TestSweepRemovesOrphans(t *testing.T) {
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "needs root to make a zram device")
+	}
+	if _, err := os.Stat("/sys/class/zram-control/hot_add"); err != nil {
+		testenv.Missing(t, "the kernel has no zram-control: %v", err)
+	}
+	old := registryDir
+	registryDir = t.TempDir()
+	t.Cleanup(func() { registryDir = old })
+
+	kept := filepath.Join(t.TempDir(), "zram.json")
+	orphanDir := t.TempDir()
+	orphan := filepath.Join(orphanDir, "zram.json")
+	k := Setup(Options{Size: "32Mi", StateFile: kept})
+	t.Cleanup(func() { _ = Release(kept) })
+	o := Setup(Options{Size: "32Mi", StateFile: orphan})
+	t.Cleanup(func() { _ = Release(orphan) })
+	if !k.Status().Enabled || !o.Status().Enabled {
+		t.Fatalf("devices not made: %+v %+v", k.Status(), o.Status())
+	}
+	if err := os.RemoveAll(orphanDir); err != nil { // the crash: no Release
+		t.Fatal(err)
+	}
+
+	third := filepath.Join(t.TempDir(), "zram.json")
+	n := Setup(Options{Size: "32Mi", StateFile: third})
+	t.Cleanup(func() { _ = Release(third) })
+	if !n.Status().Enabled {
+		t.Fatalf("third device: %+v", n.Status())
+	}
+	if active, _ := swapActive(o.Status().Device); active && o.Status().Device != n.Status().Device {
+		t.Fatalf("orphaned %s still swap after the next Setup", o.Status().Device)
+	}
+	if _, err := os.Stat(recordPath(o.num)); err == nil && o.num != n.num {
+		t.Fatal("the orphan's record is still there")
+	}
+	if active, _ := swapActive(k.Status().Device); !active {
+		t.Fatalf("%s, still owned, was removed", k.Status().Device)
+	}
+	for _, st := range []string{kept, third} {
+		if err := Release(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := os.ReadDir(registryDir); len(left) != 0 {
+		t.Fatalf("records left after Release: %v", left)
+	}
+}
+
+func TestSwaponErrorExplainsTheLimit(t *testing.T) {
+	err := swaponError("/dev/zram9", syscall.EINVAL)
+	if strings.Contains(err.Error(), "limit") {
+		t.Fatalf("EINVAL blamed on the limit: %v", err)
 	}
 }
