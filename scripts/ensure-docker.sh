@@ -27,12 +27,36 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-echo "ensure-docker: starting dockerd (log: /var/log/clawd-dockerd.log)" >&2
-# setsid: the engine outlives the shell (and process group) that started it.
-setsid nohup dockerd >/var/log/clawd-dockerd.log 2>&1 < /dev/null &
-for _ in $(seq 1 60); do
-  if answers; then exit 0; fi
-  sleep 0.5
-done
-echo "ensure-docker: dockerd did not answer within 30s; see /var/log/clawd-dockerd.log" >&2
+log=/var/log/clawd-dockerd.log
+start() {
+  echo "ensure-docker: starting dockerd (log: $log)" >&2
+  # setsid: the engine outlives the shell (and process group) that started it.
+  setsid nohup dockerd >"$log" 2>&1 < /dev/null &
+  pid=$!
+  for _ in $(seq 1 60); do
+    if answers; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then return 2; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+rc=0; start || rc=$?
+if [ "$rc" = 2 ] && grep -q 'panic:' "$log" && grep -q 'libnetwork' "$log"; then
+  # An engine killed while it was making or removing a network can leave
+  # its network store half-written, and every later start panics in
+  # libnetwork. Recovery: set the store aside (Docker makes a new one; all
+  # containers are stopped after an engine restart anyway) and delete the
+  # kernel bridges of the networks it forgets, so that none of them keeps
+  # a subnet's route that a new network would be given.
+  kv=/var/lib/docker/network/files/local-kv.db
+  echo "ensure-docker: dockerd panicked in libnetwork; setting $kv aside and retrying" >&2
+  mv "$kv" "$kv.broken.$(date +%s)" 2>/dev/null || true
+  for br in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | grep '^br-' || true); do
+    ip link del "$br" 2>/dev/null || true
+  done
+  rc=0; start || rc=$?
+fi
+if [ "$rc" = 0 ]; then exit 0; fi
+echo "ensure-docker: dockerd did not answer within 30s; see $log" >&2
 exit 1
