@@ -474,8 +474,12 @@ func TestE2EOpenClaw(t *testing.T) {
 			// without calling any provider.
 			eventually(t, 60*time.Second, "the adopted gateway answers a chat from the fake provider", func() bool {
 				code, text := d.chat("warm.localhost", "", false)
+				if code != 200 {
+					t.Logf("chat via the adopted gateway %s after creation: %d %.200s", time.Since(start).Round(10*time.Millisecond), code, text)
+				}
 				return code == 200 && strings.Contains(text, "fake provider")
 			})
+			t.Logf("FIGURE pool adoption → first chat answered: %s", time.Since(start).Round(10*time.Millisecond))
 			if code, text := d.chat("warm.localhost", "", false); code != 200 || !strings.Contains(text, "fake provider") {
 				t.Fatalf("second chat via the adopted gateway: %d %.300s", code, text)
 			}
