@@ -216,13 +216,13 @@ type Etcd struct {
 
 // Supervisor tunes reconciliation and crash handling.
 type Supervisor struct {
-	ResyncInterval ptypes.Duration `description:"Period of the full reconcile pass (events can be lost)." json:"resyncInterval,omitempty" yaml:"resyncInterval,omitempty"`
-	StartTimeout   ptypes.Duration `description:"How long a gateway may take to become ready before it counts as a failed start." json:"startTimeout,omitempty" yaml:"startTimeout,omitempty"`
-	BackoffMax     ptypes.Duration `description:"Cap of the exponential restart backoff." json:"backoffMax,omitempty" yaml:"backoffMax,omitempty"`
-	MaxRestarts    int             `description:"Failures close together (crashes, failed starts) before a namespace is marked Failed; it is still retried, every maxBackoff at most." json:"maxRestarts,omitempty" yaml:"maxRestarts,omitempty"`
-	MaxBackoff     ptypes.Duration `description:"Cap of the retry backoff once a namespace is Failed (clawd never gives up for good; the backoff doubles from backoffMax)." json:"maxBackoff,omitempty" yaml:"maxBackoff,omitempty"`
-	StablePeriod   ptypes.Duration `description:"How long a gateway stays ready before its failures are forgotten: only crashes closer together count towards maxRestarts." json:"stablePeriod,omitempty" yaml:"stablePeriod,omitempty"`
-	StopTimeout    ptypes.Duration `description:"Drain period between SIGTERM and SIGKILL when a gateway is stopped." json:"stopTimeout,omitempty" yaml:"stopTimeout,omitempty"`
+	ResyncInterval   ptypes.Duration `description:"Period of the full reconcile pass (events can be lost)." json:"resyncInterval,omitempty" yaml:"resyncInterval,omitempty"`
+	StartTimeout     ptypes.Duration `description:"How long a gateway may take to become ready before it counts as a failed start." json:"startTimeout,omitempty" yaml:"startTimeout,omitempty"`
+	BackoffMax       ptypes.Duration `description:"Cap of the exponential restart backoff." json:"backoffMax,omitempty" yaml:"backoffMax,omitempty"`
+	MaxRestarts      int             `description:"Failures close together (crashes, failed starts) before a namespace is marked Failed; it is still retried, every failedBackoffMax at most." json:"maxRestarts,omitempty" yaml:"maxRestarts,omitempty"`
+	FailedBackoffMax ptypes.Duration `description:"Cap of the retry backoff once a namespace is Failed (clawd never gives up for good; the backoff doubles from backoffMax)." json:"failedBackoffMax,omitempty" yaml:"failedBackoffMax,omitempty"`
+	StablePeriod     ptypes.Duration `description:"How long a gateway stays ready before its failures are forgotten: only crashes closer together count towards maxRestarts." json:"stablePeriod,omitempty" yaml:"stablePeriod,omitempty"`
+	StopTimeout      ptypes.Duration `description:"Drain period between SIGTERM and SIGKILL when a gateway is stopped." json:"stopTimeout,omitempty" yaml:"stopTimeout,omitempty"`
 }
 
 // SetDefaults fills every option with its default.
@@ -247,13 +247,13 @@ func (s *Static) SetDefaults() {
 	}
 	s.Etcd = &Etcd{ClientURL: "http://127.0.0.1:2379", PeerURL: "http://127.0.0.1:2380"}
 	s.Supervisor = &Supervisor{
-		ResyncInterval: ptypes.Duration(30 * time.Second),
-		StartTimeout:   ptypes.Duration(120 * time.Second),
-		BackoffMax:     ptypes.Duration(30 * time.Second),
-		MaxRestarts:    5,
-		MaxBackoff:     ptypes.Duration(5 * time.Minute),
-		StablePeriod:   ptypes.Duration(3 * time.Minute),
-		StopTimeout:    ptypes.Duration(10 * time.Second),
+		ResyncInterval:   ptypes.Duration(30 * time.Second),
+		StartTimeout:     ptypes.Duration(120 * time.Second),
+		BackoffMax:       ptypes.Duration(30 * time.Second),
+		MaxRestarts:      5,
+		FailedBackoffMax: ptypes.Duration(5 * time.Minute),
+		StablePeriod:     ptypes.Duration(3 * time.Minute),
+		StopTimeout:      ptypes.Duration(10 * time.Second),
 	}
 	s.Runtime = &Runtime{MemoryEstimate: "1Gi"}
 	s.ModelGW = &ModelGW{Address: ":7071", Linger: ptypes.Duration(30 * time.Second)}
@@ -471,8 +471,8 @@ func (s *Static) validate() error {
 	if s.Supervisor.MaxRestarts < 1 {
 		return fmt.Errorf("invalid --supervisor.maxrestarts %d: must be at least 1", s.Supervisor.MaxRestarts)
 	}
-	if s.Supervisor.MaxBackoff <= 0 || s.Supervisor.StablePeriod <= 0 {
-		return errors.New("--supervisor.maxbackoff and --supervisor.stableperiod must be positive")
+	if s.Supervisor.FailedBackoffMax <= 0 || s.Supervisor.StablePeriod <= 0 {
+		return errors.New("--supervisor.failedbackoffmax and --supervisor.stableperiod must be positive")
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func TestKillsWithHealthyGapsNeverFail(t *testing.T) {
 // the reason and when clawd tries next, tenants get a 503 with both at
 // once, and it runs again by itself after the backoff.
 func TestCrashLoopFailsThenRecoversByItself(t *testing.T) {
-	d := startDaemon(t, "--supervisor.maxrestarts=5", "--supervisor.backoffmax=5s", "--supervisor.maxbackoff=10s", "--supervisor.stableperiod=10m")
+	d := startDaemon(t, "--supervisor.maxrestarts=5", "--supervisor.backoffmax=5s", "--supervisor.failedbackoffmax=10s", "--supervisor.stableperiod=10m")
 	d.mustClawd("namespace", "create", "calm", "--hostname=calm.localhost", "--quota-memory=64Mi")
 	d.mustClawd("namespace", "create", "loopy", "--hostname=loopy.localhost", "--quota-memory=64Mi")
 	d.waitPhase("calm", "Running", 90*time.Second)

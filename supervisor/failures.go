@@ -108,7 +108,7 @@ func (s *Supervisor) failedStatus(name string, t *track, st namespace.Status) na
 // backoff is how long to wait before the next start after failures in a
 // row: doubling from BackoffBase up to BackoffMax while the namespace is
 // still starting, then, once it is Failed, doubling on from BackoffMax up
-// to MaxBackoff. clawd never gives up for good.
+// to FailedBackoffMax. clawd never gives up for good.
 func (s *Supervisor) backoff(failures int) time.Duration {
 	if failures <= 0 {
 		return 0
@@ -116,7 +116,7 @@ func (s *Supervisor) backoff(failures int) time.Duration {
 	if failures < s.cfg.MaxRestarts {
 		return min(s.cfg.BackoffBase<<min(failures-1, 16), s.cfg.BackoffMax)
 	}
-	return min(s.cfg.BackoffMax<<min(failures-s.cfg.MaxRestarts, 16), max(s.cfg.MaxBackoff, s.cfg.BackoffMax))
+	return min(s.cfg.BackoffMax<<min(failures-s.cfg.MaxRestarts, 16), max(s.cfg.FailedBackoffMax, s.cfg.BackoffMax))
 }
 
 // exitReason says in words why a gateway exited, and returns the last

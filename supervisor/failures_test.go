@@ -28,13 +28,13 @@ func (f *fakeRuntime) kill(t *testing.T, ns string, oom bool) {
 }
 
 func TestBackoff(t *testing.T) {
-	s := New(Config{BackoffBase: time.Second, BackoffMax: 30 * time.Second, MaxBackoff: 5 * time.Minute, MaxRestarts: 5}, nil, nil)
+	s := New(Config{BackoffBase: time.Second, BackoffMax: 30 * time.Second, FailedBackoffMax: 5 * time.Minute, MaxRestarts: 5}, nil, nil)
 	for _, tc := range []struct {
 		failures int
 		want     time.Duration
 	}{
 		{0, 0}, {1, time.Second}, {2, 2 * time.Second}, {4, 8 * time.Second},
-		// Failed from the fifth on: doubling on from BackoffMax to MaxBackoff.
+		// Failed from the fifth on: doubling on from BackoffMax to FailedBackoffMax.
 		{5, 30 * time.Second}, {6, time.Minute}, {7, 2 * time.Minute}, {8, 4 * time.Minute},
 		{9, 5 * time.Minute}, {100, 5 * time.Minute},
 	} {
@@ -53,7 +53,7 @@ func TestFailedIsTriedAgainByItself(t *testing.T) {
 	rt.setBehaviour("crashy", exitsWith(1))
 	cfg := testConfig()
 	cfg.MaxRestarts = 2
-	cfg.BackoffMax, cfg.MaxBackoff = 50*time.Millisecond, 100*time.Millisecond
+	cfg.BackoffMax, cfg.FailedBackoffMax = 50*time.Millisecond, 100*time.Millisecond
 
 	runSupervisor(t, cfg, rt, st)
 	failed := waitPhase(t, st, "crashy", namespace.PhaseFailed)

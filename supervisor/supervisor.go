@@ -84,9 +84,9 @@ type Config struct {
 	BackoffBase    time.Duration
 	BackoffMax     time.Duration
 	// MaxRestarts failures in a row (crashes, failed starts) make a
-	// namespace Failed; it is still tried again, every MaxBackoff at most.
-	MaxRestarts int
-	MaxBackoff  time.Duration
+	// namespace Failed; it is still tried again, every FailedBackoffMax at most.
+	MaxRestarts      int
+	FailedBackoffMax time.Duration
 	// StablePeriod is how long a gateway stays ready before its failures
 	// are forgotten: only crashes close together count as a loop.
 	StablePeriod time.Duration
@@ -186,8 +186,8 @@ func New(cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 	if cfg.BackoffBase <= 0 {
 		cfg.BackoffBase = time.Second
 	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 5 * time.Minute
+	if cfg.FailedBackoffMax <= 0 {
+		cfg.FailedBackoffMax = 5 * time.Minute
 	}
 	if cfg.StablePeriod <= 0 {
 		cfg.StablePeriod = 3 * time.Minute

@@ -168,7 +168,7 @@ func TestFailedWaitsForItsNextTryUntilWake(t *testing.T) {
 	cfg.MaxRestarts = 2
 	// Starts before Failed stay quick (BackoffBase); the first try once
 	// Failed comes after BackoffMax, far beyond the test.
-	cfg.BackoffMax, cfg.MaxBackoff = time.Hour, 2*time.Hour
+	cfg.BackoffMax, cfg.FailedBackoffMax = time.Hour, 2*time.Hour
 
 	runSupervisor(t, cfg, rt, st)
 	failed := waitPhase(t, st, "crashy", namespace.PhaseFailed)
