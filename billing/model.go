@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clawd-dev/clawd/ledger"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/store"
 )
@@ -101,23 +102,18 @@ type kind struct {
 	name, eventName, unit string
 	per                   int64 // the operator's price is per this many units
 	perText               string
-	value                 func(h hourUsage) int64
-}
-
-// hourUsage is one namespace's roll-up of one hour.
-type hourUsage struct {
-	tokens, requests, storageBytes int64
+	value                 func(h ledger.Hour) int64 // from one namespace's roll-up of one hour
 }
 
 var kinds = []kind{
 	{name: "tokens", eventName: "clawd_tokens", unit: "token", per: 1000, perText: "1000 tokens",
-		value: func(h hourUsage) int64 { return h.tokens }},
+		value: func(h ledger.Hour) int64 { return h.InputTokens + h.OutputTokens }},
 	{name: "requests", eventName: "clawd_requests", unit: "request", per: 1000, perText: "1000 requests",
-		value: func(h hourUsage) int64 { return h.requests }},
+		value: func(h ledger.Hour) int64 { return h.APIRequests }},
 	// Storage is sent as MiB-hours (each hour's largest sample), priced
 	// by the GiB-hour.
 	{name: "storage", eventName: "clawd_storage_mib_hours", unit: "MiB-hour", per: 1024, perText: "GiB-hour",
-		value: func(h hourUsage) int64 { return h.storageBytes >> 20 }},
+		value: func(h ledger.Hour) int64 { return h.StorageMax >> 20 }},
 }
 
 func kindNamed(name string) (kind, bool) {

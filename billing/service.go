@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,6 +48,8 @@ type Service struct {
 	keyFor string // the sealed key client was made for
 
 	usage usageState
+	// lateAt is when the late-usage pass last read its window.
+	lateAt atomic.Pointer[time.Time]
 }
 
 // New returns the billing service.

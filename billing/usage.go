@@ -51,6 +51,9 @@ type UsageStatus struct {
 	// Skipped counts hours passed over for being older than Stripe's
 	// 35-day window (the cursor was that far behind).
 	Skipped int64 `json:"skipped"`
+	// Late counts meter events sent for usage that reached the ledger
+	// after its hour had been sent, since this node started.
+	Late int64 `json:"late"`
 }
 
 type usageState struct {
@@ -66,6 +69,9 @@ func (u *usageState) set(fn func(*UsageStatus)) {
 
 type cursor struct {
 	Next int64 `json:"next"` // unix time of the first hour not sent
+	// RecordedFrom is the first hour whose sent values are recorded
+	// (usage-sent/): late usage is billed from there on.
+	RecordedFrom int64 `json:"recordedFrom,omitempty"`
 }
 
 // subscriber is what the sender needs of a subscribed namespace.
@@ -123,6 +129,11 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 	case err != nil:
 		return err
 	}
+	if cur.RecordedFrom == 0 {
+		// Hours sent by a clawd that kept no record of what it sent
+		// are never corrected: a correction would bill them again.
+		cur.RecordedFrom = cur.Next
+	}
 	next := time.Unix(cur.Next, 0).UTC()
 	if next.Before(oldest) {
 		skipped := int64(oldest.Sub(next) / time.Hour)
@@ -138,9 +149,6 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 		}
 		s.usage.set(func(u *UsageStatus) { u.Next, u.Behind = &n, behind })
 	}()
-	if !end.After(next) {
-		return nil
-	}
 	subs, err := s.subscribers(ctx)
 	if err != nil {
 		return err
@@ -159,14 +167,20 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 			byHour[r.Hour.Unix()] = append(byHour[r.Hour.Unix()], r)
 		}
 		for ; next.Before(to); next = next.Add(time.Hour) {
+			sent := sentHour{}
 			for _, r := range byHour[next.Unix()] {
 				sub, ok := subs[r.Namespace]
 				if !ok {
 					continue
 				}
-				if err := s.sendHour(ctx, sc, r, sub); err != nil {
+				if err := s.sendHour(ctx, sc, r, sub, sent); err != nil {
 					return err
 				}
+			}
+			// What was sent is recorded before the cursor moves past it:
+			// usage arriving later is billed as the difference.
+			if err := s.recordSent(ctx, next, sent); err != nil {
+				return err
 			}
 			cur.Next = next.Add(time.Hour).Unix()
 			data, _ := json.Marshal(cur)
@@ -179,28 +193,38 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 			}
 		}
 	}
-	return nil
+	lateFrom := time.Unix(max(cur.RecordedFrom, end.Add(-lateWindow).Unix(), oldest.Unix()), 0).UTC()
+	return s.sendLate(ctx, sc, hours, subs, lateFrom, next)
 }
 
-func (s *Service) sendHour(ctx context.Context, sc *stripe.Client, r ledger.Hour, sub subscriber) error {
-	u := hourUsage{tokens: r.InputTokens + r.OutputTokens, requests: r.APIRequests, storageBytes: r.StorageMax}
+// sendHour sends one namespace's roll-up of one hour, an event per
+// metered kind, and adds what it sent to sent.
+func (s *Service) sendHour(ctx context.Context, sc *stripe.Client, r ledger.Hour, sub subscriber, sent sentHour) error {
 	for _, k := range sub.metered {
-		v := k.value(u)
+		v := k.value(r)
 		if v <= 0 {
 			continue
 		}
-		params := &stripe.BillingMeterEventCreateParams{
-			EventName:  stripe.String(k.eventName),
-			Identifier: stripe.String(Identifier(r.Namespace, r.Hour, k.name)),
-			Timestamp:  stripe.Int64(r.Hour.Unix()),
-			Payload:    map[string]string{"stripe_customer_id": sub.customer, "value": strconv.FormatInt(v, 10)},
+		if err := s.sendEvent(ctx, sc, r, k, sub.customer, v, Identifier(r.Namespace, r.Hour, k.name)); err != nil {
+			return err
 		}
-		if _, err := sc.V1BillingMeterEvents.Create(ctx, params); err != nil {
-			return StripeError{Op: fmt.Sprintf("sending %s's %s of %s", r.Namespace, k.name, r.Hour.Format("2006-01-02T15Z")), Err: err}
-		}
-		now := s.now()
-		s.usage.set(func(u *UsageStatus) { u.Sent++; u.LastSentAt = &now })
+		sent.add(r.Namespace, k.name, v)
 	}
+	return nil
+}
+
+func (s *Service) sendEvent(ctx context.Context, sc *stripe.Client, r ledger.Hour, k kind, customer string, v int64, id string) error {
+	params := &stripe.BillingMeterEventCreateParams{
+		EventName:  stripe.String(k.eventName),
+		Identifier: stripe.String(id),
+		Timestamp:  stripe.Int64(r.Hour.Unix()),
+		Payload:    map[string]string{"stripe_customer_id": customer, "value": strconv.FormatInt(v, 10)},
+	}
+	if _, err := sc.V1BillingMeterEvents.Create(ctx, params); err != nil {
+		return StripeError{Op: fmt.Sprintf("sending %s's %s of %s", r.Namespace, k.name, r.Hour.Format("2006-01-02T15Z")), Err: err}
+	}
+	now := s.now()
+	s.usage.set(func(u *UsageStatus) { u.Sent++; u.LastSentAt = &now })
 	return nil
 }
 

@@ -247,3 +247,97 @@ func TestSendUsageFromLedger(t *testing.T) {
 		}
 	}
 }
+
+// TestSendUsageLate: usage that reaches the ledger after its hour was sent
+// is billed as the difference, once; a resend of the same correction
+// carries the same identifier; a second late arrival gets its own.
+func TestSendUsageLate(t *testing.T) {
+	ctx := context.Background()
+	f := configured(t, "tenant-a")
+	t0 := f.clock.now()
+	if _, err := f.svc.CreatePlan(ctx, PlanRequest{Name: "metered", Price: "10", Currency: "usd", Interval: "month",
+		Metered: map[string]string{"tokens": "0.50", "requests": "1.00"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Subscribe(ctx, "tenant-a", SubscribeRequest{Plan: "metered"}); err != nil {
+		t.Fatal(err)
+	}
+	hour := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	hours := &fakeHours{rows: []ledger.Hour{{Namespace: "tenant-a", Hour: hour(0), APIRequests: 7, InputTokens: 100}}}
+	f.stripe.Reset()
+	f.clock.set(hour(1).Add(15 * time.Minute))
+	if err := f.svc.SendUsage(ctx, hours); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(meterEvents(f.stripe, true)); n != 2 {
+		t.Fatalf("first pass sent %d events, want 2", n)
+	}
+
+	// The ledger catches up: hour 12 gains 5 requests (tokens unchanged),
+	// and hour 13, empty when it was sent, gets tokens.
+	hours.mu.Lock()
+	hours.rows[0].APIRequests = 12
+	hours.rows = append(hours.rows, ledger.Hour{Namespace: "tenant-a", Hour: hour(1), InputTokens: 40})
+	hours.mu.Unlock()
+	f.clock.set(hour(2).Add(15 * time.Minute)) // hour 13 is sent now, empty before
+	if err := f.svc.SendUsage(ctx, hours); err != nil {
+		t.Fatal(err)
+	}
+	values := func() map[string]string {
+		out := map[string]string{}
+		for _, r := range meterEvents(f.stripe, true) {
+			out[r.Form.Get("identifier")] = r.Form.Get("payload[value]")
+		}
+		return out
+	}
+	late := Identifier("tenant-a", hour(0), "requests") + "-to-12"
+	if got := values(); got[late] != "5" || got[Identifier("tenant-a", hour(1), "tokens")] != "40" || len(got) != 4 {
+		t.Fatalf("after the ledger caught up sent %v; want the 5 late requests as %s and hour 13's 40 tokens", got, late)
+	}
+
+	// Nothing new: later passes send nothing more, even after a restart.
+	f.clock.set(hour(2).Add(40 * time.Minute))
+	svc2 := New(Config{Store: f.st, Secrets: f.box, Quotas: f.quotas, APIBase: f.stripe.URL, Node: "node-1",
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: os.Stderr}), Now: f.clock.now})
+	for _, svc := range []*Service{f.svc, svc2} {
+		if err := svc.SendUsage(ctx, hours); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(meterEvents(f.stripe, true)); n != 4 {
+		t.Fatalf("passes with nothing late sent more: %v", values())
+	}
+	st, _ := f.svc.Status(ctx)
+	if st.Usage.Late != 1 {
+		t.Errorf("status shows %d late events, want 1", st.Usage.Late)
+	}
+
+	// A second late arrival for the same hour: its own identifier, the
+	// difference from what was sent in all.
+	hours.mu.Lock()
+	hours.rows[0].APIRequests = 13
+	hours.mu.Unlock()
+	f.clock.set(hour(3).Add(15 * time.Minute))
+	if err := svc2.SendUsage(ctx, hours); err != nil {
+		t.Fatal(err)
+	}
+	if got := values(); got[Identifier("tenant-a", hour(0), "requests")+"-to-13"] != "1" || len(got) != 5 {
+		t.Fatalf("second late arrival: sent %v", got)
+	}
+
+	// Past the window, an hour is final: a change is not billed and its
+	// record is forgotten.
+	hours.mu.Lock()
+	hours.rows[0].APIRequests = 99
+	hours.mu.Unlock()
+	f.clock.set(hour(0).Add(lateWindow + 3*time.Hour))
+	if err := svc2.SendUsage(ctx, hours); err != nil {
+		t.Fatal(err)
+	}
+	if got := values(); len(got) != 5 {
+		t.Fatalf("a change older than %s was billed: %v", lateWindow, got)
+	}
+	if recs, _ := f.st.ListBilling(ctx, prefixSent); len(recs) != 0 {
+		t.Errorf("records older than the window kept: %v", recs)
+	}
+}

@@ -76,6 +76,9 @@ func statusCmd() *cobra.Command {
 					if u.Skipped > 0 {
 						fmt.Fprintf(w, "  \t%d hours older than Stripe's 35-day window were not sent\n", u.Skipped)
 					}
+					if u.Late > 0 {
+						fmt.Fprintf(w, "  \t%d meter events billed usage that reached the ledger after its hour was sent\n", u.Late)
+					}
 				}
 				nodeTable(w, st.Nodes)
 			})
