@@ -18,6 +18,7 @@ type Billing interface {
 	ListPlans(ctx context.Context) ([]billing.Plan, error)
 	Subscribe(ctx context.Context, ns string, req billing.SubscribeRequest) (billing.Customer, error)
 	Unsubscribe(ctx context.Context, ns string) (billing.Customer, error)
+	Resume(ctx context.Context, ns string) (billing.Customer, error)
 	Invoices(ctx context.Context, ns string, limit int) ([]billing.Invoice, error)
 	Customers(ctx context.Context) ([]billing.Customer, error)
 	HandleWebhook(ctx context.Context, payload []byte, signature string) (billing.WebhookResult, error)
@@ -36,6 +37,7 @@ func (s *Server) routeBilling() {
 	s.handle("POST /api/v1/billing/plans", s.billingCreatePlan)
 	s.handle("PUT /api/v1/billing/subscriptions/{name}", s.billingSubscribe)
 	s.handle("DELETE /api/v1/billing/subscriptions/{name}", s.billingUnsubscribe)
+	s.handle("POST /api/v1/billing/subscriptions/{name}/resume", s.billingResume)
 	s.handle("GET /api/v1/billing/invoices/{name}", s.billingInvoices)
 	s.handle("GET /api/v1/billing/subscriptions", s.billingCustomers)
 	s.mux.HandleFunc("POST /api/v1/billing/stripe/webhook", s.billingWebhook)
@@ -104,6 +106,17 @@ func (s *Server) billingUnsubscribe(r *http.Request) (int, any, error) {
 		return 0, nil, errNoBilling
 	}
 	c, err := s.cfg.Billing.Unsubscribe(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, c, nil
+}
+
+func (s *Server) billingResume(r *http.Request) (int, any, error) {
+	if s.cfg.Billing == nil {
+		return 0, nil, errNoBilling
+	}
+	c, err := s.cfg.Billing.Resume(r.Context(), r.PathValue("name"))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clawd-dev/clawd/config"
@@ -73,11 +74,47 @@ func (s *Service) EnforcePastDue(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Resume lifts billing's suspension of ns on the operator's word (an
+// invoice settled outside Stripe, a goodwill extension). The customer is
+// no longer past due, so the next pass does not suspend it again; Stripe's
+// next failed payment starts a grace period afresh. A namespace that is
+// neither suspended nor past due is refused, so a typo is not silent.
+func (s *Service) Resume(ctx context.Context, ns string) (Customer, error) {
+	if err := namespace.ValidateName(ns); err != nil {
+		return Customer{}, InvalidError{err}
+	}
+	n, err := s.cfg.Store.GetNamespace(ctx, ns)
+	if err != nil {
+		return Customer{}, err
+	}
+	suspended := n.Spec.Suspended != nil && strings.HasPrefix(n.Spec.Suspended.Reason, suspendedPrefix)
+	c, _, err := getJSON[Customer](ctx, s.cfg.Store, prefixCust+ns)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Customer{}, err
+	}
+	if !suspended && c.PastDue == nil {
+		return Customer{}, InvalidError{fmt.Errorf("namespace %s is neither suspended by billing nor past due: nothing to resume", ns)}
+	}
+	if c.PastDue != nil {
+		if c, err = update(ctx, s.cfg.Store, prefixCust+ns, func(rec *Customer) error {
+			rec.PastDue = nil
+			return nil
+		}); err != nil {
+			return c, err
+		}
+	}
+	return c, s.lift(ctx, ns, "resumed by an operator")
+}
+
 // resume lifts billing's suspension of ns; the next request wakes it.
 func (s *Service) resume(ctx context.Context, ns string) error {
+	return s.lift(ctx, ns, "invoice paid")
+}
+
+func (s *Service) lift(ctx context.Context, ns, why string) error {
 	changed := false
 	_, err := s.cfg.Store.UpdateSpec(ctx, ns, func(sp *namespace.Spec) error {
-		if sp.Suspended != nil && len(sp.Suspended.Reason) >= len(suspendedPrefix) && sp.Suspended.Reason[:len(suspendedPrefix)] == suspendedPrefix {
+		if sp.Suspended != nil && strings.HasPrefix(sp.Suspended.Reason, suspendedPrefix) {
 			sp.Suspended = nil
 			changed = true
 		}
@@ -87,8 +124,8 @@ func (s *Service) resume(ctx context.Context, ns string) error {
 		return nil
 	}
 	if changed {
-		s.log.Info("namespace resumed: invoice paid", "namespace", ns)
-		s.record(ns, "unsuspended", "", "invoice paid")
+		s.log.Info("namespace resumed", "namespace", ns, "why", why)
+		s.record(ns, "unsuspended", "", why)
 	}
 	return err
 }

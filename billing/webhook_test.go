@@ -167,6 +167,32 @@ func TestWebhooks(t *testing.T) {
 		}
 	})
 
+	t.Run("an operator resumes a suspended namespace", func(t *testing.T) {
+		f.audit.take()
+		if _, err := f.svc.Resume(ctx, "tenant-b"); !errors.As(err, new(InvalidError)) {
+			t.Errorf("resuming a namespace that owes nothing: %v, want an InvalidError", err)
+		}
+		if _, err := f.svc.Resume(ctx, "tenant-a"); err != nil {
+			t.Fatal(err)
+		}
+		if sp := f.st.spec("tenant-a"); sp.Suspended != nil {
+			t.Fatalf("still suspended: %+v", sp.Suspended)
+		}
+		if cu, _, _ := getJSON[Customer](ctx, f.st, prefixCust+"tenant-a"); cu.PastDue != nil {
+			t.Fatalf("still past due: %+v", cu.PastDue)
+		}
+		// The next pass does not suspend it again.
+		if err := f.svc.EnforcePastDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if sp := f.st.spec("tenant-a"); sp.Suspended != nil {
+			t.Fatalf("suspended again by the next pass: %+v", sp.Suspended)
+		}
+		if got := f.audit.take(); !slices.Equal(got, []string{"tenant-a unsuspended"}) {
+			t.Errorf("audited %q", got)
+		}
+	})
+
 	t.Run("customer.subscription.deleted removes the plan's quotas", func(t *testing.T) {
 		other := stripeEvent("evt_del_other", "customer.subscription.deleted", f.clock.now(), fmt.Sprintf(`{"id":"sub_other","object":"subscription","customer":%q}`, customer))
 		if _, err := deliver(t, other, signed(other)); err != nil {

@@ -22,7 +22,7 @@ func billingCmd() *cobra.Command {
 	}
 	plan := &cobra.Command{Use: "plan", Aliases: []string{"plans"}, Short: "Plans: a price, an interval and the quotas subscribers get"}
 	plan.AddCommand(billingPlanCreateCmd(), billingPlanListCmd())
-	cmd.AddCommand(billingConfigureCmd(), plan, billingSubscribeCmd(), billingUnsubscribeCmd(), billingInvoicesCmd())
+	cmd.AddCommand(billingConfigureCmd(), plan, billingSubscribeCmd(), billingUnsubscribeCmd(), billingResumeCmd(), billingInvoicesCmd())
 	return cmd
 }
 
@@ -208,6 +208,28 @@ func billingUnsubscribeCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s unsubscribed; its plan's quotas are removed\n", args[0])
+			return nil
+		},
+	}
+}
+
+func billingResumeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "resume NAMESPACE",
+		Short: "Lift a suspension for an unpaid invoice now (the invoice settled outside Stripe); the next request wakes it",
+		Args:  exactArgs(1, "NAMESPACE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := namespace.ValidateName(args[0]); err != nil {
+				return err
+			}
+			c, err := newClient()
+			if err != nil {
+				return err
+			}
+			if err := c.do(cmd.Context(), "POST", "/api/v1/billing/subscriptions/"+url.PathEscape(args[0])+"/resume", nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s resumed: no longer past due; the next request wakes it\n", args[0])
 			return nil
 		},
 	}
