@@ -480,9 +480,11 @@ func TestE2EOpenClaw(t *testing.T) {
 				return code == 200 && strings.Contains(text, "fake provider")
 			})
 			t.Logf("FIGURE pool adoption → first chat answered: %s", time.Since(start).Round(10*time.Millisecond))
+			second := time.Now()
 			if code, text := d.chat("warm.localhost", "", false); code != 200 || !strings.Contains(text, "fake provider") {
 				t.Fatalf("second chat via the adopted gateway: %d %.300s", code, text)
 			}
+			t.Logf("FIGURE adopted gateway, second chat turn: %s", time.Since(second).Round(10*time.Millisecond))
 			if st := d.meteringStatus(); st.Metering.Ledger != "postgres" {
 				t.Errorf("status shows ledger %q, want postgres", st.Metering.Ledger)
 			}
