@@ -192,31 +192,21 @@ func billingSubscribeCmd() *cobra.Command {
 }
 
 func billingUnsubscribeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "unsubscribe NAMESPACE",
-		Short: "End a namespace's subscription now and remove its plan's quotas",
-		Args:  exactArgs(1, "NAMESPACE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := namespace.ValidateName(args[0]); err != nil {
-				return err
-			}
-			c, err := newClient()
-			if err != nil {
-				return err
-			}
-			if err := c.do(cmd.Context(), "DELETE", "/api/v1/billing/subscriptions/"+url.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s unsubscribed; its plan's quotas are removed\n", args[0])
-			return nil
-		},
-	}
+	return billingNamespaceCmd("unsubscribe NAMESPACE", "End a namespace's subscription now and remove its plan's quotas",
+		"DELETE", "", "%s unsubscribed; its plan's quotas are removed\n")
 }
 
 func billingResumeCmd() *cobra.Command {
+	return billingNamespaceCmd("resume NAMESPACE", "Lift a suspension for an unpaid invoice now (the invoice settled outside Stripe); the next request wakes it",
+		"POST", "/resume", "%s resumed: no longer past due; the next request wakes it\n")
+}
+
+// billingNamespaceCmd is a command that sends one request about one
+// namespace's subscription and says done (with the namespace's name).
+func billingNamespaceCmd(use, short, method, suffix, done string) *cobra.Command {
 	return &cobra.Command{
-		Use:   "resume NAMESPACE",
-		Short: "Lift a suspension for an unpaid invoice now (the invoice settled outside Stripe); the next request wakes it",
+		Use:   use,
+		Short: short,
 		Args:  exactArgs(1, "NAMESPACE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := namespace.ValidateName(args[0]); err != nil {
@@ -226,10 +216,10 @@ func billingResumeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.do(cmd.Context(), "POST", "/api/v1/billing/subscriptions/"+url.PathEscape(args[0])+"/resume", nil, nil); err != nil {
+			if err := c.do(cmd.Context(), method, "/api/v1/billing/subscriptions/"+url.PathEscape(args[0])+suffix, nil, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s resumed: no longer past due; the next request wakes it\n", args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), done, args[0])
 			return nil
 		},
 	}
