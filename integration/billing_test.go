@@ -203,6 +203,26 @@ func TestBillingEndToEnd(t *testing.T) {
 		return code == http.StatusOK
 	})
 
+	// Unpaid again, and settled outside Stripe: the operator resumes it.
+	failed2 := event("evt_it_failed2", "invoice.payment_failed", time.Now().Add(2*time.Second), fmt.Sprintf(`{"id":"in_it2","object":"invoice","customer":%q,"status":"open"}`, customer))
+	if code, body := hook(failed2, billing.Sign(failed2, itStripeSecret, time.Now())); code != http.StatusOK || !strings.Contains(body, "marked past due") {
+		t.Fatalf("second payment_failed: %d %s", code, body)
+	}
+	eventually(t, 30*time.Second, "a 402 for tenant-a again", func() bool {
+		code, _ := d.viaRouter("tenant-a.localhost", "/")
+		return code == http.StatusPaymentRequired
+	})
+	if out := d.mustClawd("billing", "resume", "tenant-a"); !strings.Contains(out, "tenant-a resumed") {
+		t.Fatalf("billing resume said %q", out)
+	}
+	eventually(t, 2*time.Minute, "tenant-a answering after billing resume", func() bool {
+		code, _ := d.viaRouter("tenant-a.localhost", "/healthz")
+		return code == http.StatusOK
+	})
+	if _, errOut, err := d.clawd("billing", "resume", "tenant-a"); err == nil || !strings.Contains(errOut, "nothing to resume") {
+		t.Fatalf("resuming a namespace that owes nothing: %v %q", err, errOut)
+	}
+
 	// A plan change swaps the items and the quotas (pro has none).
 	stripe.Reset()
 	d.mustClawd("billing", "subscribe", "tenant-a", "--plan=pro")
