@@ -32,6 +32,8 @@ type Sealer interface {
 // UsageToday reads a namespace's model calls and tokens today.
 type UsageToday interface {
 	Today(ctx context.Context, namespace string) ([]usage.Model, error)
+	// TodayAll is Today for every namespace with calls today.
+	TodayAll(ctx context.Context) (map[string][]usage.Model, error)
 }
 
 // AddProviderRequest is the body of POST /api/v1/providers.

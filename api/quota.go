@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/clawd-dev/clawd/namespace"
@@ -108,6 +110,8 @@ func (q QuotaApplier) ClearQuota(ctx context.Context, ns string) error {
 // node's (quota.Requests).
 type RequestsUsed interface {
 	Used(ctx context.Context, namespace string, now time.Time) (int64, error)
+	// UsedAll is Used for every namespace with requests in the hour.
+	UsedAll(ctx context.Context, now time.Time) (map[string]int64, error)
 }
 
 var _ RequestsUsed = (*quota.Requests)(nil)
@@ -147,26 +151,73 @@ func (s *Server) quotaStatus(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	now := time.Now().UTC()
-	qs := QuotaStatus{Namespace: name, Day: usage.DayOf(now), Models: []usage.Model{}}
+	var models []usage.Model
 	if s.cfg.Usage != nil {
-		models, err := s.cfg.Usage.Today(r.Context(), name)
-		if err != nil {
+		if models, err = s.cfg.Usage.Today(r.Context(), name); err != nil {
 			return 0, nil, err
 		}
-		qs.Models = models
 	}
-	qs.Totals = usage.Total(qs.Models)
 	requests := int64(-1)
 	if q := ns.Spec.Quota; q != nil && q.RequestsPerHour > 0 && s.cfg.Requests != nil {
 		if requests, err = s.cfg.Requests.Used(r.Context(), name, now); err != nil {
 			return 0, nil, err
 		}
 	}
-	qs.Quotas = quotaLines(ns.Spec, qs.Models, requests, now)
-	if err := storageUsed(s.cfg.Storage, name, qs.Quotas); err != nil {
+	qs, err := s.quotaStatusOf(ns.Spec, models, requests, now)
+	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, qs, nil
+}
+
+// quotaStatusAll is quota-status for every namespace, in one read of the
+// day's and the hour's counts (the console's table polls it).
+func (s *Server) quotaStatusAll(r *http.Request) (int, any, error) {
+	list, err := s.st.ListNamespaces(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	now := time.Now().UTC()
+	models := map[string][]usage.Model{}
+	if s.cfg.Usage != nil {
+		if models, err = s.cfg.Usage.TodayAll(r.Context()); err != nil {
+			return 0, nil, err
+		}
+	}
+	var requests map[string]int64
+	if s.cfg.Requests != nil {
+		if requests, err = s.cfg.Requests.UsedAll(r.Context(), now); err != nil {
+			return 0, nil, err
+		}
+	}
+	out := make([]QuotaStatus, 0, len(list))
+	for _, ns := range list {
+		used := int64(-1)
+		if q := ns.Spec.Quota; q != nil && q.RequestsPerHour > 0 && requests != nil {
+			used = requests[ns.Spec.Name]
+		}
+		qs, err := s.quotaStatusOf(ns.Spec, models[ns.Spec.Name], used, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		out = append(out, qs)
+	}
+	slices.SortFunc(out, func(a, b QuotaStatus) int { return strings.Compare(a.Namespace, b.Namespace) })
+	return http.StatusOK, out, nil
+}
+
+// quotaStatusOf puts one namespace's quota status together from its spec,
+// today's model usage and the hour's requests (-1: not counted).
+func (s *Server) quotaStatusOf(spec namespace.Spec, models []usage.Model, requests int64, now time.Time) (QuotaStatus, error) {
+	if models == nil {
+		models = []usage.Model{}
+	}
+	qs := QuotaStatus{Namespace: spec.Name, Day: usage.DayOf(now), Models: models, Totals: usage.Total(models)}
+	qs.Quotas = quotaLines(spec, models, requests, now)
+	if err := storageUsed(s.cfg.Storage, spec.Name, qs.Quotas); err != nil {
+		return QuotaStatus{}, err
+	}
+	return qs, nil
 }
 
 // quotaLines lists spec's quotas with today's model usage and the hour's

@@ -41,6 +41,7 @@ type ResourcesReply struct {
 
 func (s *Server) routeResources() {
 	s.handle("GET /api/v1/namespaces/{name}/resources", s.namespaceResources)
+	s.handle("GET /api/v1/resources", s.allResources)
 }
 
 // namespaceResources is the last ?window= (default and most: the
@@ -50,24 +51,55 @@ func (s *Server) namespaceResources(r *http.Request) (int, any, error) {
 	if err := namespace.ValidateName(name); err != nil {
 		return 0, nil, badRequest{err}
 	}
-	if s.cfg.Resources == nil {
-		return 0, nil, conflict{errors.New("this clawd keeps no resource history")}
-	}
-	most := s.cfg.Resources.Window()
-	window := most
-	if v := r.URL.Query().Get("window"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return 0, nil, invalid("window %q is not a duration like 15m or 1h", v)
-		}
-		if d > most {
-			return 0, nil, invalid("window %s is longer than the %s of readings clawd keeps", v, most)
-		}
-		window = d
+	window, err := s.resourceWindow(r)
+	if err != nil {
+		return 0, nil, err
 	}
 	if _, err := s.st.GetNamespace(r.Context(), name); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, ResourcesReply{Namespace: name, Window: window.String(), Node: s.cfg.Node,
 		Points: s.cfg.Resources.Since(name, time.Now().Add(-window))}, nil
+}
+
+// allResources is namespaceResources for every namespace, in one call (the
+// console's table polls it): those this node has no readings of in the
+// window are left out.
+func (s *Server) allResources(r *http.Request) (int, any, error) {
+	window, err := s.resourceWindow(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	list, err := s.st.ListNamespaces(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	from := time.Now().Add(-window)
+	out := []ResourcesReply{}
+	for _, ns := range list {
+		if pts := s.cfg.Resources.Since(ns.Spec.Name, from); len(pts) > 0 {
+			out = append(out, ResourcesReply{Namespace: ns.Spec.Name, Window: window.String(), Node: s.cfg.Node, Points: pts})
+		}
+	}
+	return http.StatusOK, out, nil
+}
+
+// resourceWindow is ?window=, checked against what the history keeps.
+func (s *Server) resourceWindow(r *http.Request) (time.Duration, error) {
+	if s.cfg.Resources == nil {
+		return 0, conflict{errors.New("this clawd keeps no resource history")}
+	}
+	most := s.cfg.Resources.Window()
+	v := r.URL.Query().Get("window")
+	if v == "" {
+		return most, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, invalid("window %q is not a duration like 15m or 1h", v)
+	}
+	if d > most {
+		return 0, invalid("window %s is longer than the %s of readings clawd keeps", v, most)
+	}
+	return d, nil
 }

@@ -152,6 +152,7 @@ func New(cfg Config, st Store, usage Usage) *Server {
 	s.handle("GET /api/v1/namespaces/{name}/apikeys", s.listAPIKeys)
 	s.handle("DELETE /api/v1/apikeys/{id}", s.revokeAPIKey)
 	s.handle("GET /api/v1/namespaces/{name}/quota-status", s.quotaStatus)
+	s.handle("GET /api/v1/quota-status", s.quotaStatusAll)
 	s.handle("PUT /api/v1/namespaces/{name}/quota", s.applyQuota)
 	s.handle("GET /api/v1/metering/report", s.meteringReport)
 	s.mux.HandleFunc("GET /api/v1/metering/export", s.meteringExport)

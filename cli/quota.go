@@ -58,10 +58,13 @@ func nsApplyQuotaCmd() *cobra.Command {
 func nsQuotaStatusCmd() *cobra.Command {
 	var o output
 	cmd := &cobra.Command{
-		Use:   "quota-status NAME",
-		Short: "Show a namespace's quotas (limit, used, remaining, reset) and its model calls and tokens today",
-		Args:  exactArgs(1, "NAME"),
+		Use:   "quota-status [NAME]",
+		Short: "Show a namespace's quotas (limit, used, remaining, reset) and its model calls and tokens today; without NAME, every namespace's in one table",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return show(cmd, &o, "/api/v1/quota-status", quotaStatusTable)
+			}
 			if err := namespace.ValidateName(args[0]); err != nil {
 				return err
 			}
@@ -94,6 +97,25 @@ func nsQuotaStatusCmd() *cobra.Command {
 	}
 	o.register(cmd)
 	return cmd
+}
+
+// quotaStatusTable is every namespace's day and hour against its quotas.
+func quotaStatusTable(w *tabwriter.Writer, list []api.QuotaStatus) {
+	fmt.Fprintln(w, "NAMESPACE\tCALLS TODAY\tTOKENS TODAY\tTOKENS/DAY\tREQUESTS THIS HOUR\tREQUESTS/HOUR")
+	limit := func(qs api.QuotaStatus, key string) string {
+		if l, ok := qs.Quotas[key]; ok {
+			return fmt.Sprint(l.Limit)
+		}
+		return "-"
+	}
+	for _, qs := range list {
+		requests := "-"
+		if l, ok := qs.Quotas["api.requestsPerHour"]; ok && l.Used != nil {
+			requests = fmt.Sprint(*l.Used)
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", qs.Namespace, qs.Totals.Calls, qs.Totals.InputTokens+qs.Totals.OutputTokens,
+			limit(qs, "api.tokensPerDay"), requests, limit(qs, "api.requestsPerHour"))
+	}
 }
 
 func quantity(n int64, unit string) string {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,25 @@ func (d *daemon) quotas(ns string) map[string]quotaLine {
 	out := d.mustClawd("namespace", "quota-status", ns, "-o", "json")
 	if err := json.Unmarshal([]byte(out), &qs); err != nil {
 		d.t.Fatalf("quota-status: %v\n%s", err, out)
+	}
+	// Every namespace's at once (one read of the counts) says the same.
+	type status struct {
+		Namespace string               `json:"namespace"`
+		Quotas    map[string]quotaLine `json:"quotas"`
+	}
+	var all []status
+	out = d.mustClawd("namespace", "quota-status", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &all); err != nil {
+		d.t.Fatalf("quota-status of every namespace: %v\n%s", err, out)
+	}
+	i := slices.IndexFunc(all, func(e status) bool { return e.Namespace == ns })
+	if i < 0 {
+		d.t.Fatalf("quota-status of every namespace lacks %s:\n%s", ns, out)
+	}
+	one, _ := json.Marshal(qs.Quotas)
+	bulk, _ := json.Marshal(all[i].Quotas)
+	if string(one) != string(bulk) {
+		d.t.Errorf("quota-status of %s alone and of every namespace differ:\n%s\n%s", ns, one, bulk)
 	}
 	return qs.Quotas
 }

@@ -130,6 +130,35 @@ func (q *Requests) Used(ctx context.Context, ns string, now time.Time) (int64, e
 	return n + mine, nil
 }
 
+// UsedAll is Used for every namespace with requests in the hour, in one read.
+func (q *Requests) UsedAll(ctx context.Context, now time.Time) (map[string]int64, error) {
+	counts, err := q.st.ListRequestCounts(ctx, HourOf(now), "")
+	if err != nil {
+		return nil, err
+	}
+	hour := now.Unix() / 3600
+	out := map[string]int64{}
+	stored := map[string]int64{} // this node's last flush, by namespace
+	for _, rc := range counts {
+		if rc.Node == q.node {
+			stored[rc.Namespace] = rc.Count
+			continue
+		}
+		out[rc.Namespace] += rc.Count
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k, c := range q.counts {
+		if k.hour == hour {
+			stored[k.ns] = max(stored[k.ns], c.mine)
+		}
+	}
+	for ns, n := range stored {
+		out[ns] += n
+	}
+	return out, nil
+}
+
 // Forget drops a deleted namespace's counts (the store's go with their hour).
 func (q *Requests) Forget(ns string) {
 	q.mu.Lock()

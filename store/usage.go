@@ -30,9 +30,14 @@ func (s *Store) PutUsageDay(ctx context.Context, d usage.Day) error {
 	return nil
 }
 
-// ListUsageDay returns every node's count for a namespace and day.
+// ListUsageDay returns every node's count for a namespace and day, or for
+// every namespace when ns is "".
 func (s *Store) ListUsageDay(ctx context.Context, day, ns string) ([]usage.Day, error) {
-	_, kvs, err := s.list(ctx, usagePrefix+day+"/"+ns+"/")
+	prefix := usagePrefix + day + "/"
+	if ns != "" {
+		prefix += ns + "/"
+	}
+	_, kvs, err := s.list(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("reading usage of %s on %s: %w", ns, day, err)
 	}

@@ -279,6 +279,24 @@ func (c *Counter) Today(ctx context.Context, ns string) ([]Model, error) {
 	return Sum(days), nil
 }
 
+// TodayAll is Today for every namespace with calls today, in one read.
+func (c *Counter) TodayAll(ctx context.Context) (map[string][]Model, error) {
+	c.Flush(ctx)
+	days, err := c.st.ListUsageDay(ctx, DayOf(time.Now()), "")
+	if err != nil {
+		return nil, err
+	}
+	by := map[string][]Day{}
+	for _, d := range days {
+		by[d.Namespace] = append(by[d.Namespace], d)
+	}
+	out := make(map[string][]Model, len(by))
+	for ns, ds := range by {
+		out[ns] = Sum(ds)
+	}
+	return out, nil
+}
+
 // Sum adds the nodes' days up, by model name.
 func Sum(days []Day) []Model {
 	by := map[string]*Model{}

@@ -101,22 +101,24 @@ function namespaces() {
     status, table));
   let list: any[] = [];
   const draw = () => table.replaceChildren(nsTable(list, draw, (m) => (status.textContent = m), refresh));
-  // Today's tokens and the hour's requests come from each namespace's
-  // quota-status, the numbers the router enforces.
+  // Four calls whatever the number of namespaces: today's tokens and the
+  // hour's requests from quota-status (the numbers the router enforces),
+  // CPU and memory now from each gateway's latest cgroup reading (the
+  // sampler reads every 15 s), the plan from billing's customer records.
   const refresh = async () => {
-    const got = await api<any[]>("GET", "/api/v1/namespaces");
-    // CPU and memory now: each gateway's latest cgroup reading (the
-    // sampler reads every 15 s); the plan: billing's customer records.
-    const [qs, rs, subs] = await Promise.all([
-      Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/quota-status`))),
-      Promise.allSettled(got.map((n) => api<any>("GET", `/api/v1/namespaces/${n.spec.name}/resources?window=2m`))),
-      api<any[]>("GET", "/api/v1/billing/subscriptions").catch((err) => { if (err instanceof Unreachable) throw err; return [] as any[]; }),
+    const optional = (err: unknown) => { if (err instanceof Unreachable) throw err; return [] as any[]; };
+    const [got, qs, rs, subs] = await Promise.all([
+      api<any[]>("GET", "/api/v1/namespaces"),
+      api<any[]>("GET", "/api/v1/quota-status").catch(optional),
+      api<any[]>("GET", "/api/v1/resources?window=2m").catch(optional),
+      api<any[]>("GET", "/api/v1/billing/subscriptions").catch(optional),
     ]);
+    const quotas = new Map(qs.map((q) => [q.namespace, q]));
+    const readings = new Map(rs.map((r) => [r.namespace, r.points as any[]]));
     const plans = new Map(subs.map((c) => [c.namespace, c.plan || ""]));
-    got.forEach((n, i) => {
-      const q = qs[i], r = rs[i];
-      n.quotaStatus = q.status === "fulfilled" ? q.value : null;
-      const pts = r.status === "fulfilled" ? r.value.points : [];
+    got.forEach((n) => {
+      n.quotaStatus = quotas.get(n.spec.name) || null;
+      const pts = readings.get(n.spec.name) || [];
       n.now = n.status.phase === "Running" && pts.length ? pts[pts.length - 1] : null;
       n.plan = plans.get(n.spec.name) || "";
     });
