@@ -49,8 +49,9 @@ func (s *Service) sentKey(hour time.Time) string {
 	return prefixSent + s.cfg.Node + "/" + strconv.FormatInt(hour.Unix(), 10)
 }
 
-// recordSent stores what an hour's pass sent; an hour with nothing to
-// send needs no record (everything later is a difference from zero).
+// recordSent stores what an hour's pass sent, with every namespace this
+// node billed the hour for (zero where nothing was sent): late usage is
+// corrected only by the node that billed the hour.
 func (s *Service) recordSent(ctx context.Context, hour time.Time, sent sentHour) error {
 	if len(sent) == 0 {
 		return nil
@@ -66,6 +67,8 @@ func (s *Service) recordSent(ctx context.Context, hour time.Time, sent sentHour)
 
 // sendLate bills what reached the ledger for the hours in [from, to)
 // after they were sent, and forgets the records older than the window.
+// subs are every subscriber, wherever it runs now: the records say which
+// this node billed.
 func (s *Service) sendLate(ctx context.Context, sc *stripe.Client, hours Hours, subs map[string]subscriber, from, to time.Time) error {
 	now := s.now()
 	if s.lateAt.Load() != nil && now.Sub(*s.lateAt.Load()) < lateEvery {
@@ -103,10 +106,11 @@ func (s *Service) sendLate(ctx context.Context, sc *stripe.Client, hours Hours, 
 			if !ok {
 				continue
 			}
+			// Only what this node billed the hour for is its to correct:
+			// a namespace another node ran then is that node's.
 			h := sent[r.Hour.Unix()]
-			if h == nil {
-				h = sentHour{}
-				sent[r.Hour.Unix()] = h
+			if h[r.Namespace] == nil {
+				continue
 			}
 			if err := s.sendDifference(ctx, sc, r, sub, h); err != nil {
 				return err

@@ -78,6 +78,7 @@ type cursor struct {
 type subscriber struct {
 	customer string
 	metered  []kind
+	mine     bool // this node runs the namespace
 }
 
 // Identifier is a roll-up's meter event identifier: Stripe drops a second
@@ -149,9 +150,15 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 		}
 		s.usage.set(func(u *UsageStatus) { u.Next, u.Behind = &n, behind })
 	}()
-	subs, err := s.subscribers(ctx)
+	all, err := s.subscribers(ctx)
 	if err != nil {
 		return err
+	}
+	subs := map[string]subscriber{} // those this node runs
+	for ns, sub := range all {
+		if sub.mine {
+			subs[ns] = sub
+		}
 	}
 	for next.Before(end) {
 		to := next.Add(batchHours * time.Hour)
@@ -168,6 +175,9 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 		}
 		for ; next.Before(to); next = next.Add(time.Hour) {
 			sent := sentHour{}
+			for ns := range subs {
+				sent[ns] = map[string]int64{} // this node's to bill, even if late
+			}
 			for _, r := range byHour[next.Unix()] {
 				sub, ok := subs[r.Namespace]
 				if !ok {
@@ -178,9 +188,12 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 				}
 			}
 			// What was sent is recorded before the cursor moves past it:
-			// usage arriving later is billed as the difference.
-			if err := s.recordSent(ctx, next, sent); err != nil {
-				return err
+			// usage arriving later is billed as the difference (for hours
+			// still inside the window the late pass reads).
+			if !next.Before(end.Add(-lateWindow)) {
+				if err := s.recordSent(ctx, next, sent); err != nil {
+					return err
+				}
 			}
 			cur.Next = next.Add(time.Hour).Unix()
 			data, _ := json.Marshal(cur)
@@ -194,7 +207,7 @@ func (s *Service) sendUsage(ctx context.Context, hours Hours) error {
 		}
 	}
 	lateFrom := time.Unix(max(cur.RecordedFrom, end.Add(-lateWindow).Unix(), oldest.Unix()), 0).UTC()
-	return s.sendLate(ctx, sc, hours, subs, lateFrom, next)
+	return s.sendLate(ctx, sc, hours, all, lateFrom, next)
 }
 
 // sendHour sends one namespace's roll-up of one hour, an event per
@@ -228,7 +241,8 @@ func (s *Service) sendEvent(ctx context.Context, sc *stripe.Client, r ledger.Hou
 	return nil
 }
 
-// subscribers are the namespaces this node runs whose plan has metered prices.
+// subscribers are the namespaces whose plan has metered prices, marked
+// mine when this node runs them.
 func (s *Service) subscribers(ctx context.Context) (map[string]subscriber, error) {
 	recs, err := s.cfg.Store.ListBilling(ctx, prefixCust)
 	if err != nil {
@@ -250,7 +264,7 @@ func (s *Service) subscribers(ctx context.Context) (map[string]subscriber, error
 	out := map[string]subscriber{}
 	for ns, data := range recs {
 		var c Customer
-		if json.Unmarshal(data, &c) != nil || c.SubscriptionID == "" || !mine[ns] {
+		if json.Unmarshal(data, &c) != nil || c.SubscriptionID == "" {
 			continue
 		}
 		p, ok := plans[c.Plan]
@@ -260,7 +274,7 @@ func (s *Service) subscribers(ctx context.Context) (map[string]subscriber, error
 			}
 			plans[c.Plan] = p
 		}
-		sub := subscriber{customer: c.CustomerID}
+		sub := subscriber{customer: c.CustomerID, mine: mine[ns]}
 		for _, m := range p.Metered {
 			if k, ok := kindNamed(m.Kind); ok {
 				sub.metered = append(sub.metered, k)

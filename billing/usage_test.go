@@ -14,6 +14,7 @@ import (
 
 	"github.com/clawd-dev/clawd/internal/stripetest"
 	"github.com/clawd-dev/clawd/ledger"
+	"github.com/clawd-dev/clawd/namespace"
 )
 
 // fakeHours serves roll-ups from memory, as ledger.Hours does.
@@ -253,17 +254,29 @@ func TestSendUsageFromLedger(t *testing.T) {
 // carries the same identifier; a second late arrival gets its own.
 func TestSendUsageLate(t *testing.T) {
 	ctx := context.Background()
-	f := configured(t, "tenant-a")
+	f := configured(t, "tenant-a", "elsewhere")
 	t0 := f.clock.now()
 	if _, err := f.svc.CreatePlan(ctx, PlanRequest{Name: "metered", Price: "10", Currency: "usd", Interval: "month",
 		Metered: map[string]string{"tokens": "0.50", "requests": "1.00"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Subscribe(ctx, "tenant-a", SubscribeRequest{Plan: "metered"}); err != nil {
-		t.Fatal(err)
+	for _, ns := range []string{"tenant-a", "elsewhere"} {
+		if _, err := f.svc.Subscribe(ctx, ns, SubscribeRequest{Plan: "metered"}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// "elsewhere" runs on node-2 at first: node-2 bills its hours.
+	place := func(node string) {
+		if _, err := f.st.UpdateSpec(ctx, "elsewhere", func(sp *namespace.Spec) error { sp.Node = node; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	place("node-2")
 	hour := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
-	hours := &fakeHours{rows: []ledger.Hour{{Namespace: "tenant-a", Hour: hour(0), APIRequests: 7, InputTokens: 100}}}
+	hours := &fakeHours{rows: []ledger.Hour{
+		{Namespace: "tenant-a", Hour: hour(0), APIRequests: 7, InputTokens: 100},
+		{Namespace: "elsewhere", Hour: hour(0), APIRequests: 3},
+	}}
 	f.stripe.Reset()
 	f.clock.set(hour(1).Add(15 * time.Minute))
 	if err := f.svc.SendUsage(ctx, hours); err != nil {
@@ -277,8 +290,10 @@ func TestSendUsageLate(t *testing.T) {
 	// and hour 13, empty when it was sent, gets tokens.
 	hours.mu.Lock()
 	hours.rows[0].APIRequests = 12
+	hours.rows[1].APIRequests = 30 // node-2's to correct, not this node's
 	hours.rows = append(hours.rows, ledger.Hour{Namespace: "tenant-a", Hour: hour(1), InputTokens: 40})
 	hours.mu.Unlock()
+	place("node-1") // moved here after node-2 billed hour 12
 	f.clock.set(hour(2).Add(15 * time.Minute)) // hour 13 is sent now, empty before
 	if err := f.svc.SendUsage(ctx, hours); err != nil {
 		t.Fatal(err)
@@ -337,7 +352,13 @@ func TestSendUsageLate(t *testing.T) {
 	if got := values(); len(got) != 5 {
 		t.Fatalf("a change older than %s was billed: %v", lateWindow, got)
 	}
-	if recs, _ := f.st.ListBilling(ctx, prefixSent); len(recs) != 0 {
-		t.Errorf("records older than the window kept: %v", recs)
+	recs, _ := f.st.ListBilling(ctx, prefixSent+"node-1/")
+	if len(recs) == 0 {
+		t.Error("no records of the hours inside the window")
+	}
+	for k := range recs {
+		if unix, _ := strconv.ParseInt(k, 10, 64); f.clock.now().Sub(time.Unix(unix, 0)) > lateWindow+2*time.Hour {
+			t.Errorf("the record of %s, older than the window, was kept", time.Unix(unix, 0).UTC())
+		}
 	}
 }
