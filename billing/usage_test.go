@@ -293,7 +293,7 @@ func TestSendUsageLate(t *testing.T) {
 	hours.rows[1].APIRequests = 30 // node-2's to correct, not this node's
 	hours.rows = append(hours.rows, ledger.Hour{Namespace: "tenant-a", Hour: hour(1), InputTokens: 40})
 	hours.mu.Unlock()
-	place("node-1") // moved here after node-2 billed hour 12
+	place("node-1")                            // moved here after node-2 billed hour 12
 	f.clock.set(hour(2).Add(15 * time.Minute)) // hour 13 is sent now, empty before
 	if err := f.svc.SendUsage(ctx, hours); err != nil {
 		t.Fatal(err)
