@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -73,14 +71,7 @@ func (s *Store) WatchLogins(ctx context.Context) <-chan []auth.Login {
 	return watchList(ctx, s, loginPrefix, "watch_logins", decodeLogins)
 }
 
+// decodeLogins is the logins in kvs by namespace.
 func decodeLogins(kvs []*mvccpb.KeyValue) []auth.Login {
-	out := make([]auth.Login, 0, len(kvs))
-	for _, kv := range kvs {
-		var l auth.Login
-		if err := json.Unmarshal(kv.Value, &l); err == nil && l.Namespace != "" {
-			out = append(out, l)
-		}
-	}
-	slices.SortFunc(out, func(a, b auth.Login) int { return strings.Compare(a.Namespace, b.Namespace) })
-	return out
+	return decodeSorted(kvs, func(l auth.Login) string { return l.Namespace })
 }

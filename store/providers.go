@@ -62,15 +62,22 @@ func (s *Store) WatchProviders(ctx context.Context) <-chan []provider.Provider {
 	return watchList(ctx, s, providerPrefix, "watch_providers", decodeProviders)
 }
 
+// decodeProviders is the providers in kvs by name.
 func decodeProviders(kvs []*mvccpb.KeyValue) []provider.Provider {
-	out := make([]provider.Provider, 0, len(kvs))
+	return decodeSorted(kvs, func(p provider.Provider) string { return p.Name })
+}
+
+// decodeSorted decodes the JSON records in kvs, drops those that do not
+// decode or have no key, and sorts the rest by key.
+func decodeSorted[T any](kvs []*mvccpb.KeyValue, key func(T) string) []T {
+	out := make([]T, 0, len(kvs))
 	for _, kv := range kvs {
-		var p provider.Provider
-		if err := json.Unmarshal(kv.Value, &p); err == nil && p.Name != "" {
-			out = append(out, p)
+		var v T
+		if err := json.Unmarshal(kv.Value, &v); err == nil && key(v) != "" {
+			out = append(out, v)
 		}
 	}
-	slices.SortFunc(out, func(a, b provider.Provider) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(key(a), key(b)) })
 	return out
 }
 
