@@ -367,15 +367,19 @@ func parseMMStat(s string) (Pool, error) {
 
 // Compressed estimates what swapped bytes of one cgroup take in the pool:
 // the kernel counts swap per cgroup but compression only for the whole
-// device, so the device's ratio is applied. With an empty pool it
-// assumes 3× (what OpenClaw gateways measured with lzo-rle and lz4).
+// device, so the device's compression ratio is applied, never above 1.
+// The allocator's overhead (mem_used_total beyond compr_data_size) is the
+// pool's, not a namespace's: it lingers after pages leave, and with other
+// swap areas of the same priority on the host (two clawds, as tests run
+// them) the kernel spreads pages across them, so a device's used memory
+// can be several times the original data it still holds. With an empty
+// pool it assumes 3× (what OpenClaw gateways measured with lzo-rle and lz4).
 func (d *Device) Compressed(swapped uint64) uint64 {
 	p, err := d.Pool()
 	if err != nil || p.Original == 0 {
 		return swapped / 3
 	}
-	used := max(p.Used, p.Compressed)
-	return uint64(float64(swapped) * float64(used) / float64(p.Original))
+	return uint64(float64(swapped) * min(float64(p.Compressed)/float64(p.Original), 1))
 }
 
 // Release switches off and removes the device a state file names, if it is

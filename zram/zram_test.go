@@ -164,3 +164,30 @@ func TestSwaponErrorExplainsTheLimit(t *testing.T) {
 		t.Fatalf("EINVAL blamed on the limit: %v", err)
 	}
 }
+
+// TestCompressedEstimate: a cgroup's swapped bytes are charged at the
+// pool's compression ratio, never above what was swapped, whatever the
+// allocator holds beyond the compressed data.
+func TestCompressedEstimate(t *testing.T) {
+	sys := t.TempDir()
+	block := filepath.Join(sys, "block", "zram0")
+	if err := os.MkdirAll(block, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := &Device{sys: sys, num: 0}
+	for _, tc := range []struct {
+		mmStat        string
+		swapped, want uint64
+	}{
+		{"104857600 31457280 524288000 0 0 0 0 0 0", 10 << 20, 3 << 20},   // used far above compressed: ratio 0.3
+		{"104857600 125829120 130000000 0 0 0 0 0 0", 10 << 20, 10 << 20}, // incompressible: at most 1×
+		{"0 0 0 0 0 0 0 0 0", 9 << 20, 3 << 20},                           // empty pool: 3×
+	} {
+		if err := os.WriteFile(filepath.Join(block, "mm_stat"), []byte(tc.mmStat+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Compressed(tc.swapped); got != tc.want {
+			t.Errorf("mm_stat %q: Compressed(%d) = %d, want %d", tc.mmStat, tc.swapped, got, tc.want)
+		}
+	}
+}
