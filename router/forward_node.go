@@ -132,9 +132,13 @@ func (r *Router) PeerServer(l Limits) *fasthttp.Server {
 	return s
 }
 
-// HandlePeer serves a request another node's router forwarded.
+// HandlePeer serves a request another node's router forwarded. The
+// forwarding node has logged and counted it in its metrics; here only the
+// PeerServedObservers (the audit) hear of it, and the quota, the hold
+// while the gateway wakes and the metering are this node's, as for a
+// request of its own.
 func (r *Router) HandlePeer(ctx *fasthttp.RequestCtx) {
-	x := r.begin(ctx)
+	x := r.beginFor(ctx, r.obs.peer)
 	if !r.servePeer(ctx, x) {
 		x.finish(ctx.Response.StatusCode(), int64(len(ctx.Response.Body())))
 	}
@@ -150,6 +154,10 @@ func (r *Router) servePeer(ctx *fasthttp.RequestCtx, x *exchange) bool {
 	x.keyID, x.user = string(h.Peek(peerKeyID)), string(h.Peek(peerUser))
 	if ip := net.ParseIP(string(h.Peek(peerClient))); ip != nil {
 		ctx.SetRemoteAddr(&net.TCPAddr{IP: ip})
+	}
+	if i := x.info; i != nil {
+		// Who asked, as the forwarding node authenticated them.
+		i.KeyID, i.User = x.keyID, x.user
 	}
 	for _, k := range []string{peerNamespace, peerKeyID, peerUser, peerClient, peerProto} {
 		h.Del(k)
