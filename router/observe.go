@@ -92,9 +92,9 @@ type exchange struct {
 	rate   *rateFields // RateLimit fields of a rate-limited key
 	info   *RequestInfo
 	obs    []Observer // told about info when it ends
-	gone   bool   // the client left before an answer (499)
-	keyID  string // the API key the request presented; "" without one
-	user   string // the signed-in user of a session (see oidc.go)
+	gone   bool       // the client left before an answer (499)
+	keyID  string     // the API key the request presented; "" without one
+	user   string     // the signed-in user of a session (see oidc.go)
 }
 
 var (
