@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"testing"
@@ -101,7 +102,7 @@ func TestHandlePeerObservers(t *testing.T) {
 // testPeerTLS makes a CA and one certificate from it, as package peer
 // does: the listener's config (a client certificate of the CA required)
 // and the dialer's.
-func testPeerTLS(t *testing.T) (server, client *tls.Config) {
+func testPeerTLS(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -128,4 +129,78 @@ func testPeerTLS(t *testing.T) (server, client *tls.Config) {
 	pool.AddCert(ca)
 	return &tls.Config{Certificates: []tls.Certificate{leaf}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS13},
 		&tls.Config{Certificates: []tls.Certificate{leaf}, RootCAs: pool, ServerName: "clawd-peer", MinVersion: tls.VersionTLS13}
+}
+
+// tlsPeers dials one peer listener over mutual TLS, as package peer does.
+type tlsPeers struct {
+	addr string
+	cfg  *tls.Config
+}
+
+func (p tlsPeers) Dial(_ string, timeout time.Duration) (net.Conn, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: p.cfg}
+	return d.Dial("tcp", p.addr)
+}
+
+func (p tlsPeers) Known(string) bool { return true }
+
+// The cost of the hop: a request reaching node C for a namespace on node
+// A, forwarded over mutual TLS to A's peer listener, both routers with an
+// access log; beside the same request served on A
+// (go test -bench ForwardPeer -benchmem ./router; compare the two).
+func BenchmarkForwardPeer(b *testing.B) {
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"ok":true}`) }}
+	go func() { _ = gw.Serve(gln) }()
+	b.Cleanup(func() { _ = gw.Shutdown() })
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+
+	ns := nsAt("gw", namespace.PhaseRunning, gln.Addr().String(), "gw.example")
+	ns.Spec.Node = "a"
+	node := func(name string, peers PeerDialer) *Router {
+		w := &hostWatcher{ns: make(chan store.Event, 1)}
+		w.ns <- store.Event{Type: store.EventReset, Snapshot: []namespace.Namespace{ns}}
+		r := New(nil)
+		l := NewAccessLog(io.Discard)
+		go l.Run(ctx, time.Second)
+		r.Observe(l)
+		r.SetPeers(name, peers)
+		go r.Run(ctx, w)
+		<-r.Ready()
+		return r
+	}
+	serverTLS, clientTLS := testPeerTLS(b)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := node("a", tlsPeers{})
+	srv := a.PeerServer(Limits{})
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Shutdown() })
+	c := node("c", tlsPeers{addr: ln.Addr().String(), cfg: clientTLS})
+
+	for _, tc := range []struct {
+		name string
+		r    *Router
+	}{{"own node", a}, {"via a peer", c}} {
+		b.Run(tc.name, func(b *testing.B) {
+			url := serveRouter(b, tc.r, Limits{})
+			hc := &fasthttp.HostClient{Addr: url[len("http://"):], MaxConns: 64}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+				req.SetRequestURI("http://gw.example/healthz")
+				for pb.Next() {
+					if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+						b.Fatalf("%v %d", err, resp.StatusCode())
+					}
+				}
+			})
+		})
+	}
 }
