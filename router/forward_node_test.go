@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -202,5 +203,64 @@ func BenchmarkForwardPeer(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// A request held on the serving node while its namespace wakes is logged
+// on the forwarding node with that wait; the header that carries it
+// across the hop never reaches the client.
+func TestPeerWakeWaited(t *testing.T) {
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }}
+	go func() { _ = gw.Serve(gln) }()
+	t.Cleanup(func() { _ = gw.Shutdown() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	ns := nsAt("sleepy", namespace.PhaseStopped, "", "sleepy.test")
+	ns.Spec.Node = "a"
+	serverTLS, clientTLS := testPeerTLS(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(name string, peers PeerDialer, rec Observer) *Router {
+		w := &hostWatcher{ns: make(chan store.Event, 1)}
+		w.ns <- store.Event{Type: store.EventReset, Snapshot: []namespace.Namespace{ns}}
+		r := New(nil)
+		r.Observe(rec)
+		r.SetPeers(name, peers)
+		go r.Run(ctx, w)
+		<-r.Ready()
+		return r
+	}
+	a := node("a", tlsPeers{}, &recorder{})
+	wk := &gatedWaker{addr: gln.Addr().String(), open: make(chan struct{})}
+	wk.calls.Add(1)
+	a.Lifecycle(wk, nil, 10*time.Second)
+	srv := a.PeerServer(Limits{})
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	rec := &recorder{}
+	c := node("c", tlsPeers{addr: ln.Addr().String(), cfg: clientTLS}, rec)
+	url := serveRouter(t, c, Limits{})
+
+	go func() {
+		wk.calls.Wait() // held on node a
+		time.Sleep(30 * time.Millisecond)
+		close(wk.open)
+	}()
+	req, _ := http.NewRequest("GET", url+"/", nil)
+	req.Host = "sleepy.test"
+	resp := record(t, req)
+	if resp.Code != 200 || resp.Header().Get(peerWaited) != "" {
+		t.Fatalf("held request via a peer: %d, %s: %q, want 200 without it", resp.Code, peerWaited, resp.Header().Get(peerWaited))
+	}
+	reqs, _ := rec.snapshot()
+	if len(reqs) != 1 || reqs[0].Peer != "a" || reqs[0].WakeWaited < 30*time.Millisecond {
+		t.Fatalf("node c observed %+v, want one request forwarded to a, held ≥ 30ms", reqs)
 	}
 }

@@ -92,9 +92,14 @@ type exchange struct {
 	rate   *rateFields // RateLimit fields of a rate-limited key
 	info   *RequestInfo
 	obs    []Observer // told about info when it ends
-	gone   bool       // the client left before an answer (499)
-	keyID  string     // the API key the request presented; "" without one
-	user   string     // the signed-in user of a session (see oidc.go)
+	// forPeer: served for another node's router, which logs it; waited is
+	// how long it was held while its namespace woke, sent back to that
+	// node for its log line (see forward).
+	forPeer bool
+	waited  time.Duration
+	gone    bool   // the client left before an answer (499)
+	keyID   string // the API key the request presented; "" without one
+	user    string // the signed-in user of a session (see oidc.go)
 }
 
 var (
@@ -225,6 +230,7 @@ func (r *Router) wakeBegin(ns string) *wakeFlight {
 // the flight and is reported; a client leaving only ends it if it was the
 // last one waiting.
 func (r *Router) wakeEnd(x *exchange, f *wakeFlight, waited time.Duration, err error, clientLeft bool) {
+	x.waited = waited
 	if x.info != nil {
 		x.info.WakeWaited = waited
 	}
