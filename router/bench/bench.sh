@@ -251,8 +251,10 @@ run() {
   [[ $name == cross* ]] && c1=$(ticks "${PID[c]}")
   local rps p50 p99 bad errs k=$name/$c n
   n=$(awk '/requests in/ {print $1}' <<<"$out")
+  # A run that completed nothing (every request timed out) has no CPU per request.
+  [ "${n:-0}" -gt 0 ] 2>/dev/null || procs=""
   [ -n "$procs" ] && CPU[$k]="${CPU[$k]:-} $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
-  [[ $name == cross* ]] && CPUC[$k]="${CPUC[$k]:-} $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+  [ -n "$procs" ] && [[ $name == cross* ]] && CPUC[$k]="${CPUC[$k]:-} $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
   p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
@@ -352,13 +354,13 @@ for c in $CONNS; do
   has cross/$c host/$c &&
     echo "c=$c: cross-node (C → A) ÷ on the namespace's own node (A), by Host, both nodes on the same cores: $(ratio "${RPS[cross/$c]}" "${RPS[host/$c]}") req/s, CPU µs/req $(ratio "${CPU[cross/$c]}" "${CPU[host/$c]}")"
   for r in cross crosspin; do
-    has $r/$c || continue
+    has $r/$c && [ -n "${CPUC[$r/$c]:-}" ] || continue
     a=$(awk -v t="${CPU[$r/$c]}" -v c="${CPUC[$r/$c]}" 'BEGIN { printf "%.1f", t - c }')
     echo "c=$c: $r: CPU µs/req node C (forwards) ${CPUC[$r/$c]}, node A (serves) $a"
   done
   has crosspin/$c hostpin/$c &&
     echo "c=$c: cross-node, a core per node ÷ own node on one core (two one-core hosts vs one): $(ratio "${RPS[crosspin/$c]}" "${RPS[hostpin/$c]}") req/s (wrk and the gateway still share both cores)"
-  if has cross/$c host/$c; then
+  if has cross/$c host/$c && [ -n "${CPUC[cross/$c]:-}" ]; then
     # On hosts of their own, each node's router is the bottleneck of its
     # own CPU: the busier of the two bounds the hop's requests per second.
     a=$(awk -v t="${CPU[cross/$c]}" -v c="${CPUC[cross/$c]}" 'BEGIN { printf "%.1f", t - c }')
