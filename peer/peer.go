@@ -98,7 +98,10 @@ func New(ctx context.Context, node string, st Store, box Sealer, log hclog.Logge
 	pool.AddCert(caCert)
 	p := &Peers{node: node, st: st, log: log, addrs: map[string]string{}}
 	p.server = &tls.Config{Certificates: []tls.Certificate{leaf}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS13}
-	p.client = &tls.Config{Certificates: []tls.Certificate{leaf}, RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS13}
+	// Pooled connections carry most requests; a new one resumes a
+	// session instead of a full handshake where it can.
+	p.client = &tls.Config{Certificates: []tls.Certificate{leaf}, RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS13,
+		ClientSessionCache: tls.NewLRUClientSessionCache(64)}
 	return p, nil
 }
 

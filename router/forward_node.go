@@ -3,6 +3,7 @@ package router
 import (
 	"crypto/tls"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -20,6 +21,9 @@ const (
 	peerUser      = "X-Clawd-Peer-User"
 	peerClient    = "X-Clawd-Peer-Client"
 	peerProto     = "X-Clawd-Peer-Proto"
+	// peerWaited, on a reply, is how long the serving node held the
+	// request while the namespace woke, in µs, for the access log here.
+	peerWaited = "X-Clawd-Peer-Waited"
 )
 
 // PeerDialer opens TLS connections to other nodes' peer listeners.
@@ -132,9 +136,13 @@ func (r *Router) PeerServer(l Limits) *fasthttp.Server {
 	return s
 }
 
-// HandlePeer serves a request another node's router forwarded.
+// HandlePeer serves a request another node's router forwarded. The
+// forwarding node has logged and counted it in its metrics; here only the
+// PeerServedObservers (the audit) hear of it, and the quota, the hold
+// while the gateway wakes and the metering are this node's, as for a
+// request of its own.
 func (r *Router) HandlePeer(ctx *fasthttp.RequestCtx) {
-	x := r.begin(ctx)
+	x := r.beginFor(ctx, r.obs.peer)
 	if !r.servePeer(ctx, x) {
 		x.finish(ctx.Response.StatusCode(), int64(len(ctx.Response.Body())))
 	}
@@ -145,11 +153,16 @@ func (r *Router) servePeer(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		writeProblem(ctx, fasthttp.StatusForbidden, problemf("", "the peer listener serves only other nodes of the cluster"))
 		return false
 	}
+	x.forPeer = true
 	h := &ctx.Request.Header
 	ns := string(h.Peek(peerNamespace))
 	x.keyID, x.user = string(h.Peek(peerKeyID)), string(h.Peek(peerUser))
 	if ip := net.ParseIP(string(h.Peek(peerClient))); ip != nil {
 		ctx.SetRemoteAddr(&net.TCPAddr{IP: ip})
+	}
+	if i := x.info; i != nil {
+		// Who asked, as the forwarding node authenticated them.
+		i.KeyID, i.User = x.keyID, x.user
 	}
 	for _, k := range []string{peerNamespace, peerKeyID, peerUser, peerClient, peerProto} {
 		h.Del(k)
@@ -162,4 +175,24 @@ func (r *Router) servePeer(ctx *fasthttp.RequestCtx, x *exchange) bool {
 		return false
 	}
 	return r.serveRoute(ctx, x, rt)
+}
+
+// peerReply carries the wake wait across the hop: the serving node puts it
+// on the reply, the forwarding node takes it off into its log line.
+func (x *exchange) peerReply(h *fasthttp.ResponseHeader, rt *route) {
+	switch {
+	case x.forPeer:
+		h.Del(peerWaited)
+		if x.waited > 0 {
+			var buf [20]byte
+			h.SetBytesV(peerWaited, strconv.AppendInt(buf[:0], x.waited.Microseconds(), 10))
+		}
+	case rt.peerNode != "":
+		if v := h.Peek(peerWaited); len(v) > 0 {
+			if us, err := strconv.ParseInt(string(v), 10, 64); err == nil && x.info != nil {
+				x.info.WakeWaited = time.Duration(us) * time.Microsecond
+			}
+			h.Del(peerWaited)
+		}
+	}
 }

@@ -49,6 +49,15 @@ type WakeObserver interface {
 	ObserveWake(ns string, d time.Duration, result string)
 }
 
+// PeerServedObserver is an Observer that is also told about the requests
+// this node serves for another node's router (see HandlePeer): the audit,
+// which the serving node records. The others (the access log, the
+// metrics) hear of such a request once, on the node that took it.
+type PeerServedObserver interface {
+	Observer
+	ObservesPeerServed()
+}
+
 // Observe makes the router report every request to obs; call it before
 // serving. Without observers the request path pays nothing.
 func (r *Router) Observe(obs ...Observer) {
@@ -57,6 +66,9 @@ func (r *Router) Observe(obs ...Observer) {
 		if wo, ok := o.(WakeObserver); ok {
 			r.obs.wake = append(r.obs.wake, wo)
 		}
+		if po, ok := o.(PeerServedObserver); ok {
+			r.obs.peer = append(r.obs.peer, po)
+		}
 	}
 }
 
@@ -64,6 +76,7 @@ func (r *Router) Observe(obs ...Observer) {
 type observers struct {
 	list []Observer
 	wake []WakeObserver
+	peer []Observer // of list, those told about requests served for a peer
 
 	mu      sync.Mutex
 	flights map[string]*wakeFlight // wakes in progress by namespace
@@ -78,9 +91,15 @@ type exchange struct {
 	active bool
 	rate   *rateFields // RateLimit fields of a rate-limited key
 	info   *RequestInfo
-	gone   bool   // the client left before an answer (499)
-	keyID  string // the API key the request presented; "" without one
-	user   string // the signed-in user of a session (see oidc.go)
+	obs    []Observer // told about info when it ends
+	// forPeer: served for another node's router, which logs it; waited is
+	// how long it was held while its namespace woke, sent back to that
+	// node for its log line (see forward).
+	forPeer bool
+	waited  time.Duration
+	gone    bool   // the client left before an answer (499)
+	keyID   string // the API key the request presented; "" without one
+	user    string // the signed-in user of a session (see oidc.go)
 }
 
 var (
@@ -91,9 +110,14 @@ var (
 // begin starts a request's exchange. Only with observers does it copy
 // what they will be told; the request path pays nothing otherwise.
 func (r *Router) begin(ctx *fasthttp.RequestCtx) *exchange {
+	return r.beginFor(ctx, r.obs.list)
+}
+
+// beginFor starts an exchange whose end obs are told about.
+func (r *Router) beginFor(ctx *fasthttp.RequestCtx, obs []Observer) *exchange {
 	x := exchanges.Get().(*exchange)
-	x.r = r
-	if len(r.obs.list) > 0 {
+	x.r, x.obs = r, obs
+	if len(obs) > 0 {
 		i := infos.Get().(*RequestInfo)
 		*i = RequestInfo{
 			Start:  time.Now(),
@@ -163,7 +187,7 @@ func (x *exchange) finish(status int, bytesOut int64) {
 	if i := x.info; i != nil {
 		i.Status, i.BytesOut = status, bytesOut
 		i.Duration = time.Since(i.Start)
-		for _, o := range x.r.obs.list {
+		for _, o := range x.obs {
 			o.ObserveRequest(i)
 		}
 		infos.Put(i)
@@ -206,6 +230,7 @@ func (r *Router) wakeBegin(ns string) *wakeFlight {
 // the flight and is reported; a client leaving only ends it if it was the
 // last one waiting.
 func (r *Router) wakeEnd(x *exchange, f *wakeFlight, waited time.Duration, err error, clientLeft bool) {
+	x.waited = waited
 	if x.info != nil {
 		x.info.WakeWaited = waited
 	}

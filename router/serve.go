@@ -195,6 +195,7 @@ func (r *Router) forward(ctx *fasthttp.RequestCtx, x *exchange, rt *route) bool 
 	out.Header.SetNoDefaultContentType(true)
 	out.Header.ResetConnectionClose()
 	stripHopResponse(&out.Header)
+	x.peerReply(&out.Header, rt)
 	x.setRateHeaders(&out.Header)
 
 	body := resp.BodyStream()

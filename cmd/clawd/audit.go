@@ -148,9 +148,12 @@ func (p phaseAudit) PhaseChanged(ns string, from, to namespace.Phase, reason str
 type apiCallAudit struct{ rec audit.Recorder }
 
 var (
-	_ router.Observer    = apiCallAudit{}
-	_ router.CallAuditor = apiCallAudit{}
+	_ router.PeerServedObserver = apiCallAudit{}
+	_ router.CallAuditor        = apiCallAudit{}
 )
+
+// ObservesPeerServed: the node that serves a forwarded request audits it.
+func (apiCallAudit) ObservesPeerServed() {}
 
 func (a apiCallAudit) ObserveRequest(i *router.RequestInfo) {
 	if i.Namespace == "" || i.Peer != "" {

@@ -20,6 +20,11 @@
 #                   C is a second node of A's cluster (A's etcd, the same
 #                   secrets key), the hop of a request that reaches the
 #                   wrong node. Its CPU column counts C and A together.
+#   (f) pinned      on a 2-core box both nodes pay two routers out of one
+#                   CPU budget: these two rows give each node a core of its
+#                   own (taskset, all threads), two one-core hosts; beside
+#                   them (b) with daemon A pinned to one core, one one-core
+#                   host. wrk and the gateway stay unpinned, as before.
 # Daemon B is a second router node: router/bench/seed writes its namespaces
 # straight into B's etcd, all placed on daemon A's node (Spec.Node), so B's
 # supervisor starts no container and makes no Docker call, and B routes
@@ -28,7 +33,9 @@
 # work on the host shifts both alike. Both daemons run without a warm pool.
 #
 # Knobs: BENCH_DURATION (8s), BENCH_CONNS ("64 256"), BENCH_PATH (/healthz),
-# BENCH_SEED (10000), BENCH_ROUNDS (2).
+# BENCH_SEED (10000), BENCH_ROUNDS (2), BENCH_ROWS (every row: "direct host
+# host10k quota nginx key key10k cross hostpin crosspin"), BENCH_CLAWD (a
+# clawd binary to measure instead of building this tree's).
 set -euo pipefail
 START=$SECONDS
 
@@ -39,6 +46,7 @@ CONNS=${BENCH_CONNS:-"64 256"}
 URLPATH=${BENCH_PATH:-/healthz}
 SEED=${BENCH_SEED:-10000}
 ROUNDS=${BENCH_ROUNDS:-2}
+ROWS=${BENCH_ROWS:-"direct host host10k quota nginx key key10k cross hostpin crosspin"}
 IMAGE=clawd-standin:latest
 GO=${GO:-go}
 
@@ -47,6 +55,7 @@ log() { echo "bench-router: $*" >&2; }
 # --- tools ------------------------------------------------------------------
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
@@ -67,7 +76,11 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || bash integration/standin/build.
 WORK=$(mktemp -d /tmp/clawd-bench-router.XXXXXX)
 chmod 755 "$WORK"
 log "building clawd and the seeder"
-CGO_ENABLED=0 $GO build -trimpath -o "$WORK/clawd" ./cmd/clawd
+if [ -n "${BENCH_CLAWD:-}" ]; then
+  cp "$BENCH_CLAWD" "$WORK/clawd"
+else
+  CGO_ENABLED=0 $GO build -trimpath -o "$WORK/clawd" ./cmd/clawd
+fi
 $GO build -o "$WORK/seed" ./router/bench/seed
 
 # --- ports ------------------------------------------------------------------
@@ -215,10 +228,11 @@ done
 # ms converts wrk's 850.00us / 1.23ms / 1.02s to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-declare -A RPS P50 P99 ERR CPU
+declare -A RPS P50 P99 ERR CPU CPUC
 # The proxy processes each row runs through, for its CPU time per request:
 # on a shared host that is steadier than requests per second.
 declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]} [quota]=${PID[b]} [cross]="${PID[c]} ${PID[a]}"
+  [hostpin]=${PID[a]} [crosspin]="${PID[c]} ${PID[a]}"
   [nginx]="$(cat "$WORK/nginx/nginx.pid") $(pgrep -P "$(cat "$WORK/nginx/nginx.pid")" | tr '\n' ' ')")
 # ticks PID...: their user+system CPU time, in clock ticks.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
@@ -229,11 +243,18 @@ run() {
   wrk -t2 -c"$c" -d1s "$@" "$url" >/dev/null 2>&1 || true # warm the pools
   local t0=0 t1=0 procs=${PROCS[$name]:-}
   [ -n "$procs" ] && t0=$(ticks $procs)
+  # Of a cross row, node C's share apart (the rest is A's).
+  local c0=0 c1=0
+  [[ $name == cross* ]] && c0=$(ticks "${PID[c]}")
   local out; out=$(wrk -t2 -c"$c" -d"$DURATION" --latency "$@" "$url")
   [ -n "$procs" ] && t1=$(ticks $procs)
+  [[ $name == cross* ]] && c1=$(ticks "${PID[c]}")
   local rps p50 p99 bad errs k=$name/$c n
   n=$(awk '/requests in/ {print $1}' <<<"$out")
+  # A run that completed nothing (every request timed out) has no CPU per request.
+  [ "${n:-0}" -gt 0 ] 2>/dev/null || procs=""
   [ -n "$procs" ] && CPU[$k]="${CPU[$k]:-} $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+  [ -n "$procs" ] && [[ $name == cross* ]] && CPUC[$k]="${CPUC[$k]:-} $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
   p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
@@ -243,6 +264,11 @@ run() {
   ERR[$k]=$(( ${ERR[$k]:-0} + ${bad:-0} + ${errs:-0} ))
   log "$name c=$c: $rps req/s, p50 $p50 ms, p99 $p99 ms"
 }
+# pin CPU PID...: every thread of the processes on that CPU; unpin: back
+# on all of them.
+ALLCPUS=0-$(($(nproc) - 1))
+pin() { local cpu=$1 p; shift; for p in "$@"; do taskset -a -p -c "$cpu" "$p" >/dev/null; done; }
+unpin() { pin "$ALLCPUS" "$@"; }
 # mean of a list of numbers.
 mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf (NF ? "%.2f" : "-"), (NF ? s / NF : 0) }' <<<"$1"; }
 
@@ -250,7 +276,9 @@ mean() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf (NF ? "%.2f" : 
 # the run weighs on every row alike; each figure is the mean of the rounds.
 PLAN=()
 for c in $CONNS; do
-  for r in direct host host10k quota nginx key key10k cross; do PLAN+=("$r/$c"); done
+  for r in direct host host10k quota nginx key key10k cross hostpin crosspin; do
+    [[ " $ROWS " == *" $r "* ]] && PLAN+=("$r/$c")
+  done
 done
 for round in $(seq 1 "$ROUNDS"); do
   for step in "${PLAN[@]}"; do
@@ -264,6 +292,14 @@ for round in $(seq 1 "$ROUNDS"); do
       key) run key "$c" "$URL_A" -H "X-API-Key: $KEY" ;;
       key10k) run key10k "$c" "$URL_B" -H "X-API-Key: $KEY10K" ;;
       cross) run cross "$c" "$URL_C" -H "Host: bench.localhost" ;;
+      hostpin)
+        pin 0 "${PID[a]}"
+        run hostpin "$c" "$URL_A" -H "Host: bench.localhost"
+        unpin "${PID[a]}" ;;
+      crosspin)
+        pin 0 "${PID[c]}"; pin 1 "${PID[a]}"
+        run crosspin "$c" "$URL_C" -H "Host: bench.localhost"
+        unpin "${PID[c]}" "${PID[a]}" ;;
     esac
   done
   # The next round goes the other way.
@@ -274,6 +310,7 @@ done
 for k in "${!RPS[@]}"; do
   RPS[$k]=$(mean "${RPS[$k]}" | sed 's/\..*//'); P50[$k]=$(mean "${P50[$k]}"); P99[$k]=$(mean "${P99[$k]}")
   CPU[$k]=$(mean "${CPU[$k]:-}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
+  [ -n "${CPUC[$k]:-}" ] && CPUC[$k]=$(mean "${CPUC[$k]}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
 done
 
 # --- report -----------------------------------------------------------------
@@ -286,7 +323,8 @@ echo "CPU µs/req: the proxy's own CPU time (clawd daemon, or nginx master and w
 echo "clawd GOMAXPROCS: ${GOMAXPROCS:-its default ($(nproc) CPUs: $([ "$(nproc)" -le 2 ] && echo 1 || nproc))}, nginx: worker_processes auto ($(nproc))"
 printf '%-26s %5s %9s %8s %8s %9s %9s %9s %9s %6s\n' "path" "conns" "req/s" "p50 ms" "p99 ms" "÷nginx" "÷direct" "+p99 ms" "CPU µs/req" "errors"
 for c in $CONNS; do
-  for r in direct host key nginx host10k key10k quota cross; do
+  for r in direct host key nginx host10k key10k quota cross hostpin crosspin; do
+    [ -n "${RPS[$r/$c]:-}" ] || continue
     case $r in
       direct) label="(a) direct" ;;
       host) label="(b) clawd by Host" ;;
@@ -296,20 +334,39 @@ for c in $CONNS; do
       key10k) label="(c) by key, 10k table" ;;
       quota) label="(e) by Host, 10k, quota" ;;
       cross) label="(f) by Host, via node C" ;;
+      hostpin) label="(b) A on 1 core" ;;
+      crosspin) label="(f) C, A on a core each" ;;
     esac
     vn="-"; vd="-"; ap="-"
-    if [ "$r" != direct ]; then
+    if [ "$r" != direct ] && [ -n "${RPS[direct/$c]:-}" ]; then
       vd=$(ratio "${RPS[$r/$c]}" "${RPS[direct/$c]}")
       ap=$(added "${P99[$r/$c]}" "${P99[direct/$c]}")
     fi
-    [ "$r" != direct ] && [ "$r" != nginx ] && vn=$(ratio "${RPS[$r/$c]}" "${RPS[nginx/$c]}")
+    [ "$r" != direct ] && [ "$r" != nginx ] && [ -n "${RPS[nginx/$c]:-}" ] && vn=$(ratio "${RPS[$r/$c]}" "${RPS[nginx/$c]}")
     printf '%-26s %5s %9s %8s %8s %9s %9s %9s %9s %6s\n' "$label" "$c" "${RPS[$r/$c]}" "${P50[$r/$c]}" "${P99[$r/$c]}" "$vn" "$vd" "$ap" "${CPU[$r/$c]:--}" "${ERR[$r/$c]}"
   done
 done
 echo
+has() { local k; for k in "$@"; do [ -n "${RPS[$k]:-}" ] || return 1; done; }
 for c in $CONNS; do
-  echo "c=$c: 10k-entry table ÷ 1-entry: by Host $(ratio "${RPS[host10k/$c]}" "${RPS[host/$c]}"), by key $(ratio "${RPS[key10k/$c]}" "${RPS[key/$c]}")"
-  echo "c=$c: cross-node (C → A) ÷ on the namespace's own node (A), by Host: $(ratio "${RPS[cross/$c]}" "${RPS[host/$c]}") req/s"
-  echo "c=$c: with api.requestsPerHour ÷ without (same daemon, same gateway): $(ratio "${RPS[quota/$c]}" "${RPS[host10k/$c]}") req/s, CPU µs/req $(ratio "${CPU[quota/$c]}" "${CPU[host10k/$c]}")"
+  has host10k/$c host/$c key10k/$c key/$c &&
+    echo "c=$c: 10k-entry table ÷ 1-entry: by Host $(ratio "${RPS[host10k/$c]}" "${RPS[host/$c]}"), by key $(ratio "${RPS[key10k/$c]}" "${RPS[key/$c]}")"
+  has cross/$c host/$c &&
+    echo "c=$c: cross-node (C → A) ÷ on the namespace's own node (A), by Host, both nodes on the same cores: $(ratio "${RPS[cross/$c]}" "${RPS[host/$c]}") req/s, CPU µs/req $(ratio "${CPU[cross/$c]}" "${CPU[host/$c]}")"
+  for r in cross crosspin; do
+    has $r/$c && [ -n "${CPUC[$r/$c]:-}" ] || continue
+    a=$(awk -v t="${CPU[$r/$c]}" -v c="${CPUC[$r/$c]}" 'BEGIN { printf "%.1f", t - c }')
+    echo "c=$c: $r: CPU µs/req node C (forwards) ${CPUC[$r/$c]}, node A (serves) $a"
+  done
+  has crosspin/$c hostpin/$c &&
+    echo "c=$c: cross-node, a core per node ÷ own node on one core (two one-core hosts vs one): $(ratio "${RPS[crosspin/$c]}" "${RPS[hostpin/$c]}") req/s (wrk and the gateway still share both cores)"
+  if has cross/$c host/$c && [ -n "${CPUC[cross/$c]:-}" ]; then
+    # On hosts of their own, each node's router is the bottleneck of its
+    # own CPU: the busier of the two bounds the hop's requests per second.
+    a=$(awk -v t="${CPU[cross/$c]}" -v c="${CPUC[cross/$c]}" 'BEGIN { printf "%.1f", t - c }')
+    echo "c=$c: separate hosts, from CPU per request: own node ÷ busier node of the hop = ${CPU[host/$c]} ÷ max(${CPUC[cross/$c]}, $a) = $(awk -v h="${CPU[host/$c]}" -v c="${CPUC[cross/$c]}" -v a="$a" 'BEGIN { m = c > a ? c : a; printf "%.2f", h / m }')× (the 0.8× target is judged on this one)"
+  fi
+  has quota/$c host10k/$c &&
+    echo "c=$c: with api.requestsPerHour ÷ without (same daemon, same gateway): $(ratio "${RPS[quota/$c]}" "${RPS[host10k/$c]}") req/s, CPU µs/req $(ratio "${CPU[quota/$c]}" "${CPU[host10k/$c]}")"
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - START))s in all"
