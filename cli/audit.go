@@ -15,14 +15,11 @@ import (
 )
 
 func auditCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "audit",
-		Short: "The tamper-evident audit log: query, export and verify a namespace's records",
-		Long: "Event types: api_call, config_change, apikey, auth, namespace, quota, billing, skill, admin.\n" +
-			"Each namespace's records form a hash chain whose head is anchored in etcd; --cluster selects the\n" +
-			"cluster-wide chain (events no namespace owns, such as refused admin tokens).",
-	}
-	cmd.AddCommand(auditQueryCmd(), auditExportCmd(), auditVerifyCmd())
+	cmd := group("audit", "The tamper-evident audit log: query, export and verify a namespace's records",
+		auditQueryCmd(), auditExportCmd(), auditVerifyCmd())
+	cmd.Long = "Event types: api_call, config_change, apikey, auth, namespace, quota, billing, skill, admin.\n" +
+		"Each namespace's records form a hash chain whose head is anchored in etcd; --cluster selects the\n" +
+		"cluster-wide chain (events no namespace owns, such as refused admin tokens)."
 	return cmd
 }
 
