@@ -194,6 +194,13 @@ func (s *Server) auditRecords(r *http.Request) (int, any, error) {
 			return 0, nil, invalid("limit %q is not a count", l)
 		}
 	}
+	switch p.Get("order") {
+	case "", "asc":
+	case "desc":
+		q.NewestFirst = true
+	default:
+		return 0, nil, invalid("order %q is not asc or desc", p.Get("order"))
+	}
 	recs, err := g.Query(r.Context(), q)
 	if err != nil {
 		return 0, nil, err

@@ -98,6 +98,11 @@ func TestAuditAdminChanges(t *testing.T) {
 	if len(all) != 4 || all[3].Type != audit.TypeNamespace || all[3].Action != "POST /api/v1/namespaces/{name}/wake" {
 		t.Fatalf("all records: %+v", all)
 	}
+	newest := records(t, srv, w, "namespace=tenant-a&order=desc&limit=2")
+	if len(newest) != 2 || newest[0].Seq != all[3].Seq || newest[1].Seq != all[2].Seq {
+		t.Fatalf("order=desc&limit=2: %+v, want records %d and %d", newest, all[3].Seq, all[2].Seq)
+	}
+	wantProblem(t, admin(t, srv, "GET", "/api/v1/audit/records?namespace=tenant-a&order=newest", ""), 400, "order")
 	cluster := records(t, srv, w, "type=auth")
 	if len(cluster) != 1 || cluster[0].Outcome != "refused" || cluster[0].Action != "admin_token_refused" {
 		t.Fatalf("cluster-wide auth records: %+v", cluster)

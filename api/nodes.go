@@ -42,26 +42,32 @@ func (s *Server) create(ctx context.Context, spec *namespace.Spec, req CreateReq
 	return nil
 }
 
-// summarize is every live node with what its namespaces take of its budget.
-func summarize(nodes []store.Node, list []namespace.Namespace) []placement.NodeSummary {
+// nodeSummary is every live node with what its namespaces take of its
+// budget, and the namespaces it was summed from: clawd node list and
+// clawd status both show it.
+func (s *Server) nodeSummary(ctx context.Context) ([]placement.NodeSummary, []namespace.Namespace, error) {
+	nodes, err := s.st.ListNodes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := s.st.ListNamespaces(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	specs := make([]namespace.Spec, 0, len(list))
 	for _, ns := range list {
 		specs = append(specs, ns.Spec)
 	}
-	return placement.Summarize(nodes, specs)
+	return placement.Summarize(nodes, specs), list, nil
 }
 
 // listNodes is clawd node list: the live nodes, their labels and budgets.
 func (s *Server) listNodes(r *http.Request) (int, any, error) {
-	nodes, err := s.st.ListNodes(r.Context())
+	sum, _, err := s.nodeSummary(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
-	list, err := s.st.ListNamespaces(r.Context())
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, summarize(nodes, list), nil
+	return http.StatusOK, sum, nil
 }
 
 // Drainer marks nodes draining (store.Store).

@@ -7,43 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/clawd-dev/clawd/auth"
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/provider"
 	"github.com/clawd-dev/clawd/secrets"
+	"github.com/clawd-dev/clawd/secrets/secretstest"
 	"github.com/clawd-dev/clawd/secrets/vaulttest"
 )
-
-// memRecords is secrets.Records in memory.
-type memRecords struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (r *memRecords) ListRecords(_ context.Context, prefix string) (map[string][]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string][]byte{}
-	for k, v := range r.m {
-		if rest, ok := strings.CutPrefix(k, prefix); ok {
-			out[rest] = v
-		}
-	}
-	return out, nil
-}
-
-func (r *memRecords) UpdateRecord(_ context.Context, prefix, key string, fn func([]byte) ([]byte, error)) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	b, err := fn(r.m[prefix+key])
-	if err == nil && b != nil {
-		r.m[prefix+key] = b
-	}
-	return err
-}
 
 func TestSecretsRotateIsAudited(t *testing.T) {
 	box, err := secrets.Load("", filepath.Join(t.TempDir(), "secrets.key"))
@@ -51,7 +23,7 @@ func TestSecretsRotateIsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealed, _ := box.Seal([]byte("sk-1"), "provider/openai")
-	recs := &memRecords{m: map[string][]byte{"providers/openai": []byte(`{"name":"openai","sealedKey":"` + sealed + `"}`)}}
+	recs := secretstest.NewRecords(map[string][]byte{"providers/openai": []byte(`{"name":"openai","sealedKey":"` + sealed + `"}`)})
 	srv, w := auditServer(t, newMemStore())
 	srv.cfg.SecretKeys = secrets.Keeper{Box: box, Records: recs, Fields: []secrets.Field{
 		{Kind: "provider keys", Prefix: "providers/", JSON: "sealedKey", Context: func(k string) string { return "provider/" + k }}}}
@@ -68,7 +40,7 @@ func TestSecretsRotateIsAudited(t *testing.T) {
 		t.Fatalf("rotate: %d %s", rec.Code, rec.Body)
 	}
 	var after map[string]string
-	json.Unmarshal(recs.m["providers/openai"], &after)
+	json.Unmarshal(recs.Get("providers/openai"), &after)
 	if got, err := box.Open(after["sealedKey"], "provider/openai"); err != nil || string(got) != "sk-1" {
 		t.Fatalf("after rotation: %q %v", got, err)
 	}

@@ -691,11 +691,7 @@ type FailingNamespace struct {
 }
 
 func (s *Server) status(r *http.Request) (int, any, error) {
-	nodes, err := s.st.ListNodes(r.Context())
-	if err != nil {
-		return 0, nil, err
-	}
-	list, err := s.st.ListNamespaces(r.Context())
+	sum, list, err := s.nodeSummary(r.Context())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -703,7 +699,7 @@ func (s *Server) status(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: summarize(nodes, list), Namespaces: len(list),
+	rep := StatusReply{Cluster: s.st.ClusterID(), Node: s.cfg.Node, RouterAddress: s.cfg.RouterAddress, Nodes: sum, Namespaces: len(list),
 		Phases: map[namespace.Phase]int{}, Public: []string{}}
 	for _, ns := range list {
 		rep.Phases[ns.Status.Phase]++

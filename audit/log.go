@@ -96,7 +96,8 @@ func (g *Log) Last(ctx context.Context, ns string) (store.AuditHead, error) {
 	return lastOf(ctx, g.r, g.l.Rebind, ns)
 }
 
-// Query returns a namespace's records matching f, oldest first.
+// Query returns a namespace's records matching f, oldest first (newest
+// first with f.NewestFirst).
 func (g *Log) Query(ctx context.Context, f Query) ([]Record, error) {
 	q := `SELECT ` + columns + ` FROM audit WHERE namespace = ?`
 	args := []any{f.Namespace}
@@ -117,6 +118,9 @@ func (g *Log) Query(ctx context.Context, f Query) ([]Record, error) {
 		}
 	}
 	q += ` ORDER BY seq`
+	if f.NewestFirst {
+		q += ` DESC`
+	}
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}

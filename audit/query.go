@@ -8,13 +8,15 @@ import (
 )
 
 // Query selects records of one namespace: [Start, End) (zero: open), of
-// Types (empty: all), at most Limit (0: no limit).
+// Types (empty: all), at most Limit (0: no limit), oldest first or, with
+// NewestFirst, newest first (Limit then keeps the newest).
 type Query struct {
-	Namespace string
-	Start     time.Time
-	End       time.Time
-	Types     []string
-	Limit     int
+	Namespace   string
+	Start       time.Time
+	End         time.Time
+	Types       []string
+	Limit       int
+	NewestFirst bool
 }
 
 // ParseQuery reads the CLI's and the API's query parameters: start and end

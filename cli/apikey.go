@@ -20,13 +20,9 @@ import (
 const shownOnce = "Keep this key safe: it is shown only once and cannot be recovered.\n请妥善保管,此密钥只显示一次!\n"
 
 func apikeyCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "apikey",
-		Aliases: []string{"apikeys", "api-key", "api-keys"},
-		Short:   "Create, list and revoke tenants' API keys",
-	}
-	cmd.AddCommand(apikeyCreateCmd(), apikeyListCmd(), apikeyRevokeCmd())
-	return cmd
+	cmd := group("apikey", "Create, list and revoke tenants' API keys",
+		apikeyCreateCmd(), apikeyListCmd(), apikeyRevokeCmd())
+	return alias(cmd, "apikeys", "api-key", "api-keys")
 }
 
 // namespaceFlag adds --namespace, also spelled --tenant or --ns like the

@@ -15,14 +15,11 @@ import (
 )
 
 func auditCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "audit",
-		Short: "The tamper-evident audit log: query, export and verify a namespace's records",
-		Long: "Event types: api_call, config_change, apikey, auth, namespace, quota, billing, skill, admin.\n" +
-			"Each namespace's records form a hash chain whose head is anchored in etcd; --cluster selects the\n" +
-			"cluster-wide chain (events no namespace owns, such as refused admin tokens).",
-	}
-	cmd.AddCommand(auditQueryCmd(), auditExportCmd(), auditVerifyCmd())
+	cmd := group("audit", "The tamper-evident audit log: query, export and verify a namespace's records",
+		auditQueryCmd(), auditExportCmd(), auditVerifyCmd())
+	cmd.Long = "Event types: api_call, config_change, apikey, auth, namespace, quota, billing, skill, admin.\n" +
+		"Each namespace's records form a hash chain whose head is anchored in etcd; --cluster selects the\n" +
+		"cluster-wide chain (events no namespace owns, such as refused admin tokens)."
 	return cmd
 }
 
@@ -39,11 +36,11 @@ func auditScope(ns string, cluster bool) (url.Values, error) {
 
 func auditQueryCmd() *cobra.Command {
 	var ns, start, end, types, format string
-	var cluster bool
+	var cluster, newest bool
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "query --namespace=NS [--start=…] [--end=…] [--event-type=api_call,auth] [-o json]",
-		Short: "A namespace's audit records, oldest first",
+		Use:   "query --namespace=NS [--start=…] [--end=…] [--event-type=api_call,auth] [--newest-first --limit=N] [-o json]",
+		Short: "A namespace's audit records, oldest first (--newest-first: newest first)",
 		Example: `  clawd audit query --namespace=tenant-a --start=2026-05-01 --end=2026-05-31 --event-type=config_change
   clawd audit query --namespace=tenant-a --event-type=auth -o json`,
 		Args: exactArgs(0, ""),
@@ -66,6 +63,9 @@ func auditQueryCmd() *cobra.Command {
 			}
 			if limit > 0 {
 				q.Set("limit", fmt.Sprint(limit))
+			}
+			if newest {
+				q.Set("order", "desc")
 			}
 			c, err := newClient()
 			if err != nil {
@@ -95,7 +95,8 @@ func auditQueryCmd() *cobra.Command {
 	cmd.Flags().StringVar(&start, "start", "", "from this time (RFC 3339) or day (2026-05-01), UTC")
 	cmd.Flags().StringVar(&end, "end", "", "until this time (excluded) or day (included)")
 	cmd.Flags().StringVar(&types, "event-type", "", "comma-separated event types, or all")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many records (0: all)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many records (0: all); with --newest-first the newest")
+	cmd.Flags().BoolVar(&newest, "newest-first", false, "newest records first")
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "table, json or yaml")
 	return cmd
 }

@@ -16,12 +16,8 @@ import (
 )
 
 func authCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "auth",
-		Short: "A namespace's sign-in with its own identity provider (OAuth2/OIDC at the router)",
-	}
-	cmd.AddCommand(authConfigureCmd(), authShowCmd(), authRemoveCmd())
-	return cmd
+	return group("auth", "A namespace's sign-in with its own identity provider (OAuth2/OIDC at the router)",
+		authConfigureCmd(), authShowCmd(), authRemoveCmd())
 }
 
 // nsArgOrFlag is the namespace given as the one argument or --namespace.

@@ -16,14 +16,10 @@ import (
 )
 
 func billingCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "billing",
-		Short: "Bill tenants through Stripe: plans, subscriptions, usage, invoices",
-	}
-	plan := &cobra.Command{Use: "plan", Aliases: []string{"plans"}, Short: "Plans: a price, an interval and the quotas subscribers get"}
-	plan.AddCommand(billingPlanCreateCmd(), billingPlanListCmd())
-	cmd.AddCommand(billingConfigureCmd(), plan, billingSubscribeCmd(), billingUnsubscribeCmd(), billingResumeCmd(), billingInvoicesCmd())
-	return cmd
+	plan := alias(group("plan", "Plans: a price, an interval and the quotas subscribers get",
+		billingPlanCreateCmd(), billingPlanListCmd()), "plans")
+	return group("billing", "Bill tenants through Stripe: plans, subscriptions, usage, invoices",
+		billingConfigureCmd(), plan, billingSubscribeCmd(), billingUnsubscribeCmd(), billingResumeCmd(), billingInvoicesCmd())
 }
 
 func billingConfigureCmd() *cobra.Command {

@@ -13,12 +13,8 @@ import (
 )
 
 func configCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Set and read dynamic configuration (the guide's dotted keys)",
-	}
-	cmd.AddCommand(configSetCmd(), configGetCmd(), configListCmd(), configKeysCmd())
-	return cmd
+	return group("config", "Set and read dynamic configuration (the guide's dotted keys)",
+		configSetCmd(), configGetCmd(), configListCmd(), configKeysCmd())
 }
 
 func configSetCmd() *cobra.Command {

@@ -15,12 +15,8 @@ import (
 )
 
 func meteringCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "metering",
-		Short: "Usage reports and exports from the metering ledger",
-	}
-	cmd.AddCommand(meteringReportCmd(), meteringExportCmd())
-	return cmd
+	return group("metering", "Usage reports and exports from the metering ledger",
+		meteringReportCmd(), meteringExportCmd())
 }
 
 func meteringReportCmd() *cobra.Command {

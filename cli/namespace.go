@@ -19,13 +19,10 @@ import (
 )
 
 func namespaceCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "namespace",
-		Aliases: []string{"namespaces", "ns", "tenant", "tenants"},
-		Short:   "Create, inspect and delete namespaces (tenants)",
-	}
-	cmd.AddCommand(nsCreateCmd(), nsListCmd(), nsGetCmd(), nsDeleteCmd(), nsWakeCmd(), nsSleepCmd(), nsApplyQuotaCmd(), nsQuotaStatusCmd(), nsCleanupCmd())
-	return cmd
+	cmd := group("namespace", "Create, inspect and delete namespaces (tenants)",
+		nsCreateCmd(), nsListCmd(), nsGetCmd(), nsDeleteCmd(), nsWakeCmd(), nsSleepCmd(),
+		nsApplyQuotaCmd(), nsQuotaStatusCmd(), nsCleanupCmd())
+	return alias(cmd, "namespaces", "ns", "tenant", "tenants")
 }
 
 func nsCreateCmd() *cobra.Command {

@@ -57,13 +57,7 @@ other one on the same data, so the volumes must be on shared storage
 }
 
 func nodeCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "node",
-		Aliases: []string{"nodes"},
-		Short:   "The cluster's nodes: where namespaces run",
-	}
-	cmd.AddCommand(nodeListCmd(), nodeDrainCmd())
-	return cmd
+	return alias(group("node", "The cluster's nodes: where namespaces run", nodeListCmd(), nodeDrainCmd()), "nodes")
 }
 
 func nodeListCmd() *cobra.Command {

@@ -15,13 +15,9 @@ import (
 )
 
 func providerCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:     "provider",
-		Aliases: []string{"providers"},
-		Short:   "Model providers clawd holds for every namespace (their keys never reach a gateway)",
-	}
-	cmd.AddCommand(providerAddCmd(), providerListCmd(), providerRemoveCmd())
-	return cmd
+	cmd := group("provider", "Model providers clawd holds for every namespace (their keys never reach a gateway)",
+		providerAddCmd(), providerListCmd(), providerRemoveCmd())
+	return alias(cmd, "providers")
 }
 
 func providerAddCmd() *cobra.Command {

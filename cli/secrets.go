@@ -13,12 +13,8 @@ import (
 )
 
 func secretsCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "secrets",
-		Short: "The keys that seal stored secrets (provider keys, sign-in client secrets, Stripe keys)",
-	}
-	cmd.AddCommand(secretsStatusCmd(), secretsRotateCmd())
-	return cmd
+	return group("secrets", "The keys that seal stored secrets (provider keys, sign-in client secrets, Stripe keys)",
+		secretsStatusCmd(), secretsRotateCmd())
 }
 
 func secretsStatusCmd() *cobra.Command {

@@ -301,6 +301,25 @@ func TestVolumeEncryption(t *testing.T) {
 		}
 	}
 
+	// Legacy files retention removes, two months old, and a recent log
+	// it keeps: written from the host while the key is in the kernel.
+	longAgo := time.Now().Add(-60 * 24 * time.Hour)
+	oldFiles := []string{"logs/old-commands.log", "agents/main/sessions/legacy-session.jsonl"}
+	for _, f := range append(oldFiles, "logs/recent.log") {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("retained-until-cleanup "+f), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if f != "logs/recent.log" {
+			if err := os.Chtimes(p, longAgo, longAgo); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
 	d.mustClawd("namespace", "sleep", "secretive", "--to=stopped")
 	d.waitPhase("secretive", "Stopped", 30*time.Second)
 	eventually(t, 10*time.Second, "the files to read as ciphertext", func() bool {
@@ -324,22 +343,37 @@ func TestVolumeEncryption(t *testing.T) {
 	}
 	t.Logf("stopped: %d entries with scrambled names, contents ENOKEY (e.g. %q)", len(entries), entries[0].Name())
 
-	// A cleanup of the locked volume says it cannot read it, rather than
-	// report ciphertext names as nothing to clean; the usage rows are
-	// still cleaned.
-	out, stderr, err := d.clawd("namespace", "cleanup", "secretive", "--older-than=0s", "-o", "json")
-	if err == nil || !strings.Contains(stderr, "failed for some kinds") {
-		t.Errorf("cleanup of the locked namespace: %v, %q; want a failure for its files", err, stderr)
+	// A cleanup of the stopped namespace unlocks its volume for the
+	// sweep: the old legacy files go, and the key leaves the kernel again.
+	start = time.Now()
+	out, stderr, err := d.clawd("namespace", "cleanup", "secretive", "--older-than=30d", "--dry-run=false", "-o", "json")
+	if err != nil {
+		t.Fatalf("cleanup of the stopped encrypted namespace: %v, %s", err, stderr)
 	}
+	t.Logf("cleanup of the stopped encrypted namespace (unlock, sweep, lock): %s", time.Since(start))
 	var rep retention.Report
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Kinds) != 3 {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Kinds) != 3 || rep.DryRun {
 		t.Fatalf("cleanup printed %q: %v", out, err)
 	}
+	removed := map[string]bool{}
 	for _, k := range rep.Kinds {
-		locked := strings.Contains(k.Error, "encrypted and its key is out of the kernel")
-		if (k.Kind == retention.Metrics) == locked {
-			t.Errorf("cleanup of the locked namespace, %s: error %q", k.Kind, k.Error)
+		if k.Error != "" {
+			t.Errorf("cleanup, %s: error %q", k.Kind, k.Error)
 		}
+		for _, it := range k.Items {
+			removed[it.Path] = true
+		}
+	}
+	for _, f := range oldFiles {
+		if !removed[f] {
+			t.Errorf("the cleanup did not report %s removed (removed: %v)", f, removed)
+		}
+	}
+	if removed["logs/recent.log"] {
+		t.Error("the cleanup removed a recent log")
+	}
+	if _, err := os.ReadFile(filepath.Join(root, "secret-notes.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after the cleanup the volume is still readable: %v; want it locked again", err)
 	}
 
 	start = time.Now()
@@ -348,6 +382,14 @@ func TestVolumeEncryption(t *testing.T) {
 	t.Logf("wake from Stopped (mount check + key add + start) to Running: %s", time.Since(start))
 	if b, err := os.ReadFile(filepath.Join(root, "secret-notes.txt")); err != nil || !bytes.HasPrefix(b, []byte(marker)) {
 		t.Fatalf("after the wake: %v", err)
+	}
+	for _, f := range oldFiles {
+		if _, err := os.Stat(filepath.Join(root, f)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("after the cleanup and the wake, %s: %v; want it gone", f, err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "logs", "recent.log")); err != nil || !strings.HasPrefix(string(b), "retained-until-cleanup") {
+		t.Errorf("the recent log after the wake: %q %v", b, err)
 	}
 	if bootCount(t, back.Status.Address) < 2 {
 		t.Fatal("the boot counter did not survive")

@@ -28,6 +28,13 @@ type Volumes interface {
 	DataDir(ctx context.Context, ns, dataVolume string) (string, error)
 }
 
+// Unlocker is a Volumes whose data volume may be encrypted, its key out
+// of the kernel while the namespace is stopped: Unlocked runs fn with the
+// volume readable (volumes.Manager.Unlocked), and no wake in between.
+type Unlocker interface {
+	Unlocked(ctx context.Context, ns string, fn func() error) error
+}
+
 // Ledger removes a namespace's usage rows.
 type Ledger interface {
 	PurgeNamespace(ctx context.Context, ns string, cutoff time.Time, dryRun bool) (ledger.PurgeResult, error)
@@ -87,8 +94,49 @@ func (c *Cleaner) Clean(ctx context.Context, req Request) (*Report, error) {
 		now = c.Now()
 	}
 	rep := &Report{Namespace: ns.Spec.Name, DryRun: req.DryRun, Phase: string(ns.Status.Phase)}
+	c.sweep(ctx, ns, req, now, rep)
+	c.record(req, rep)
+	return rep, nil
+}
+
+// sweep cleans the kinds req asks for into rep. The files of a stopped
+// namespace are read with its volume unlocked when Volumes can (an
+// encrypted one); a running one's volume is readable as it is.
+func (c *Cleaner) sweep(ctx context.Context, ns namespace.Namespace, req Request, now time.Time, rep *Report) {
+	u, ok := c.Volumes.(Unlocker)
+	if !ok || !offline(ns.Status.Phase) || !wantsFiles(req) {
+		c.sweepKinds(ctx, ns, req, now, rep, nil)
+		return
+	}
+	ran := false
+	err := u.Unlocked(ctx, ns.Spec.Name, func() error {
+		ran = true
+		c.sweepKinds(ctx, ns, req, now, rep, nil)
+		return nil
+	})
+	switch {
+	case !ran:
+		// It could not be unlocked: each file kind says why.
+		c.sweepKinds(ctx, ns, req, now, rep, err)
+	case err != nil && c.Log != nil:
+		c.Log.Warn("cleanup: locking the data volume again", "namespace", ns.Spec.Name, "error", err)
+	}
+}
+
+// wantsFiles says req cleans a kind kept in files.
+func wantsFiles(req Request) bool {
+	for k := range req.OlderThan {
+		if k != Metrics {
+			return true
+		}
+	}
+	return false
+}
+
+// sweepKinds cleans each kind; rootErr, when set, is why the volume
+// cannot be read.
+func (c *Cleaner) sweepKinds(ctx context.Context, ns namespace.Namespace, req Request, now time.Time, rep *Report, rootErr error) {
 	var root *os.Root
-	var rootErr error
 	for _, kind := range Kinds {
 		age, ok := req.OlderThan[kind]
 		if !ok {
@@ -136,8 +184,6 @@ func (c *Cleaner) Clean(ctx context.Context, req Request) (*Report, error) {
 		}
 		rep.Kinds = append(rep.Kinds, kr)
 	}
-	c.record(req, rep)
-	return rep, nil
 }
 
 func (c *Cleaner) openVolume(ctx context.Context, ns namespace.Namespace) (*os.Root, error) {

@@ -7,41 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/clawd-dev/clawd/secrets/secretstest"
 )
-
-// memRecords is Records in memory.
-type memRecords struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (r *memRecords) ListRecords(_ context.Context, prefix string) (map[string][]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string][]byte{}
-	for k, v := range r.m {
-		if rest, ok := strings.CutPrefix(k, prefix); ok {
-			out[rest] = v
-		}
-	}
-	return out, nil
-}
-
-func (r *memRecords) UpdateRecord(_ context.Context, prefix, key string, fn func([]byte) ([]byte, error)) error {
-	r.mu.Lock()
-	old := r.m[prefix+key]
-	r.mu.Unlock()
-	b, err := fn(old)
-	if err != nil || b == nil {
-		return err
-	}
-	r.mu.Lock()
-	r.m[prefix+key] = b
-	r.mu.Unlock()
-	return nil
-}
 
 var testFields = []Field{
 	{Kind: "provider keys", Prefix: "providers/", JSON: "sealedKey", Context: func(k string) string { return "provider/" + k }},
@@ -56,9 +25,9 @@ func record(t *testing.T, field, sealed string) []byte {
 	return b
 }
 
-func sealedIn(t *testing.T, recs *memRecords, key, field string) string {
+func sealedIn(t *testing.T, recs *secretstest.Records, key, field string) string {
 	var m map[string]string
-	if err := json.Unmarshal(recs.m[key], &m); err != nil {
+	if err := json.Unmarshal(recs.Get(key), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m[field]
@@ -75,11 +44,11 @@ func TestRotateFileSource(t *testing.T) {
 	master, _ := decodeKey(string(raw))
 	p1, _ := b.Seal([]byte("sk-openai"), "provider/openai")
 	l1 := sealV1(t, master, []byte("oauth-secret"), "login/acme")
-	recs := &memRecords{m: map[string][]byte{
+	recs := secretstest.NewRecords(map[string][]byte{
 		"providers/openai": record(t, "sealedKey", p1),
 		"logins/acme":      record(t, "sealedSecret", l1),
 		"logins/empty":     []byte(`{"name":"empty"}`),
-	}}
+	})
 	st, err := b.Status(ctx, recs, testFields)
 	if err != nil || st.Version != 1 || st.Formats["v1"] != 1 || st.Formats["v2/file/v1"] != 1 || st.Stale != 1 {
 		t.Fatalf("status before: %+v, %v", st, err)
@@ -140,10 +109,10 @@ func TestRotateReportsBrokenRecords(t *testing.T) {
 	good, _ := b.Seal([]byte("a"), "provider/a")
 	other, _ := New(bytes.Repeat([]byte{3}, KeySize))
 	wrongCtx, _ := other.Seal([]byte("b"), "provider/b") // another key: its data key does not unwrap
-	recs := &memRecords{m: map[string][]byte{
+	recs := secretstest.NewRecords(map[string][]byte{
 		"providers/a": record(t, "sealedKey", good),
 		"providers/b": record(t, "sealedKey", wrongCtx),
-	}}
+	})
 	rep, err := b.Rotate(ctx, recs, testFields)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +131,7 @@ func TestEnvSourceVersions(t *testing.T) {
 	k2 := strings.Repeat("02", KeySize)
 	b1, _ := Load(k1, "")
 	sealed, _ := b1.Seal([]byte("s"), "provider/c")
-	recs := &memRecords{m: map[string][]byte{"providers/c": record(t, "sealedKey", sealed)}}
+	recs := secretstest.NewRecords(map[string][]byte{"providers/c": record(t, "sealedKey", sealed)})
 	if _, err := b1.Rotate(ctx, recs, testFields); err != nil {
 		t.Fatalf("rotation to the same env version: %v", err)
 	}
@@ -192,13 +161,13 @@ func TestRotateRawRecords(t *testing.T) {
 	b, _ := Load("", filepath.Join(t.TempDir(), "k"))
 	w, _ := b.Wrapper("", "")
 	wrapped, _ := w.WrapKey(ctx, bytes.Repeat([]byte{1}, 32), "clawd/volume/acme")
-	recs := &memRecords{m: map[string][]byte{"volumekeys/acme": []byte(wrapped)}}
+	recs := secretstest.NewRecords(map[string][]byte{"volumekeys/acme": []byte(wrapped)})
 	fields := []Field{{Kind: "volume keys", Prefix: "volumekeys/", Context: func(ns string) string { return "clawd/volume/" + ns }}}
 	rep, err := b.Rotate(ctx, recs, fields)
 	if err != nil || rep.Counts[Rewrapped] != 1 || rep.Kinds["volume keys"] != 1 {
 		t.Fatalf("rotate %+v %v", rep, err)
 	}
-	after := string(recs.m["volumekeys/acme"])
+	after := string(recs.Get("volumekeys/acme"))
 	if Format(after) != "v2/file/v2" {
 		t.Fatalf("after: %s", after)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clawd-dev/clawd/secrets/secretstest"
 	"github.com/clawd-dev/clawd/secrets/vaulttest"
 )
 
@@ -62,13 +63,13 @@ func TestVaultSealOpenRotate(t *testing.T) {
 	if v := vs.RotateKey("clawd"); v != 2 {
 		t.Fatalf("vault key version %d", v)
 	}
-	recs := &memRecords{m: map[string][]byte{"providers/anthropic": []byte(`{"sealedKey":"` + sealed + `"}`)}}
+	recs := secretstest.NewRecords(map[string][]byte{"providers/anthropic": []byte(`{"sealedKey":"` + sealed + `"}`)})
 	fields := []Field{{Kind: "provider keys", Prefix: "providers/", JSON: "sealedKey", Context: func(k string) string { return "provider/" + k }}}
 	rep, err := fresh.Rotate(ctx, recs, fields)
 	if err != nil || rep.Source != "vault" || rep.Version != 2 || rep.NewVersion || rep.Counts[Rewrapped] != 1 || vs.Calls("rewrap") != 1 {
 		t.Fatalf("rotate: %+v %v (rewraps %d)", rep, err, vs.Calls("rewrap"))
 	}
-	after := string(recs.m["providers/anthropic"])
+	after := string(recs.Get("providers/anthropic"))
 	e1, _ := ParseEnvelope(sealed)
 	e2, err := ParseEnvelope(after[len(`{"sealedKey":"`) : len(after)-2])
 	if err != nil || e2.Version != 2 || !bytes.Equal(e1.Sealed, e2.Sealed) {
@@ -155,14 +156,14 @@ func TestMigrateFileToVault(t *testing.T) {
 	if got, err := vb.Open(sealed, "billing/stripe/webhook-secret"); err != nil || string(got) != "whsec_1" {
 		t.Fatalf("file-wrapped secret under vault: %q %v", got, err)
 	}
-	recs := &memRecords{m: map[string][]byte{"billing/settings": []byte(`{"sealedWebhookSecret":"` + sealed + `"}`)}}
+	recs := secretstest.NewRecords(map[string][]byte{"billing/settings": []byte(`{"sealedWebhookSecret":"` + sealed + `"}`)})
 	fields := []Field{{Kind: "stripe keys", Prefix: "billing/settings", JSON: "sealedWebhookSecret", Context: func(string) string { return "billing/stripe/webhook-secret" }}}
 	rep, err := vb.Rotate(ctx, recs, fields)
 	if err != nil || rep.Counts[Resealed] != 1 {
 		t.Fatalf("rotate %+v %v", rep, err)
 	}
 	var rec map[string]string
-	json.Unmarshal(recs.m["billing/settings"], &rec)
+	json.Unmarshal(recs.Get("billing/settings"), &rec)
 	if !strings.HasPrefix(rec["sealedWebhookSecret"], "v2:chacha20poly1305:vault:1:") {
 		t.Fatalf("after migration: %.40s", rec["sealedWebhookSecret"])
 	}

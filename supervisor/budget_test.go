@@ -14,7 +14,7 @@ func TestMemoryBudgetReportsWhatIsHeld(t *testing.T) {
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	cfg := testConfig()
 	cfg.MemoryBudget, cfg.MemoryEstimate = 1000, 300
-	s := runHeld(t, cfg, rt, st)
+	s := runSupervisor(t, cfg, rt, st)
 	if b, u := s.MemoryBudget(); b != 1000 || u != 0 {
 		t.Fatalf("before any gateway: %d of %d, want 0 of 1000", u, b)
 	}

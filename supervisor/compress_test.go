@@ -47,24 +47,6 @@ type fakeSwap struct{ why string }
 func (f fakeSwap) Unavailable() string              { return f.why }
 func (f fakeSwap) Compressed(swapped uint64) uint64 { return swapped / 3 }
 
-func runSqueeze(t *testing.T, cfg Config, rt *squeezeRuntime, st *fakeStore) *Supervisor {
-	t.Helper()
-	s := New(cfg, rt, st)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-s.Synced():
-	case <-time.After(10 * time.Second):
-		t.Fatal("supervisor never synced")
-	}
-	return s
-}
-
 func TestSleepToCompressedSqueezesThenWakes(t *testing.T) {
 	log := &opLog{}
 	rt := &squeezeRuntime{fakeRuntime: newFakeRuntime(log), mem: runtime.Memory{Resident: 30 << 20, Swapped: 600 << 20}}
@@ -72,7 +54,7 @@ func TestSleepToCompressedSqueezesThenWakes(t *testing.T) {
 	st := newFakeStore(log, spec("alpha"))
 	cfg := testConfig()
 	cfg.Swap = fakeSwap{}
-	s := runSqueeze(t, cfg, rt, st)
+	s := runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 
 	if err := s.Sleep(context.Background(), "alpha", namespace.PhaseCompressed); err != nil {
@@ -122,7 +104,7 @@ func TestCompressedWithoutZramStaysPaused(t *testing.T) {
 			st := newFakeStore(log, spec("alpha"))
 			cfg := testConfig()
 			cfg.Swap = tc.swap
-			s := runSqueeze(t, cfg, rt, st)
+			s := runSupervisor(t, cfg, rt, st)
 			waitPhase(t, st, "alpha", namespace.PhaseRunning)
 			if err := s.Sleep(context.Background(), "alpha", namespace.PhaseCompressed); err != nil {
 				t.Fatal(err)
@@ -153,7 +135,7 @@ func TestPressureSqueezesPausedBeforeStopping(t *testing.T) {
 	cfg := testConfig()
 	cfg.MemoryBudget, cfg.MemoryEstimate = 100, 60
 	cfg.Swap = fakeSwap{}
-	s := runSqueeze(t, cfg, rt, st)
+	s := runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 	if err := s.Sleep(context.Background(), "alpha", namespace.PhasePaused); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/clawd-dev/clawd/config"
 	"github.com/clawd-dev/clawd/namespace"
@@ -99,25 +98,6 @@ func decodeConfig(t *testing.T, b []byte) openclaw {
 	return c
 }
 
-// runWith is runSupervisor for any runtime and store.
-func runWith(t *testing.T, cfg Config, rt runtime.Runtime, st Store) *Supervisor {
-	t.Helper()
-	s := New(cfg, rt, st)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-s.Synced():
-	case <-time.After(10 * time.Second):
-		t.Fatal("supervisor never synced")
-	}
-	return s
-}
-
 func configTestConfig() Config {
 	cfg := testConfig()
 	cfg.Gateway.SubnetPool = netip.MustParsePrefix("10.213.0.0/16")
@@ -138,7 +118,7 @@ func TestGatewayConfigFollowsSpecAndDynamicConfig(t *testing.T) {
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	st := &configStore{fakeStore: newFakeStore(log, spec("alpha")), values: make(chan map[string]string, 1)}
 	st.values <- map[string]string{"namespaces.alpha.models.primary": "anthropic/claude-sonnet-4-5"}
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
 
 	if w, s := log.index("runtime.write alpha"), log.index("runtime.start alpha"); w < 0 || w > s {
@@ -177,7 +157,7 @@ func TestGatewayWithoutConfigIsNotStarted(t *testing.T) {
 	rt.setFail(errors.New("disk full"))
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	st := newFakeStore(log, spec("alpha"))
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 	got := waitPhase(t, st, "alpha", namespace.PhaseFailed)
 	if rt.count("start", "alpha") != 0 {
 		t.Fatalf("started without a config (ops %v)", log.ops)

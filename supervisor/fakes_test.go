@@ -445,9 +445,10 @@ func testConfig() Config {
 	}
 }
 
-// runSupervisor runs a supervisor until the test ends and waits for its
-// first snapshot.
-func runSupervisor(t *testing.T, cfg Config, rt *fakeRuntime, st *fakeStore) *Supervisor {
+// runSupervisor runs a supervisor over any runtime and store (the fakes
+// here or a test's own wrapping of them) until the test ends, and waits
+// for its first snapshot.
+func runSupervisor(t *testing.T, cfg Config, rt runtime.Runtime, st Store) *Supervisor {
 	t.Helper()
 	s := New(cfg, rt, st)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -29,7 +29,7 @@ func TestGatewayTrustsOnlyTheRouter(t *testing.T) {
 	rt := routerRuntime{newWritingRuntime(log)}
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	st := newFakeStore(log, spec("alpha"))
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 
 	got := decodeConfig(t, rt.written("alpha")[0]).Gateway.TrustedProxies

@@ -103,25 +103,6 @@ func (a *fakeActivity) Last(ns string) (time.Time, int64) {
 	return time.Time{}, a.open[ns]
 }
 
-// runHeld runs a supervisor over a heldRuntime until the test ends.
-func runHeld(t *testing.T, cfg Config, rt *heldRuntime, st *fakeStore) *Supervisor {
-	t.Helper()
-	s := New(cfg, rt, st)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	select {
-	case <-s.Synced():
-	case <-time.After(10 * time.Second):
-		t.Fatal("supervisor never synced")
-	}
-	return s
-}
-
 // oneGatewayBudget fits exactly one gateway.
 func oneGatewayBudget() Config {
 	cfg := testConfig()
@@ -140,7 +121,7 @@ func TestConcurrentCreatesDoNotOvercommitTheBudget(t *testing.T) {
 		rt.setBehaviour(n, runsAt(readyGateway(t)))
 		rt.hold("create", n)
 	}
-	runHeld(t, oneGatewayBudget(), rt, st)
+	runSupervisor(t, oneGatewayBudget(), rt, st)
 	st.put(spec("alpha"))
 	st.put(spec("beta"))
 
@@ -171,7 +152,7 @@ func TestWaitingForAVictimDoesNotBlockAWorker(t *testing.T) {
 	st := newFakeStore(log, spec("alpha"))
 	cfg := oneGatewayBudget()
 	cfg.Workers = 1
-	runHeld(t, cfg, rt, st)
+	runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 
 	st.put(spec("beta"))
@@ -195,7 +176,7 @@ func TestAVictimCountsUntilItIsDown(t *testing.T) {
 	st := newFakeStore(log, spec("alpha"))
 	cfg := oneGatewayBudget()
 	cfg.Workers = 4
-	runHeld(t, cfg, rt, st)
+	runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 
 	rt.hold("stop", "alpha")
@@ -225,7 +206,7 @@ func TestANamespaceBeingWokenIsNoVictim(t *testing.T) {
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	rt.setBehaviour("beta", runsAt(readyGateway(t)))
 	st := newFakeStore(log, spec("alpha"))
-	s := runHeld(t, oneGatewayBudget(), rt, st)
+	s := runSupervisor(t, oneGatewayBudget(), rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 	if err := s.Sleep(context.Background(), "alpha", namespace.PhasePaused); err != nil {
 		t.Fatal(err)
@@ -286,7 +267,7 @@ func TestANamespaceGoingDownIsWaitedForFirst(t *testing.T) {
 	cfg := testConfig()
 	cfg.MemoryBudget, cfg.MemoryEstimate = 200, 100
 	cfg.Workers = 4
-	s := runHeld(t, cfg, rt, st)
+	s := runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 	waitPhase(t, st, "delta", namespace.PhaseRunning)
 

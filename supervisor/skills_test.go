@@ -39,7 +39,7 @@ func TestSkillsPathIsMountedAndAChangeRecreatesTheGateway(t *testing.T) {
 	rt.setBehaviour("alpha", runsAt(readyGateway(t)))
 	st := &configStore{fakeStore: newFakeStore(log, spec("alpha")), values: make(chan map[string]string, 1)}
 	st.values <- map[string]string{"namespaces.alpha.skills.path": first}
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
 
 	if got := rt.createdSpecs(); len(got) != 1 || got[0].HostSkills != first || got[0].HostSkillsDir != hostSkillsDir {
@@ -90,7 +90,7 @@ func TestSkillsPathOverlapIsRefusedUnderStrictIsolation(t *testing.T) {
 	st := &configStore{fakeStore: newFakeStore(log, spec("alpha"), spec("beta")), values: make(chan map[string]string, 1)}
 	paths := map[string]string{"namespaces.alpha.skills.path": dir, "namespaces.beta.skills.path": inner}
 	st.values <- paths
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 
 	for _, ns := range []string{"alpha", "beta"} {
 		got := waitPhase(t, st.fakeStore, ns, namespace.PhasePending)
@@ -122,7 +122,7 @@ func TestSkillsPathSymlinkIntoSystemTreeIsRefused(t *testing.T) {
 	rt := newWritingRuntime(log)
 	st := &configStore{fakeStore: newFakeStore(log, spec("alpha")), values: make(chan map[string]string, 1)}
 	st.values <- map[string]string{"namespaces.alpha.skills.path": link}
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 	got := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
 	if !strings.Contains(got.Reason, "outside /etc") {
 		t.Fatalf("reason %q, want the system tree named", got.Reason)
@@ -146,7 +146,7 @@ func TestSkillsPathSwappedForASymlinkStopsTheNextStart(t *testing.T) {
 	st.values <- map[string]string{"namespaces.alpha.skills.path": dir}
 	cfg := configTestConfig()
 	cfg.Skills = config.SkillsPolicy{Roots: []string{root}}
-	runWith(t, cfg, rt, st)
+	runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
 	st.fakeStore.updateSpec(t, "alpha", func(sp *namespace.Spec) { sp.Target = namespace.PhaseStopped })
 	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseStopped)
@@ -207,7 +207,7 @@ func TestSkillsPathOutsideTheRootsIsRefused(t *testing.T) {
 			st.values <- map[string]string{"namespaces.alpha.skills.path": tc.path}
 			cfg := configTestConfig()
 			cfg.Skills = config.SkillsPolicy{Roots: []string{root}, Protected: []string{data}}
-			runWith(t, cfg, rt, st)
+			runSupervisor(t, cfg, rt, st)
 			got := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
 			if !strings.Contains(got.Reason, tc.want) {
 				t.Errorf("reason %q, want %q", got.Reason, tc.want)

@@ -49,7 +49,7 @@ func TestSkillsOverMaxInstalledAreNotStarted(t *testing.T) {
 	ns.Spec.MaxSkills = 2
 	st := &configStore{fakeStore: newFakeStore(log, ns), values: make(chan map[string]string, 1)}
 	st.values <- map[string]string{"namespaces.alpha.skills.path": many}
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 
 	status := waitPhase(t, st.fakeStore, "alpha", namespace.PhasePending)
 	want := "skills.maxInstalled is 2 and 3 skills are installed (1 in the skills volume, 2 in skills.path): remove 1 or raise the quota"
@@ -76,6 +76,6 @@ func TestSkillsUncountableVolumeDoesNotBlockTheStart(t *testing.T) {
 	ns.Spec.MaxSkills = 1
 	st := &configStore{fakeStore: newFakeStore(log, ns), values: make(chan map[string]string, 1)}
 	st.values <- map[string]string{"namespaces.alpha.skills.path": dir}
-	runWith(t, configTestConfig(), rt, st)
+	runSupervisor(t, configTestConfig(), rt, st)
 	waitPhase(t, st.fakeStore, "alpha", namespace.PhaseRunning)
 }

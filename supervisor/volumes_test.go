@@ -135,7 +135,7 @@ func runVolumes(t *testing.T, data string) (*opLog, *volumeRuntime, *fakeStore, 
 	vols := &fakeVolumes{log: log, data: map[string]string{"alpha": data}, needsStop: map[string]bool{}}
 	cfg := testConfig()
 	cfg.Volumes = vols
-	runWith(t, cfg, rt, st)
+	runSupervisor(t, cfg, rt, st)
 	return log, rt, st, vols
 }
 

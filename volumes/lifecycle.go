@@ -13,6 +13,9 @@ import (
 // Lock removes namespace ns's data key from the kernel (its gateway has
 // stopped): its files read as ciphertext until the next Ensure.
 func (m *Manager) Lock(ctx context.Context, ns string) error {
+	l := m.nsLock(ns)
+	l.Lock()
+	defer l.Unlock()
 	mnt, root := m.mnt(ns, Data), m.root(ns, Data)
 	if _, ok, err := mountAt(mnt); err != nil || !ok {
 		return err

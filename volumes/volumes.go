@@ -26,6 +26,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -92,6 +93,15 @@ type Config struct {
 type Manager struct {
 	cfg Config
 	log hclog.Logger
+	// locks hold one mutex a namespace (*sync.Mutex): Ensure, Lock and
+	// Unlocked take it, so a wake never races a temporary unlock.
+	locks sync.Map
+}
+
+// nsLock is namespace ns's volume lock.
+func (m *Manager) nsLock(ns string) *sync.Mutex {
+	l, _ := m.locks.LoadOrStore(ns, &sync.Mutex{})
+	return l.(*sync.Mutex)
 }
 
 // New returns a Manager.
@@ -160,6 +170,9 @@ func (m *Manager) Binds(ns string, w Want) (data, skills string) {
 // running, so data may be moved; without it, data that would have to move
 // into an encrypted directory is ErrNeedsStop.
 func (m *Manager) Ensure(ctx context.Context, ns string, w Want, stopped bool) error {
+	l := m.nsLock(ns)
+	l.Lock()
+	defer l.Unlock()
 	log := m.log.With("namespace", ns)
 	for _, role := range []string{Data, Skills} {
 		size := w.Skills

@@ -82,9 +82,15 @@ func (d dataDirs) DataDir(ctx context.Context, ns, dataVolume string) (string, e
 			return "", fmt.Errorf("namespace %s's data volume: %w", ns, err)
 		}
 		if locked {
-			return "", fmt.Errorf("namespace %s's data volume is encrypted and its key is out of the kernel while the gateway is stopped, so its files cannot be read from the host (cleaning an encrypted namespace's files is not supported yet; its usage rows are cleaned)", ns)
+			return "", fmt.Errorf("namespace %s's data volume is encrypted and its key is out of the kernel while the gateway is stopped, so its files cannot be read from the host (and it could not be unlocked for the cleanup)", ns)
 		}
 		return root, nil
 	}
 	return d.docker.DataDir(ctx, ns, dataVolume)
+}
+
+// Unlocked runs fn with namespace ns's data volume readable: an
+// encrypted one's key is in the kernel for the duration (retention.Unlocker).
+func (d dataDirs) Unlocked(ctx context.Context, ns string, fn func() error) error {
+	return d.vols.Unlocked(ctx, ns, fn)
 }

@@ -206,6 +206,8 @@ async function main() {
 
   stage = `sleeping ${created}`;
   await page.getByRole('button', { name: 'Sleep', exact: true }).click();
+  stage = `sleeping ${created}: the confirmation`;
+  await page.getByRole('dialog').getByRole('button', { name: `Sleep ${created}` }).click();
   await page.locator('[data-testid="phase"] .phase', { hasText: /^Stopped$/ }).waitFor({ timeout: 60_000 });
   await shot('namespace-asleep');
   stage = `waking ${created}`;
@@ -220,6 +222,13 @@ async function main() {
   const history = await page.locator('#history tbody tr').evaluateAll((rows) => rows.map((r) => `${r.dataset.action}>${r.dataset.to}`));
   stage = 'the console\'s sleep request among the audit events';
   await page.locator('#events tr[data-type="namespace"][data-action$="/sleep"]').first().waitFor();
+  stage = 'the audit events newest first (the wake above the sleep)';
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#events tbody tr')].map((r) => r.dataset.action || '');
+    const wake = rows.findIndex((a) => a.endsWith('/wake'));
+    const sleep = rows.findIndex((a) => a.endsWith('/sleep'));
+    return wake >= 0 && sleep > wake;
+  }, null, { timeout: 30_000 });
   stage = 'the sleep as a gap in the memory chart';
   await page.waitForFunction(() => {
     const s = JSON.parse(document.querySelector('#mem-chart')?.dataset.series || '{"memory":[]}');

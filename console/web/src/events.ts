@@ -8,9 +8,9 @@ type Record = { seq: number; time: string; type: string; actor: string; action: 
 
 const DAY = 86400e3;
 
-function records(name: string, days: number, types: string): Promise<Record[]> {
+function records(name: string, days: number, types: string, more = ""): Promise<Record[]> {
   const start = new Date(Date.now() - days * DAY).toISOString();
-  return api<Record[]>("GET", `/api/v1/audit/records?namespace=${name}&type=${types}&start=${encodeURIComponent(start)}`);
+  return api<Record[]>("GET", `/api/v1/audit/records?namespace=${name}&type=${types}&start=${encodeURIComponent(start)}${more}`);
 }
 
 const when = (t: string) => new Date(t).toLocaleString();
@@ -35,7 +35,7 @@ const changeTypes = "namespace,apikey,config_change,quota,billing,skill,admin";
 
 /** auditEvents shows the namespace's last 25 audited changes of the last 7 days. */
 export async function auditEvents(name: string, box: HTMLElement) {
-  const recs = (await records(name, 7, changeTypes)).slice(-25).reverse();
+  const recs = await records(name, 7, changeTypes, "&order=desc&limit=25");
   const key = `${recs[0]?.seq ?? ""}`;
   if (box.dataset.drawn === key) return;
   box.dataset.drawn = key;

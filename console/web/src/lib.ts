@@ -126,6 +126,7 @@ export async function act(kind: "sleep" | "wake" | "delete", name: string, repor
       if (!(await confirmDialog(`Delete namespace ${name}? Its gateway is removed; volumes are kept.`, `Delete ${name}`))) return false;
       await api("DELETE", `/api/v1/namespaces/${name}`);
     } else {
+      if (kind === "sleep" && !(await confirmDialog(`Put namespace ${name} to sleep? Its gateway stops answering until it is woken.`, `Sleep ${name}`))) return false;
       await api("POST", `/api/v1/namespaces/${name}/${kind}`);
     }
     report(`${kind} ${name}: accepted`);
