@@ -92,6 +92,8 @@ func TestBenchDensity(t *testing.T) {
 	perPaused, perCompressed := float64(usedPaused-used0)/n, float64(usedCompressed-used0)/n
 	fmt.Fprintf(&out, "%-44s %8.0f MiB Paused, %.0f MiB Compressed = %.2fx (host MemTotal − MemAvailable, zram pool included, less before; %d gateways)\n",
 		"host memory per gateway, measured", perPaused/(1<<20), perCompressed/(1<<20), perCompressed/perPaused, len(names))
+	fmt.Print(out.String()) // the memory figures, even if a wake below fails the run
+	out.Reset()
 
 	// Wakes: the first gateway, each warm tier in turn, request and
 	// WebSocket; the cold tier twice (20 s each).
