@@ -133,8 +133,10 @@ bench-wake-openclaw: docker standin-image gateway-image
 
 # Figures, not assertions, on the real OpenClaw gateway: wakes from Paused,
 # Compressed (zram) and Stopped, memory per idle gateway Paused and
-# Compressed, and the estimated gateways answering in < 1 s with and
-# without the Compressed tier. Needs root and a kernel with zram.
+# Compressed, the host's memory per gateway measured with them all Paused
+# then all Compressed (CLAWD_BENCH_GATEWAYS, default 2), and from it the
+# gateways answering in < 1 s with and without the Compressed tier. Needs
+# root and a kernel with zram.
 .PHONY: bench-density
 bench-density: docker standin-image gateway-image
 	CLAWD_BENCH=1 CLAWD_BENCH_GATEWAY_IMAGE=$(GATEWAY_IMAGE) $(GO) test -count=1 -v -timeout 60m -run '^TestBenchDensity$$' ./integration | grep -v '^=== RUN'

@@ -64,7 +64,7 @@ func (s *Supervisor) compress(ctx context.Context, ns namespace.Namespace, inst 
 		return st, nil
 	}
 	start := time.Now()
-	m, err := s.squeeze(ctx, name, inst.Address, log)
+	m, err := s.squeeze(ctx, name, inst.Address, warmHost(ns), log)
 	if err != nil {
 		log.Warn("squeezing the paused gateway into zram failed; it stays Paused", "error", err)
 		st.Reason = notCompressed + err.Error()
@@ -78,16 +78,18 @@ func (s *Supervisor) compress(ctx context.Context, ns namespace.Namespace, inst 
 	return st, nil
 }
 
-// squeeze squeezes the paused gateway twice, with a ready probe to the
-// thawed gateway between: what the kernel keeps is what was used last, and
-// right after a long freeze that is not what a wake needs (a thawed Node
-// process first runs its overdue timers, then answers). Measured on the
-// real gateway with 128 MiB kept, a first wake read ~70 MiB back from zram
-// and took seconds; after one wake, under a millisecond's worth. The
-// thaw in between pays that once, while the namespace goes to sleep,
-// instead of at its tenant's next request. The router's gate is shut, so
-// no request reaches the gateway meanwhile.
-func (s *Supervisor) squeeze(ctx context.Context, name, addr string, log hclog.Logger) (runtime.Memory, error) {
+// squeeze squeezes the paused gateway twice, with the gateway thawed
+// between for a ready probe and a WebSocket connect (warm): what the kernel
+// keeps is what was used last, and right after a long freeze that is not
+// what a wake needs (a thawed Node process first runs its overdue timers,
+// then answers). Measured on the real gateway with 128 MiB kept, a first
+// wake read ~70 MiB back from zram and took seconds; after one wake, under
+// a millisecond's worth. The thaw in between pays that once, while the
+// namespace goes to sleep, instead of at its tenant's next request, and the
+// connect makes the kept pages those of a client's first exchange rather
+// than only the probe's. The router's gate is shut, so no request reaches
+// the gateway meanwhile.
+func (s *Supervisor) squeeze(ctx context.Context, name, addr, host string, log hclog.Logger) (runtime.Memory, error) {
 	sq := s.rt.(runtime.Squeezer)
 	keep := uint64(max(s.cfg.SqueezeKeep, 0))
 	m, err := sq.Squeeze(ctx, name, keep)
@@ -97,11 +99,22 @@ func (s *Supervisor) squeeze(ctx context.Context, name, addr string, log hclog.L
 	if err := s.rt.Unpause(ctx, name); err != nil {
 		return m, err
 	}
-	s.ready(ctx, addr)
+	if s.ready(ctx, addr) {
+		warm(ctx, addr, host)
+	}
 	if err := s.rt.Pause(ctx, name); err != nil {
 		return runtime.Memory{}, err
 	}
 	return sq.Squeeze(ctx, name, keep)
+}
+
+// warmHost is the hostname the warming connect names: the namespace's
+// first, as a request routed by hostname would.
+func warmHost(ns namespace.Namespace) string {
+	if len(ns.Spec.Hostnames) > 0 {
+		return ns.Spec.Hostnames[0]
+	}
+	return ns.Spec.Name
 }
 
 // thawed closes swap to a gateway that was Compressed again once it runs:

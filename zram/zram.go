@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ type Options struct {
 	// Size is "auto" (a quarter of the host's memory), "off", or a size
 	// such as 6Gi.
 	Size string
+	// Algorithm is the compressor: "auto" (or "") takes the first of
+	// Algorithms the kernel offers, else one the kernel offers by name.
+	Algorithm string
 	// StateFile records the device clawd made (in the data dir).
 	StateFile string
 	Logger    hclog.Logger
@@ -146,7 +150,7 @@ func (d *Device) setup(opts Options, log hclog.Logger) string {
 	if err != nil {
 		return err.Error()
 	}
-	num, err := d.make(size, opts.StateFile)
+	num, err := d.make(size, opts.Algorithm, opts.StateFile)
 	if err != nil {
 		return "setting up zram swap failed: " + err.Error()
 	}
@@ -178,7 +182,7 @@ func (d *Device) adopt(stateFile string, log hclog.Logger) (int, bool) {
 	return 0, false
 }
 
-func (d *Device) make(size int64, stateFile string) (num int, err error) {
+func (d *Device) make(size int64, algorithm, stateFile string) (num int, err error) {
 	b, err := os.ReadFile(filepath.Join(d.sys, "class/zram-control/hot_add"))
 	if err != nil {
 		return 0, fmt.Errorf("adding a zram device: %w", err)
@@ -192,7 +196,11 @@ func (d *Device) make(size int64, stateFile string) (num int, err error) {
 		}
 	}()
 	block := filepath.Join(d.sys, "block", fmt.Sprintf("zram%d", num))
-	if algo := chooseAlgorithm(block); algo != "" {
+	algo, err := chooseAlgorithm(block, algorithm)
+	if err != nil {
+		return 0, err
+	}
+	if algo != "" {
 		if err := os.WriteFile(filepath.Join(block, "comp_algorithm"), []byte(algo), 0); err != nil {
 			return 0, fmt.Errorf("choosing %s: %w", algo, err)
 		}
@@ -263,23 +271,51 @@ func (d *Device) fill(num int) {
 	}
 }
 
-// chooseAlgorithm picks lz4 when the kernel offers it (faster to
-// decompress, which is what a wake waits for), else lzo-rle, else leaves
-// the kernel's default.
-func chooseAlgorithm(block string) string {
+// Algorithms is the order "auto" prefers compressors in, chosen by
+// measurement (integration/bench_density_test.go, README): the same real
+// OpenClaw 2026.9.6 gateway squeezed alternately into lz4 and lzo-rle
+// devices on this 6.18 kernel gave 2.47–2.56× with lz4 and 2.62–2.75× with
+// lzo-rle (the pool's memory per MiB swapped: 0.40–0.42 vs 0.38–0.39), and
+// wakes no slower by any margin the run-to-run noise lets one see: lz4's
+// faster decompression saves microseconds per page, while a wake reads a
+// few thousand pages. lzo-rle's smaller pool is ~25 MiB per gateway.
+var Algorithms = []string{"lzo-rle", "lz4"}
+
+// chooseAlgorithm picks the compressor: want when the kernel offers it
+// (an error when not), else for "auto" the first of Algorithms the kernel
+// offers, else "" (the kernel's default).
+func chooseAlgorithm(block, want string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(block, "comp_algorithm"))
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	offered := strings.Fields(strings.NewReplacer("[", "", "]", "").Replace(string(b)))
-	for _, want := range []string{"lz4", "lzo-rle"} {
-		for _, a := range offered {
-			if a == want {
-				return a
-			}
+	if want != "" && want != "auto" {
+		if slices.Contains(offered, want) {
+			return want, nil
+		}
+		return "", fmt.Errorf("the kernel offers no %s compressor (it offers %s)", want, strings.Join(offered, ", "))
+	}
+	for _, a := range Algorithms {
+		if slices.Contains(offered, a) {
+			return a, nil
 		}
 	}
-	return ""
+	return "", nil
+}
+
+// ParseAlgorithm checks a --memory.zramAlgorithm value: "auto" or a
+// compressor's name (whether the kernel offers it is known at setup).
+func ParseAlgorithm(s string) error {
+	if s == "" || s == "auto" {
+		return nil
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("--memory.zramAlgorithm %q: want auto or a compressor such as lzo-rle or lz4", s)
+		}
+	}
+	return nil
 }
 
 // selected is the bracketed entry of comp_algorithm.

@@ -191,3 +191,30 @@ func TestCompressedEstimate(t *testing.T) {
 		}
 	}
 }
+
+func TestChooseAlgorithm(t *testing.T) {
+	block := t.TempDir()
+	if err := os.WriteFile(filepath.Join(block, "comp_algorithm"), []byte("lzo-rle lzo [lz4] \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ want, got, err string }{
+		{"auto", "lzo-rle", ""}, {"", "lzo-rle", ""}, {"lz4", "lz4", ""}, {"lzo", "lzo", ""},
+		{"zstd", "", "the kernel offers no zstd compressor (it offers lzo-rle, lzo, lz4)"},
+	} {
+		got, err := chooseAlgorithm(block, tc.want)
+		if got != tc.got || (err == nil) != (tc.err == "") || (err != nil && err.Error() != tc.err) {
+			t.Errorf("chooseAlgorithm(%q) = %q, %v; want %q, %q", tc.want, got, err, tc.got, tc.err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(block, "comp_algorithm"), []byte("[lz4] zstd\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := chooseAlgorithm(block, "auto"); got != "lz4" {
+		t.Errorf("auto without lzo-rle chose %q, want lz4", got)
+	}
+	for in, ok := range map[string]bool{"auto": true, "lz4": true, "lzo-rle": true, "LZ4; rm": false, "a/b": false} {
+		if err := ParseAlgorithm(in); (err == nil) != ok {
+			t.Errorf("ParseAlgorithm(%q) = %v", in, err)
+		}
+	}
+}

@@ -205,7 +205,7 @@ func up(cfg *config.Static) error {
 	estimate, _ := units.ParseBytes(cfg.Runtime.MemoryEstimate)
 	log.Info("memory budget", "budget", units.FormatBytes(budget), "uncapped_gateway_counts_as", cfg.Runtime.MemoryEstimate)
 	squeezeKeep, _ := units.ParseBytes(cfg.Memory.SqueezeKeep)
-	swap := zram.Setup(zram.Options{Size: cfg.Memory.Zram, StateFile: filepath.Join(cfg.DataDir, "zram.json"), Logger: log.Named("zram")})
+	swap := zram.Setup(zram.Options{Size: cfg.Memory.Zram, Algorithm: cfg.Memory.ZramAlgorithm, StateFile: filepath.Join(cfg.DataDir, "zram.json"), Logger: log.Named("zram")})
 	if err := st.RegisterNode(ctx, store.Node{Name: cfg.Node.Name, Address: routerLn.Addr().String(), StartedAt: time.Now().UTC(),
 		Labels: labels, MemoryBudget: budget, MemoryEstimate: estimate, PeerAddress: cfg.Node.PeerAddress}, nodeLease); err != nil {
 		return fmt.Errorf("registering node: %w", err)
