@@ -35,7 +35,8 @@ func TestBenchDensity(t *testing.T) {
 	}
 	gateways := envInt("CLAWD_BENCH_GATEWAYS", 2)
 	rounds := envInt("CLAWD_BENCH_ROUNDS", 10)
-	d := startDaemon(t, append(e2eGatewayFlags(img), "--memory.zram=auto")...)
+	// CLAWD_BENCH_FLAGS: more daemon flags, e.g. --memory.squeezekeep=32Mi.
+	d := startDaemon(t, append(append(e2eGatewayFlags(img), "--memory.zram=auto"), strings.Fields(os.Getenv("CLAWD_BENCH_FLAGS"))...)...)
 	used0 := hostUsed(t)
 	names := make([]string, gateways)
 	// One after another (a boot takes a core for ~20 s). Each gateway's

@@ -68,7 +68,7 @@ type benchTarget struct {
 }
 
 func benchWake(t *testing.T, out *bytes.Buffer, bt benchTarget, rounds int) {
-	d := startDaemon(t, append([]string{"--gateway.image=" + bt.image, "--warmpool.size=1"}, bt.flags...)...)
+	d := startDaemon(t, append([]string{"--gateway.image=" + bt.image, "--warmpool.size=1", "--memory.zram=auto"}, bt.flags...)...)
 	d.mustClawd("namespace", "create", "bench", "--hostname=bench.localhost", "--quota-memory="+bt.memory, "--timeout=5m")
 	peer := startPeer(t, bt)
 

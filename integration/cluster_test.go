@@ -18,7 +18,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/clawd-dev/clawd/internal/testenv"
-	"github.com/clawd-dev/clawd/zram"
 )
 
 // cluster is scripts/cluster.sh's hosts: each node a network namespace
@@ -115,16 +114,13 @@ func (c *cluster) node(name string, extra ...string) *daemon {
 		"--warmpool.size=0",
 		"--modelgw.address=:0",
 		"--skills.roots=" + skillsRoot,
+		// Nodes share the host's kernel: no node needs its own swap.
+		"--memory.zram=off",
 	}, extra...)
 	d.cmd = nil
 	d.start2(filepath.Join(repoRoot, "scripts/cluster.sh"), args, c.env)
 	t.Cleanup(func() {
 		d.stop()
-		// Nodes share the host's kernel, so each node's zram device is
-		// the host's: leave none behind.
-		if err := zram.Release(filepath.Join(d.dir, "zram.json")); err != nil {
-			t.Errorf("removing node %s's zram device: %v", name, err)
-		}
 		d.checkRaces()
 		if t.Failed() {
 			t.Logf("node %s log:\n%s", name, d.log())

@@ -62,7 +62,7 @@ func TestE2EOpenClaw(t *testing.T) {
 	image := e2eImage(t)
 
 	t.Run("two namespaces", func(t *testing.T) {
-		d := startDaemon(t, e2eGatewayFlags(image)...)
+		d := startDaemon(t, append(e2eGatewayFlags(image), "--memory.zram=auto")...)
 		// The gateways' models: the fake provider behind clawd's model
 		// gateway, set before the create, so the first boot already has it.
 		fp, fakeURL := startFakeProvider(t)

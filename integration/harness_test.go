@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,6 +196,11 @@ func startSecureDaemon(t testing.TB, extra ...string) *daemon {
 		"--modelgw.address=:0",
 		"--skills.roots=" + skillsRoot,
 	}, extra...)
+	// Swap only where a test asks for it: every daemon left to the
+	// default would make a zram device of a quarter of the host's memory.
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--memory.zram=") }) {
+		d.args = append(d.args, "--memory.zram=off")
+	}
 	d.start()
 	t.Cleanup(func() {
 		d.stop()

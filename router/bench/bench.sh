@@ -126,7 +126,7 @@ start_daemon() {
   port p; RP[$d]=$p; port p; AP[$d]=$p; port p; EC[$d]=$p; port p
   "$WORK/clawd" up --datadir="$WORK/$d" --router.address=127.0.0.1:${RP[$d]} --api.address=127.0.0.1:${AP[$d]} \
     --etcd.clienturl=http://127.0.0.1:${EC[$d]} --etcd.peerurl=http://127.0.0.1:$p \
-    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --log.level=warn --modelgw.address=:0 "$@" \
+    --gateway.image=$IMAGE --node.name=bench-$d-$$ --warmpool.size=0 --memory.zram=off --log.level=warn --modelgw.address=:0 "$@" \
     >"$WORK/$d.out" 2>"$WORK/$d.log" &
   PID[$d]=$!
 }
