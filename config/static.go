@@ -69,9 +69,8 @@ type Retention struct {
 
 // Memory sets up the Compressed tier's swap.
 type Memory struct {
-	SqueezeKeep  string `description:"What squeezing a gateway into zram leaves resident (its most recently used pages), e.g. 128Mi: less saves memory, more makes its wake faster (fewer pages read back from zram)." json:"squeezeKeep,omitempty" yaml:"squeezeKeep,omitempty"`
-	WakePrefetch bool   `description:"When a Compressed gateway wakes, read its memory back from zram in the background (on another core) while the held requests reach it, instead of one page fault at a time as it touches its pages. Off: a woken gateway holds only what it touched (less memory, slower first requests)." json:"wakePrefetch,omitempty" yaml:"wakePrefetch,omitempty"`
-	Zram         string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
+	SqueezeKeep string `description:"What squeezing a gateway into zram leaves resident (its most recently used pages), e.g. 128Mi: less saves memory, more makes its wake faster (fewer pages read back from zram)." json:"squeezeKeep,omitempty" yaml:"squeezeKeep,omitempty"`
+	Zram        string `description:"zram swap device for the Compressed sleep tier: auto (a quarter of the host's memory), off, or a size such as 6Gi. Needs root and a kernel with zram; clawd never touches swap it did not make, and running gateways never swap." json:"zram,omitempty" yaml:"zram,omitempty"`
 	// ZramAlgorithm is the compressor of the zram device clawd makes.
 	ZramAlgorithm string `description:"Compressor of the zram device clawd makes: auto (lzo-rle if the kernel has it, else lz4: lzo-rle measured 2.6-2.75x against lz4's 2.5x on real gateways, with wakes no slower), or one the kernel offers (cat /sys/block/zram*/comp_algorithm). A device made by an earlier run keeps its compressor." json:"zramAlgorithm,omitempty" yaml:"zramAlgorithm,omitempty"`
 }
@@ -268,7 +267,7 @@ func (s *Static) SetDefaults() {
 	s.Billing = &Billing{Stripe: &Stripe{APIBase: DefaultStripeAPIBase}}
 	s.Retention = &Retention{Interval: ptypes.Duration(24 * time.Hour), FirstAfter: ptypes.Duration(5 * time.Minute)}
 	s.Warmpool = &Warmpool{Size: 2, CPU: "1", Memory: "2Gi"}
-	s.Memory = &Memory{Zram: "auto", ZramAlgorithm: "auto", SqueezeKeep: "128Mi", WakePrefetch: true}
+	s.Memory = &Memory{Zram: "auto", ZramAlgorithm: "auto", SqueezeKeep: "128Mi"}
 	s.Reaper = &Reaper{
 		Interval:     ptypes.Duration(5 * time.Second),
 		LeakInterval: ptypes.Duration(time.Minute),

@@ -288,9 +288,6 @@ type Squeezer interface {
 	// KeepResident closes swap to the container again (after a thaw):
 	// what is swapped comes back as it is touched, nothing more goes out.
 	KeepResident(ctx context.Context, namespace string) error
-	// Prefetch reads the thawed container's swapped memory back ahead of
-	// its touching it, and returns when done.
-	Prefetch(ctx context.Context, namespace string) error
 	// Memory reads what the container holds resident and swapped.
 	Memory(ctx context.Context, namespace string) (Memory, error)
 }

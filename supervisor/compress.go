@@ -117,12 +117,9 @@ func warmHost(ns namespace.Namespace) string {
 	return ns.Spec.Name
 }
 
-// thawed closes swap to a gateway that was Compressed again once it runs,
-// so none of its pages go out while it is awake, and reads what is
-// swapped back in the background while the held requests reach it: the
-// gateway's own faults then mostly find their pages already read. Best
-// effort: the squeeze already left it with swappiness 0, and pages not
-// prefetched come back as they are touched.
+// thawed closes swap to a gateway that was Compressed again once it runs:
+// its pages come back as it touches them, and none go out while it is
+// awake. Best effort: the squeeze already left it with swappiness 0.
 func (s *Supervisor) thawed(ctx context.Context, ns namespace.Namespace, log hclog.Logger) {
 	sq, ok := s.rt.(runtime.Squeezer)
 	if !ok || ns.Status.Phase != namespace.PhaseCompressed {
@@ -131,23 +128,7 @@ func (s *Supervisor) thawed(ctx context.Context, ns namespace.Namespace, log hcl
 	if err := sq.KeepResident(ctx, ns.Spec.Name); err != nil {
 		log.Warn("closing swap to the woken gateway failed", "error", err)
 	}
-	if !s.cfg.WakePrefetch {
-		return
-	}
-	go func() {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), prefetchTimeout)
-		defer cancel()
-		start := time.Now()
-		if err := sq.Prefetch(pctx, ns.Spec.Name); err != nil {
-			log.Warn("reading the woken gateway's memory back from zram failed; its pages come back as it touches them", "error", err)
-			return
-		}
-		log.Debug("woken gateway's memory read back from zram", "took", time.Since(start))
-	}()
 }
-
-// prefetchTimeout bounds a prefetch; a real gateway's takes under a second.
-const prefetchTimeout = 30 * time.Second
 
 // keepOutOfSwap closes swap to a running gateway once per container, while
 // clawd's zram swap exists: a capped one has none already (its swap limit

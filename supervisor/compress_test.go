@@ -39,13 +39,6 @@ func (r *squeezeRuntime) KeepResident(_ context.Context, ns string) error {
 	return nil
 }
 
-func (r *squeezeRuntime) Prefetch(_ context.Context, ns string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.record("prefetch", ns)
-	return nil
-}
-
 func (r *squeezeRuntime) Memory(context.Context, string) (runtime.Memory, error) { return r.mem, nil }
 
 // fakeSwap compresses 3:1, or is unavailable for why.
@@ -61,7 +54,6 @@ func TestSleepToCompressedSqueezesThenWakes(t *testing.T) {
 	st := newFakeStore(log, spec("alpha"))
 	cfg := testConfig()
 	cfg.Swap = fakeSwap{}
-	cfg.WakePrefetch = true
 	s := runSupervisor(t, cfg, rt, st)
 	waitPhase(t, st, "alpha", namespace.PhaseRunning)
 
@@ -91,15 +83,6 @@ func TestSleepToCompressedSqueezesThenWakes(t *testing.T) {
 	if rt.count("unpause", "alpha") != 2 || rt.count("keep-resident", "alpha") != 2 ||
 		log.index("runtime.keep-resident alpha") > log.index("runtime.pause alpha") {
 		t.Errorf("woken without a thaw and swap closed: %v", log.ops)
-	}
-	// The thaw reads the swapped memory back, once, after closing swap
-	// (the squeeze's own thaw does not: it squeezes again).
-	deadline := time.Now().Add(5 * time.Second)
-	for rt.count("prefetch", "alpha") == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if rt.count("prefetch", "alpha") != 1 || log.index("runtime.prefetch alpha") < log.lastIndex("runtime.keep-resident alpha") {
-		t.Errorf("want one prefetch after swap closed: %v", log.ops)
 	}
 }
 

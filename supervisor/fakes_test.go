@@ -42,18 +42,6 @@ func (l *opLog) index(op string) int {
 	return -1
 }
 
-// lastIndex is the position of the last op equal to op, or -1.
-func (l *opLog) lastIndex(op string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := len(l.ops) - 1; i >= 0; i-- {
-		if l.ops[i] == op {
-			return i
-		}
-	}
-	return -1
-}
-
 // onStart is what a fake container does when it is started.
 type onStart func(inst *runtime.Instance)
 

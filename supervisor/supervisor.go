@@ -122,9 +122,6 @@ type Config struct {
 	// SqueezeKeep is what a squeeze leaves resident: the pages a gateway
 	// touched last, which its next request most likely needs again.
 	SqueezeKeep int64
-	// WakePrefetch reads a woken Compressed gateway's swapped memory back
-	// in the background (thawed).
-	WakePrefetch bool
 	// Fence, when set, keeps gateways from starting while it is up (see
 	// fence.go).
 	Fence   Fence

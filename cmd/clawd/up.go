@@ -258,7 +258,6 @@ func up(cfg *config.Static) error {
 		Volumes:          vols,
 		Swap:             swap,
 		SqueezeKeep:      squeezeKeep,
-		WakePrefetch:     cfg.Memory.WakePrefetch,
 		Fence:            fo,
 		Logger:           log.Named("supervisor"),
 	}, rt, st)

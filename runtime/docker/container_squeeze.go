@@ -50,19 +50,6 @@ func (r *Runtime) KeepResident(ctx context.Context, ns string) error {
 	return nil
 }
 
-// Prefetch reads the thawed gateway's swapped memory back
-// (cgroupfs.Prefetch).
-func (r *Runtime) Prefetch(ctx context.Context, ns string) error {
-	pid, err := r.pid(ctx, ns, "prefetching")
-	if err != nil {
-		return err
-	}
-	if _, err := cgroupfs.Prefetch(pid); err != nil {
-		return fmt.Errorf("prefetching gateway %s: %w", ns, err)
-	}
-	return nil
-}
-
 // Memory reads what the gateway's cgroup holds resident and swapped.
 func (r *Runtime) Memory(ctx context.Context, ns string) (runtime.Memory, error) {
 	pid, err := r.pid(ctx, ns, "reading memory of")
