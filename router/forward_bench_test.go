@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/valyala/fasthttp"
 
 	"github.com/clawd-dev/clawd/namespace"
 	"github.com/clawd-dev/clawd/quota"
@@ -28,13 +26,7 @@ func BenchmarkForward(b *testing.B) {
 }
 
 func benchForward(b *testing.B, limit int64) {
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"ok":true}`) }}
-	go func() { _ = gw.Serve(gln) }()
-	b.Cleanup(func() { _ = gw.Shutdown() })
+	gln := serveBody(b, `{"ok":true}`)
 
 	w := &hostWatcher{ns: make(chan store.Event, 1)}
 	ns := nsAt("gw", namespace.PhaseRunning, gln.Addr().String(), "gw.example")
@@ -48,19 +40,7 @@ func benchForward(b *testing.B, limit int64) {
 	b.Cleanup(cancel)
 	go r.Run(ctx, w)
 	<-r.Ready()
-	url := serveRouter(b, r, Limits{})
-
-	c := &fasthttp.HostClient{Addr: url[len("http://"):], MaxConns: 64}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		req.SetRequestURI("http://gw.example/healthz")
-		for pb.Next() {
-			if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-				b.Fatalf("%v %d", err, resp.StatusCode())
-			}
-		}
-	})
+	benchHealthz(b, serveRouter(b, r, Limits{}))
 }
 
 // The request path's own cost of the quota: one admission, with no

@@ -32,13 +32,7 @@ func (*peerRecorder) ObservesPeerServed() {}
 // node authenticated; the access log and the metrics heard of it there.
 // Without a client certificate the peer listener refuses it (403).
 func TestHandlePeerObservers(t *testing.T) {
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }}
-	go func() { _ = gw.Serve(gln) }()
-	t.Cleanup(func() { _ = gw.Shutdown() })
+	gln := serveBody(t, "ok")
 
 	w := &hostWatcher{ns: make(chan store.Event, 1)}
 	w.ns <- store.Event{Type: store.EventReset, Snapshot: []namespace.Namespace{nsAt("gw", namespace.PhaseRunning, gln.Addr().String(), "gw.example")}}
@@ -150,13 +144,7 @@ func (p tlsPeers) Known(string) bool { return true }
 // access log; beside the same request served on A
 // (go test -bench ForwardPeer -benchmem ./router; compare the two).
 func BenchmarkForwardPeer(b *testing.B) {
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"ok":true}`) }}
-	go func() { _ = gw.Serve(gln) }()
-	b.Cleanup(func() { _ = gw.Shutdown() })
+	gln := serveBody(b, `{"ok":true}`)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 
@@ -190,18 +178,7 @@ func BenchmarkForwardPeer(b *testing.B) {
 		r    *Router
 	}{{"own node", a}, {"via a peer", c}} {
 		b.Run(tc.name, func(b *testing.B) {
-			url := serveRouter(b, tc.r, Limits{})
-			hc := &fasthttp.HostClient{Addr: url[len("http://"):], MaxConns: 64}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-				req.SetRequestURI("http://gw.example/healthz")
-				for pb.Next() {
-					if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-						b.Fatalf("%v %d", err, resp.StatusCode())
-					}
-				}
-			})
+			benchHealthz(b, serveRouter(b, tc.r, Limits{}))
 		})
 	}
 }
@@ -210,13 +187,7 @@ func BenchmarkForwardPeer(b *testing.B) {
 // on the forwarding node with that wait; the header that carries it
 // across the hop never reaches the client.
 func TestPeerWakeWaited(t *testing.T) {
-	gln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }}
-	go func() { _ = gw.Serve(gln) }()
-	t.Cleanup(func() { _ = gw.Shutdown() })
+	gln := serveBody(t, "ok")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
@@ -263,4 +234,34 @@ func TestPeerWakeWaited(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Peer != "a" || reqs[0].WakeWaited < 30*time.Millisecond {
 		t.Fatalf("node c observed %+v, want one request forwarded to a, held ≥ 30ms", reqs)
 	}
+}
+
+// serveBody runs a gateway stand-in answering every request with body; it
+// returns its listener.
+func serveBody(tb testing.TB, body string) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	gw := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(body) }}
+	go func() { _ = gw.Serve(ln) }()
+	tb.Cleanup(func() { _ = gw.Shutdown() })
+	return ln
+}
+
+// benchHealthz sends GET /healthz for gw.example to the router at url
+// from parallel clients, each request expected to answer 200.
+func benchHealthz(b *testing.B, url string) {
+	c := &fasthttp.HostClient{Addr: url[len("http://"):], MaxConns: 64}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("http://gw.example/healthz")
+		for pb.Next() {
+			if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				b.Fatalf("%v %d", err, resp.StatusCode())
+			}
+		}
+	})
 }
