@@ -36,8 +36,8 @@ func (s *Server) routeBilling() {
 	s.handle("GET /api/v1/billing/plans", s.billingPlans)
 	s.handle("POST /api/v1/billing/plans", s.billingCreatePlan)
 	s.handle("PUT /api/v1/billing/subscriptions/{name}", s.billingSubscribe)
-	s.handle("DELETE /api/v1/billing/subscriptions/{name}", s.billingUnsubscribe)
-	s.handle("POST /api/v1/billing/subscriptions/{name}/resume", s.billingResume)
+	s.handle("DELETE /api/v1/billing/subscriptions/{name}", s.billingOnNamespace(Billing.Unsubscribe))
+	s.handle("POST /api/v1/billing/subscriptions/{name}/resume", s.billingOnNamespace(Billing.Resume))
 	s.handle("GET /api/v1/billing/invoices/{name}", s.billingInvoices)
 	s.handle("GET /api/v1/billing/subscriptions", s.billingCustomers)
 	s.mux.HandleFunc("POST /api/v1/billing/stripe/webhook", s.billingWebhook)
@@ -101,26 +101,19 @@ func (s *Server) billingSubscribe(r *http.Request) (int, any, error) {
 	return http.StatusOK, c, nil
 }
 
-func (s *Server) billingUnsubscribe(r *http.Request) (int, any, error) {
-	if s.cfg.Billing == nil {
-		return 0, nil, errNoBilling
+// billingOnNamespace serves a call that changes one namespace's billing
+// and answers with its customer record.
+func (s *Server) billingOnNamespace(op func(Billing, context.Context, string) (billing.Customer, error)) func(*http.Request) (int, any, error) {
+	return func(r *http.Request) (int, any, error) {
+		if s.cfg.Billing == nil {
+			return 0, nil, errNoBilling
+		}
+		c, err := op(s.cfg.Billing, r.Context(), r.PathValue("name"))
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, c, nil
 	}
-	c, err := s.cfg.Billing.Unsubscribe(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, c, nil
-}
-
-func (s *Server) billingResume(r *http.Request) (int, any, error) {
-	if s.cfg.Billing == nil {
-		return 0, nil, errNoBilling
-	}
-	c, err := s.cfg.Billing.Resume(r.Context(), r.PathValue("name"))
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, c, nil
 }
 
 func (s *Server) billingInvoices(r *http.Request) (int, any, error) {

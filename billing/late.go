@@ -3,7 +3,6 @@ package billing
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/clawd-dev/clawd/ledger"
-	"github.com/clawd-dev/clawd/store"
 )
 
 // Usage can reach the ledger after its hour was sent: the ledger was
@@ -134,7 +132,7 @@ func (s *Service) sendDifference(ctx context.Context, sc *stripe.Client, r ledge
 			return err
 		}
 		h.add(r.Namespace, k.name, total-was)
-		if err := s.recordSent(ctx, r.Hour, h); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.recordSent(ctx, r.Hour, h); err != nil {
 			return err
 		}
 		s.log.Info("usage that reached the ledger after its hour was sent is billed now", "namespace", r.Namespace, "hour", r.Hour.Format("2006-01-02T15Z"), "kind", k.name, "value", total-was)

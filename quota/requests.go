@@ -113,21 +113,7 @@ func (q *Requests) Used(ctx context.Context, ns string, now time.Time) (int64, e
 	if err != nil {
 		return 0, err
 	}
-	var n int64
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	mine := int64(0)
-	if c := q.counts[hourKey{now.Unix() / 3600, ns}]; c != nil {
-		mine = c.mine
-	}
-	for _, rc := range counts {
-		if rc.Node == q.node {
-			mine = max(mine, rc.Count) // before this node's first flush after a restart
-			continue
-		}
-		n += rc.Count
-	}
-	return n + mine, nil
+	return q.sum(counts, now)[ns], nil
 }
 
 // UsedAll is Used for every namespace with requests in the hour, in one read.
@@ -136,12 +122,19 @@ func (q *Requests) UsedAll(ctx context.Context, now time.Time) (map[string]int64
 	if err != nil {
 		return nil, err
 	}
+	return q.sum(counts, now), nil
+}
+
+// sum adds the hour's stored counts up by namespace, with this node's own
+// count taken from memory where it is ahead of what it last wrote (and from
+// the store before its first flush after a restart).
+func (q *Requests) sum(counts []RequestCount, now time.Time) map[string]int64 {
 	hour := now.Unix() / 3600
 	out := map[string]int64{}
-	stored := map[string]int64{} // this node's last flush, by namespace
+	mine := map[string]int64{}
 	for _, rc := range counts {
 		if rc.Node == q.node {
-			stored[rc.Namespace] = rc.Count
+			mine[rc.Namespace] = rc.Count
 			continue
 		}
 		out[rc.Namespace] += rc.Count
@@ -150,13 +143,13 @@ func (q *Requests) UsedAll(ctx context.Context, now time.Time) (map[string]int64
 	defer q.mu.Unlock()
 	for k, c := range q.counts {
 		if k.hour == hour {
-			stored[k.ns] = max(stored[k.ns], c.mine)
+			mine[k.ns] = max(mine[k.ns], c.mine)
 		}
 	}
-	for ns, n := range stored {
+	for ns, n := range mine {
 		out[ns] += n
 	}
-	return out, nil
+	return out
 }
 
 // Forget drops a deleted namespace's counts (the store's go with their hour).

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -73,17 +72,10 @@ func (d *Device) sweep(log hclog.Logger) {
 		if owned(r) {
 			continue
 		}
-		if active, _ := swapActive(dev); active {
-			if err := swapoff(dev); err != nil {
-				log.Warn("could not switch off a zram device an earlier clawd left behind", "device", dev, "owner", r.StateFile, "error", err)
-				continue
-			}
-		}
-		if err := os.WriteFile(filepath.Join(d.sys, "class/zram-control/hot_remove"), []byte(strconv.Itoa(r.Device)), 0); err != nil {
-			log.Warn("could not remove a zram device an earlier clawd left behind", "device", dev, "error", err)
+		if err := d.remove(r.Device); err != nil {
+			log.Warn("could not remove a zram device an earlier clawd left behind", "device", dev, "owner", r.StateFile, "error", err)
 			continue
 		}
-		_ = os.Remove(path)
 		log.Info("removed a zram device an earlier clawd left behind; its data dir is gone", "device", dev, "owner", r.StateFile)
 	}
 }

@@ -438,16 +438,27 @@ func Release(stateFile string) error {
 		(&Device{sys: "/sys"}).unregister(s.Device)
 		return os.Remove(stateFile) // not ours any more
 	}
+	if err := (&Device{sys: "/sys"}).remove(s.Device); err != nil {
+		return err
+	}
+	return os.Remove(stateFile)
+}
+
+// remove switches device num off if it is swap, removes it, and forgets
+// its host-wide record. Pages still in it are read back into their
+// cgroups first (swapoff).
+func (d *Device) remove(num int) error {
+	dev := fmt.Sprintf("/dev/zram%d", num)
 	if active, _ := swapActive(dev); active {
 		if err := swapoff(dev); err != nil {
 			return fmt.Errorf("swapoff %s: %w", dev, err)
 		}
 	}
-	if err := os.WriteFile("/sys/class/zram-control/hot_remove", []byte(strconv.Itoa(s.Device)), 0); err != nil {
-		return fmt.Errorf("removing zram%d: %w", s.Device, err)
+	if err := os.WriteFile(filepath.Join(d.sys, "class/zram-control/hot_remove"), []byte(strconv.Itoa(num)), 0); err != nil {
+		return fmt.Errorf("removing zram%d: %w", num, err)
 	}
-	(&Device{sys: "/sys"}).unregister(s.Device)
-	return os.Remove(stateFile)
+	d.unregister(num)
+	return nil
 }
 
 // swapActive reports whether dev is listed in /proc/swaps.
