@@ -16,6 +16,7 @@ import (
 	"github.com/clawd-dev/clawd/zram"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -142,12 +144,52 @@ func variantImage(t testing.TB, tag string, env map[string]string) string {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	// Below the kernel's ephemeral range: a port from it, free when
+	// checked, can be taken by any outgoing connection (to etcd, to a
+	// gateway) before the daemon binds it ("address already in use").
+	lo := ephemeralLow()
+	for range 1000 {
+		p := lowPorts + rand.IntN(max(lo-lowPorts, 1))
+		if portsGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+// lowPorts is where freePort starts looking; portsGiven are the ports it
+// handed out in this run, never handed out twice.
+const lowPorts = 20000
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	if n, err := strconv.Atoi(f[0]); err == nil && n > lowPorts+1000 {
+		return n
+	}
+	return 32768
 }
 
 // daemon is one `clawd up` process with its own data dir, ports and store.

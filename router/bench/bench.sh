@@ -263,6 +263,9 @@ run() {
   RPS[$k]="${RPS[$k]:-} $rps"; P50[$k]="${P50[$k]:-} $p50"; P99[$k]="${P99[$k]:-} $p99"
   ERR[$k]=$(( ${ERR[$k]:-0} + ${bad:-0} + ${errs:-0} ))
   log "$name c=$c: $rps req/s, p50 $p50 ms, p99 $p99 ms"
+  # What the errors were (non-2xx answers, or connect/read/write/timeout).
+  [ $(( ${bad:-0} + ${errs:-0} )) -gt 0 ] && log "$name c=$c errors: $(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr -s ' \n' ' ')"
+  return 0
 }
 # pin CPU PID...: every thread of the processes on that CPU; unpin: back
 # on all of them.
