@@ -33,7 +33,8 @@ type Store interface {
 }
 
 // Runtime lists and removes this node's gateways (label-proven: List
-// returns only containers of this cluster).
+// returns only containers of this cluster that this node made, so a
+// neighbour sharing the Docker engine is never taken for a stale copy).
 type Runtime interface {
 	List(ctx context.Context) ([]runtime.Instance, error)
 	Remove(ctx context.Context, namespace string, opts runtime.RemoveOptions) error

@@ -18,6 +18,9 @@ const (
 	LabelCluster   = "io.clawd.cluster"
 	LabelNamespace = "io.clawd.namespace"
 	LabelRole      = "io.clawd.role" // "gateway", "data", "skills", "network"
+	// LabelNode is the node that made the object. Nodes of one cluster
+	// that share a Docker engine each see only their own objects.
+	LabelNode = "io.clawd.node"
 )
 
 // ErrNotFound is returned (wrapped) when the namespace has no container.

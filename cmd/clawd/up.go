@@ -150,7 +150,7 @@ func up(cfg *config.Static) error {
 	var _ supervisor.RouterAddresser = (*docker.Runtime)(nil)
 	var _ supervisor.Metrics = (*metrics.Supervisor)(nil)
 	var _ runtime.SpareAddresser = (*docker.Runtime)(nil)
-	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), SharedVolumes: cfg.Volumes.Shared, Logger: log.Named("runtime")})
+	rt, err := docker.New(docker.Config{Host: cfg.Docker.Host, SubnetPool: cfg.Docker.SubnetPool, ClusterID: st.ClusterID(), SharedVolumes: cfg.Volumes.Shared, Node: cfg.Node.Name, Logger: log.Named("runtime")})
 	if err != nil {
 		return fmt.Errorf("connecting to Docker: %w", err)
 	}

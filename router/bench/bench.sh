@@ -148,7 +148,9 @@ log "starting daemons A, B and C (a second node of A's cluster)"
 SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
 port PEER_A
 start_daemon a --node.peeraddress=127.0.0.1:$PEER_A --secrets.key="$SECRETS_KEY"
-start_daemon b
+# B's namespaces are placed on A's node, which never holds a lease in B's
+# etcd: without a long grace B would declare it gone and fail them all.
+start_daemon b --node.grace=720h
 wait_daemon a
 start_daemon c --etcd.endpoints=http://127.0.0.1:${EC[a]} --secrets.key="$SECRETS_KEY"
 wait_daemon b

@@ -54,7 +54,7 @@ func (r *Runtime) listInstances(ctx context.Context, keep func(runtime.Instance)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(listConcurrency)
 	for i, c := range res.Items {
-		if role := c.Labels[runtime.LabelRole]; role != roleGateway && role != roleSpare {
+		if role := c.Labels[runtime.LabelRole]; role != roleGateway && role != roleSpare || !r.mine(c.Labels) {
 			continue
 		}
 		g.Go(func() error {

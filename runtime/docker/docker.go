@@ -56,6 +56,11 @@ type Config struct {
 	// mounts (NFS, say): each volume is then a bind of SharedVolumes/NAME,
 	// so a namespace moved to another node finds its data there.
 	SharedVolumes string `description:"Directory on storage every node shares; volumes are binds of DIR/NAME"`
+	// Node is this node's name, stamped on every object it creates; the
+	// objects another node of the cluster made on the same engine are
+	// then not this runtime's to list, watch or remove. Empty: every
+	// object of the cluster is.
+	Node string `description:"This node's name, stamped on the objects it creates"`
 }
 
 // Runtime runs gateway containers on one Docker Engine. It is safe for
@@ -76,6 +81,7 @@ type Runtime struct {
 	iptables iptablesFunc
 	hostCPUs atomic.Int64 // the engine's CPUs, once read (HostCPUs)
 	shared   string       // Config.SharedVolumes
+	node     string       // Config.Node
 }
 
 // clusterIDRE keeps the cluster id usable inside Docker object names.
@@ -121,7 +127,7 @@ func newRuntime(api client.APIClient, cfg Config) *Runtime {
 	if len(short) > 8 {
 		short = short[:8]
 	}
-	return &Runtime{api: api, log: log, cluster: cfg.ClusterID, short: short, callTimeout: timeout, iptables: runIptables, shared: cfg.SharedVolumes}
+	return &Runtime{api: api, log: log, cluster: cfg.ClusterID, short: short, callTimeout: timeout, iptables: runIptables, shared: cfg.SharedVolumes, node: cfg.Node}
 }
 
 // ClusterID returns the cluster id the runtime stamps on its objects.

@@ -29,6 +29,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -623,6 +624,63 @@ func TestClustersDoNotTouchEachOther(t *testing.T) {
 	}
 	if objs, _ := b.Objects(ctx); len(objs) != 4 {
 		t.Fatalf("b owns %d objects after c's attempts", len(objs))
+	}
+}
+
+// TestNodesSharingAnEngine: two nodes of one cluster on one engine each
+// list, watch and sweep only the gateways they made. (A node that saw its
+// neighbour's gateway as one "placed elsewhere" removed it, network and
+// all, under load.)
+func TestNodesSharingAnEngine(t *testing.T) {
+	a := newTestRuntime(t)
+	image := testImage(t, a.api)
+	ctx := ctxT(t)
+	a.node = "node-a"
+	b := newRuntime(a.api, Config{ClusterID: a.ClusterID(), Node: "node-b", SubnetPool: testSubnetPool})
+	b.subnets = a.subnets
+	// A clawd that stamped no node (before the label) is everyone's.
+	legacy := newRuntime(a.api, Config{ClusterID: a.ClusterID(), SubnetPool: testSubnetPool})
+	legacy.subnets = a.subnets
+
+	ia, err := a.Create(ctx, testSpec("on-a", image))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ia.Labels[runtime.LabelNode] != "node-a" {
+		t.Fatalf("labels %v: no node", ia.Labels)
+	}
+	if _, err := legacy.Create(ctx, testSpec("unstamped", image)); err != nil {
+		t.Fatal(err)
+	}
+	names := func(r *Runtime) (list []string, objs int) {
+		insts, err := r.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range insts {
+			list = append(list, in.Namespace)
+		}
+		o, err := r.Objects(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list, len(o)
+	}
+	if list, objs := names(a); !slices.Equal(list, []string{"on-a", "unstamped"}) || objs != 8 {
+		t.Errorf("node a lists %v and %d objects, want its own and the unstamped one's (8)", list, objs)
+	}
+	if list, objs := names(b); !slices.Equal(list, []string{"unstamped"}) || objs != 4 {
+		t.Errorf("node b lists %v and %d objects, want only the unstamped one's (4)", list, objs)
+	}
+	if list, _ := names(legacy); len(list) != 2 {
+		t.Errorf("a runtime without a node lists %v, want both", list)
+	}
+	ev := events.Message{Action: events.ActionStart, Actor: events.Actor{ID: ia.ContainerID, Attributes: ia.Labels}}
+	if _, ok := b.eventFromMessage(ev); ok {
+		t.Error("node b heard node a's gateway start")
+	}
+	if _, ok := a.eventFromMessage(ev); !ok {
+		t.Error("node a did not hear its own gateway start")
 	}
 }
 

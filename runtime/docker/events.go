@@ -70,6 +70,9 @@ func (r *Runtime) Events(ctx context.Context) (<-chan runtime.Event, <-chan erro
 // event's "name" attribute is the name after the event, so the rename that
 // claims a spare already carries the namespace); a spare's events carry none.
 func (r *Runtime) eventFromMessage(m events.Message) (runtime.Event, bool) {
+	if !r.mine(m.Actor.Attributes) {
+		return runtime.Event{}, false
+	}
 	var ns string
 	switch m.Actor.Attributes[runtime.LabelRole] {
 	case roleGateway:

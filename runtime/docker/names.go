@@ -104,12 +104,16 @@ func (r *Runtime) volumeName(ns, role string) string { return r.containerName(ns
 
 // labels are stamped on every object of the namespace.
 func (r *Runtime) labels(ns, role string) map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		runtime.LabelManaged:   "true",
 		runtime.LabelCluster:   r.cluster,
 		runtime.LabelNamespace: ns,
 		runtime.LabelRole:      role,
 	}
+	if r.node != "" {
+		l[runtime.LabelNode] = r.node
+	}
+	return l
 }
 
 // gateway names the Docker objects of one gateway: a namespace's, named
@@ -165,6 +169,15 @@ func (r *Runtime) logger(g gateway) hclog.Logger {
 // owned reports whether labels prove the object belongs to this cluster.
 func (r *Runtime) owned(labels map[string]string) bool {
 	return labels[runtime.LabelManaged] == "true" && labels[runtime.LabelCluster] == r.cluster
+}
+
+// mine reports whether an object of this cluster is this node's: made by
+// it, or by a clawd that stamped no node. Another node sharing the engine
+// keeps its own (a node that removed a neighbour's gateway as "placed
+// elsewhere" took down a running namespace).
+func (r *Runtime) mine(labels map[string]string) bool {
+	n := labels[runtime.LabelNode]
+	return r.node == "" || n == "" || n == r.node
 }
 
 // clusterFilter selects this cluster's objects in list calls.

@@ -30,6 +30,9 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 		return nil, fmt.Errorf("listing clawd containers: %w", err)
 	}
 	for _, c := range cs.Items {
+		if !r.mine(c.Labels) {
+			continue
+		}
 		name := c.ID
 		if len(c.Names) > 0 {
 			name = strings.TrimPrefix(c.Names[0], "/")
@@ -53,6 +56,9 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 		return nil, fmt.Errorf("listing clawd networks: %w", err)
 	}
 	for _, n := range ns.Items {
+		if !r.mine(n.Labels) {
+			continue
+		}
 		objs = append(objs, runtime.Object{
 			Kind: "network", ID: n.ID, Name: n.Name,
 			Namespace: n.Labels[runtime.LabelNamespace], Spare: n.Labels[LabelSpare], Created: n.Created,
@@ -69,6 +75,9 @@ func (r *Runtime) Objects(ctx context.Context) ([]runtime.Object, error) {
 		return nil, fmt.Errorf("listing clawd volumes: %w", err)
 	}
 	for _, v := range vs.Items {
+		if !r.mine(v.Labels) {
+			continue
+		}
 		objs = append(objs, runtime.Object{
 			Kind: "volume", ID: v.Name, Name: v.Name,
 			Namespace: v.Labels[runtime.LabelNamespace], Spare: v.Labels[LabelSpare], Created: parseDockerTime(v.CreatedAt),
