@@ -352,6 +352,10 @@ for c in $CONNS; do
   done
 done
 echo
+# Error replies are cheap: a row with any measures them, not forwarding.
+for k in "${!ERR[@]}"; do
+  [ "${ERR[$k]}" -gt 0 ] && echo "WARNING: ${k%/*} c=${k#*/} had ${ERR[$k]} errors (above, 'errors:' says which): its figures are not the router's"
+done
 has() { local k; for k in "$@"; do [ -n "${RPS[$k]:-}" ] || return 1; done; }
 for c in $CONNS; do
   has host10k/$c host/$c key10k/$c key/$c &&
