@@ -32,6 +32,8 @@
 # let the 1-entry and 10k-entry rows run back to back, so load from other
 # work on the host shifts both alike. Both daemons run without a warm pool.
 #
+# Per cross row it also prints each node's CPU time and read+write system
+# calls per request (/proc/PID/io), beside the own node's.
 # Knobs: BENCH_DURATION (8s), BENCH_CONNS ("64 256"), BENCH_PATH (/healthz),
 # BENCH_SEED (10000), BENCH_ROUNDS (2), BENCH_ROWS (every row: "direct host
 # host10k quota nginx key key10k cross hostpin crosspin"), BENCH_CLAWD (a
@@ -230,7 +232,7 @@ done
 # ms converts wrk's 850.00us / 1.23ms / 1.02s to milliseconds.
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'; }
 
-declare -A RPS P50 P99 ERR CPU CPUC
+declare -A RPS P50 P99 ERR CPU CPUC SYS SYSC
 # The proxy processes each row runs through, for its CPU time per request:
 # on a shared host that is steadier than requests per second.
 declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=${PID[b]} [quota]=${PID[b]} [cross]="${PID[c]} ${PID[a]}"
@@ -239,6 +241,8 @@ declare -A PROCS=([host]=${PID[a]} [key]=${PID[a]} [host10k]=${PID[b]} [key10k]=
 # ticks PID...: their user+system CPU time, in clock ticks.
 ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 HZ=$(getconf CLK_TCK)
+# sysrw PID...: their read and write system calls so far (/proc/PID/io).
+sysrw() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^sysc[rw]:/ {n += $2} END {print n}' "/proc/$p/io"))); done; echo $t; }
 # run NAME CONNS URL [wrk args]: one wrk run, its figures added to NAME/CONNS.
 run() {
   local name=$1 c=$2 url=$3; shift 3
@@ -246,17 +250,20 @@ run() {
   local t0=0 t1=0 procs=${PROCS[$name]:-}
   [ -n "$procs" ] && t0=$(ticks $procs)
   # Of a cross row, node C's share apart (the rest is A's).
-  local c0=0 c1=0
-  [[ $name == cross* ]] && c0=$(ticks "${PID[c]}")
+  local c0=0 c1=0 s0=0 s1=0 sc0=0 sc1=0
+  [ -n "$procs" ] && s0=$(sysrw $procs)
+  [[ $name == cross* ]] && c0=$(ticks "${PID[c]}") && sc0=$(sysrw "${PID[c]}")
   local out; out=$(wrk -t2 -c"$c" -d"$DURATION" --latency "$@" "$url")
-  [ -n "$procs" ] && t1=$(ticks $procs)
-  [[ $name == cross* ]] && c1=$(ticks "${PID[c]}")
+  [ -n "$procs" ] && t1=$(ticks $procs) && s1=$(sysrw $procs)
+  [[ $name == cross* ]] && c1=$(ticks "${PID[c]}") && sc1=$(sysrw "${PID[c]}")
   local rps p50 p99 bad errs k=$name/$c n
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   # A run that completed nothing (every request timed out) has no CPU per request.
   [ "${n:-0}" -gt 0 ] 2>/dev/null || procs=""
   [ -n "$procs" ] && CPU[$k]="${CPU[$k]:-} $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
   [ -n "$procs" ] && [[ $name == cross* ]] && CPUC[$k]="${CPUC[$k]:-} $(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')"
+  [ -n "$procs" ] && SYS[$k]="${SYS[$k]:-} $(awk -v t=$((s1 - s0)) -v n="$n" 'BEGIN { printf "%.2f", t / n }')"
+  [ -n "$procs" ] && [[ $name == cross* ]] && SYSC[$k]="${SYSC[$k]:-} $(awk -v t=$((sc1 - sc0)) -v n="$n" 'BEGIN { printf "%.2f", t / n }')"
   rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
   p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
   p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
@@ -316,6 +323,8 @@ for k in "${!RPS[@]}"; do
   RPS[$k]=$(mean "${RPS[$k]}" | sed 's/\..*//'); P50[$k]=$(mean "${P50[$k]}"); P99[$k]=$(mean "${P99[$k]}")
   CPU[$k]=$(mean "${CPU[$k]:-}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
   [ -n "${CPUC[$k]:-}" ] && CPUC[$k]=$(mean "${CPUC[$k]}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
+  [ -n "${SYS[$k]:-}" ] && SYS[$k]=$(mean "${SYS[$k]}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
+  [ -n "${SYSC[$k]:-}" ] && SYSC[$k]=$(mean "${SYSC[$k]}" | sed 's/\(\.[0-9]\)[0-9]*/\1/')
 done
 
 # --- report -----------------------------------------------------------------
@@ -366,6 +375,7 @@ for c in $CONNS; do
     has $r/$c && [ -n "${CPUC[$r/$c]:-}" ] || continue
     a=$(awk -v t="${CPU[$r/$c]}" -v c="${CPUC[$r/$c]}" 'BEGIN { printf "%.1f", t - c }')
     echo "c=$c: $r: CPU µs/req node C (forwards) ${CPUC[$r/$c]}, node A (serves) $a"
+    [ -n "${SYSC[$r/$c]:-}" ] && echo "c=$c: $r: read+write system calls per request: node C $(awk -v c="${SYSC[$r/$c]}" 'BEGIN { printf "%.1f", c }'), node A $(awk -v t="${SYS[$r/$c]}" -v c="${SYSC[$r/$c]}" 'BEGIN { printf "%.1f", t - c }'); own node (host row) ${SYS[host/$c]:--}"
   done
   has crosspin/$c hostpin/$c &&
     echo "c=$c: cross-node, a core per node ÷ own node on one core (two one-core hosts vs one): $(ratio "${RPS[crosspin/$c]}" "${RPS[hostpin/$c]}") req/s (wrk and the gateway still share both cores)"
