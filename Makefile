@@ -117,9 +117,12 @@ e2e-openclaw: docker tools postgres gateway-image
 # Figures, not assertions: the router beside the same backend reached
 # directly and through nginx (Debian), by Host and by API key, then with
 # 10,000 namespaces and keys in its tables. See router/bench/bench.sh.
+# Then the hop between nodes in process: own node vs via a peer, and the
+# protocol alone (HTTP/1.1 on fasthttp vs HTTP/2 on net/http).
 .PHONY: bench-router
 bench-router: docker standin-image
 	@GO=$(GO) bash router/bench/bench.sh
+	@$(GO) test -run '^$$' -bench '^(BenchmarkForwardPeer|BenchmarkPeerProtocol)$$' -cpu 1,2 -benchmem ./router | grep -E '^(Benchmark|ok)'
 
 # Figures, not assertions: request → first byte for a namespace in each
 # phase, beside docker pause/start/run by hand; 100 concurrent wakes.
