@@ -102,6 +102,11 @@ func (r *Runtime) create(ctx context.Context, spec runtime.GatewaySpec, g gatewa
 	err = backoff.Retry(func() error {
 		c, err := r.inspectContainer(ctx, g.container)
 		switch {
+		case err == nil && !r.mine(c.Config.Labels):
+			// Another node on this engine made it (the namespace moved
+			// here): that node removes it after its grace; never run it.
+			return backoff.Permanent(fmt.Errorf("container %s is node %s's, which removes it once it sees the namespace placed here (after its --node.grace); retry then",
+				g.container, c.Config.Labels[runtime.LabelNode]))
 		case err == nil:
 			return r.adopt(ctx, log, spec, g, c, netID, &id)
 		case !errors.Is(err, runtime.ErrNotFound):

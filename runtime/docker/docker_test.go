@@ -675,6 +675,14 @@ func TestNodesSharingAnEngine(t *testing.T) {
 	if list, _ := names(legacy); len(list) != 2 {
 		t.Errorf("a runtime without a node lists %v, want both", list)
 	}
+	// A namespace moved to node b while a's container is still there: b
+	// never runs a's container, and leaves it for a to remove.
+	if _, err := b.Create(ctx, testSpec("on-a", image)); err == nil || !strings.Contains(err.Error(), "node node-a's") {
+		t.Errorf("node b creating over node a's container: %v", err)
+	}
+	if in, err := a.Inspect(ctx, "on-a"); err != nil || in.ContainerID != ia.ContainerID {
+		t.Errorf("node a's container after b's attempt: %+v, %v", in, err)
+	}
 	ev := events.Message{Action: events.ActionStart, Actor: events.Actor{ID: ia.ContainerID, Attributes: ia.Labels}}
 	if _, ok := b.eventFromMessage(ev); ok {
 		t.Error("node b heard node a's gateway start")
