@@ -103,10 +103,7 @@ func (r *Runtime) create(ctx context.Context, spec runtime.GatewaySpec, g gatewa
 		c, err := r.inspectContainer(ctx, g.container)
 		switch {
 		case err == nil && !r.mine(c.Config.Labels):
-			// Another node on this engine made it (the namespace moved
-			// here): that node removes it after its grace; never run it.
-			return backoff.Permanent(fmt.Errorf("container %s is node %s's, which removes it once it sees the namespace placed here (after its --node.grace); retry then",
-				g.container, c.Config.Labels[runtime.LabelNode]))
+			return r.replaceNeighbours(ctx, log, g, c)
 		case err == nil:
 			return r.adopt(ctx, log, spec, g, c, netID, &id)
 		case !errors.Is(err, runtime.ErrNotFound):
@@ -188,6 +185,26 @@ func (r *Runtime) gatewayVolume(ctx context.Context, g gateway, role, named stri
 // never start again) are removed and re-created; containers being removed
 // are waited out; a warm-pool gateway renamed for the namespace by an
 // adoption that did not finish gets it finished; anything else is kept as it is.
+// replaceNeighbours deals with a container of the namespace that another
+// node sharing this engine made (the namespace has since been placed
+// here, or this node was renamed). Stopped, it is stale: removed, and the
+// next round makes this node's own on the same volumes. Running, it is
+// never touched: its node stops it once it sees the namespace placed
+// elsewhere, after its grace.
+func (r *Runtime) replaceNeighbours(ctx context.Context, log hclog.Logger, g gateway, c container.InspectResponse) error {
+	node := c.Config.Labels[runtime.LabelNode]
+	switch st := status(c); st {
+	case container.StateRunning, container.StatePaused, container.StateRestarting:
+		return backoff.Permanent(fmt.Errorf("container %s is %s for node %s, which stops it once it sees the namespace placed here (after its --node.grace); if that node is gone for good, stop it (docker stop %s)",
+			g.container, st, node, g.container))
+	}
+	log.Info("removing another node's stopped gateway container of a namespace placed here", "container", g.container, "node", node)
+	if err := r.removeContainer(ctx, c.ID); err != nil {
+		return backoff.Permanent(err)
+	}
+	return errRetryCreate
+}
+
 func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, spec runtime.GatewaySpec, g gateway, c container.InspectResponse, netID string, id *string) error {
 	name := strings.TrimPrefix(c.Name, "/")
 	halfAdopted := g.spare == "" && r.onSpareNetwork(c)

@@ -675,20 +675,35 @@ func TestNodesSharingAnEngine(t *testing.T) {
 	if list, _ := names(legacy); len(list) != 2 {
 		t.Errorf("a runtime without a node lists %v, want both", list)
 	}
-	// A namespace moved to node b while a's container is still there: b
-	// never runs a's container, and leaves it for a to remove.
-	if _, err := b.Create(ctx, testSpec("on-a", image)); err == nil || !strings.Contains(err.Error(), "node node-a's") {
-		t.Errorf("node b creating over node a's container: %v", err)
-	}
-	if in, err := a.Inspect(ctx, "on-a"); err != nil || in.ContainerID != ia.ContainerID {
-		t.Errorf("node a's container after b's attempt: %+v, %v", in, err)
-	}
 	ev := events.Message{Action: events.ActionStart, Actor: events.Actor{ID: ia.ContainerID, Attributes: ia.Labels}}
 	if _, ok := b.eventFromMessage(ev); ok {
 		t.Error("node b heard node a's gateway start")
 	}
 	if _, ok := a.eventFromMessage(ev); !ok {
 		t.Error("node a did not hear its own gateway start")
+	}
+
+	// A namespace placed on node b while node a's container is still
+	// there: running, b leaves it alone (a stops it after its grace);
+	// stopped, b replaces it with its own on the same volumes.
+	if err := a.Start(ctx, "on-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Create(ctx, testSpec("on-a", image)); err == nil || !strings.Contains(err.Error(), "running for node node-a") {
+		t.Errorf("node b creating over node a's running container: %v", err)
+	}
+	if in, err := a.Inspect(ctx, "on-a"); err != nil || in.ContainerID != ia.ContainerID || in.State != runtime.StateRunning {
+		t.Fatalf("node a's container after b's attempt: %+v, %v", in, err)
+	}
+	if err := a.Stop(ctx, "on-a", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ib, err := b.Create(ctx, testSpec("on-a", image))
+	if err != nil {
+		t.Fatalf("node b over node a's stopped container: %v", err)
+	}
+	if ib.ContainerID == ia.ContainerID || ib.Labels[runtime.LabelNode] != "node-b" || ib.DataVolume != ia.DataVolume {
+		t.Errorf("node b's gateway %+v, node a's was %+v: want b's own container on the same volume", ib, ia)
 	}
 }
 
