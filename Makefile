@@ -122,7 +122,7 @@ e2e-openclaw: docker tools postgres gateway-image
 .PHONY: bench-router
 bench-router: docker standin-image
 	@GO=$(GO) bash router/bench/bench.sh
-	@$(GO) test -run '^$$' -bench '^(BenchmarkForwardPeer|BenchmarkPeerProtocol)$$' -cpu 1,2 -benchmem ./router | grep -E '^(Benchmark|ok)'
+	@$(GO) test -run '^$$' -bench '^(BenchmarkForwardPeer|BenchmarkPeerProtocol)$$' -cpu 1,2 -benchtime 3s -benchmem ./router
 
 # Figures, not assertions: request → first byte for a namespace in each
 # phase, beside docker pause/start/run by hand; 100 concurrent wakes.

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -277,7 +278,7 @@ func benchHealthz(b *testing.B, url string) {
 func BenchmarkPeerProtocol(b *testing.B) {
 	body := []byte(`{"ok":true,"status":"live"}`)
 	serverTLS, clientTLS := testPeerTLS(b)
-	listen := func(cfg *tls.Config) net.Listener {
+	listen := func(b *testing.B, cfg *tls.Config) net.Listener {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
@@ -288,18 +289,16 @@ func BenchmarkPeerProtocol(b *testing.B) {
 		}
 		return ln
 	}
-	fasthttpPair := func(b *testing.B, withTLS bool) func() error {
-		var ln net.Listener
-		if withTLS {
-			ln = listen(serverTLS)
-		} else {
-			ln = listen(nil)
-		}
+	// fasthttpPair: the peer hop's client and server, over TLS unless cfg
+	// is nil.
+	fasthttpPair := func(b *testing.B, cfg *tls.Config) func() error {
+		ln := listen(b, cfg)
 		srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) }}
 		go func() { _ = srv.Serve(ln) }()
-		c := &fasthttp.HostClient{Addr: ln.Addr().String(), IsTLS: withTLS, TLSConfig: clientTLS, MaxConns: 1024}
+		b.Cleanup(func() { _ = srv.Shutdown() })
+		c := &fasthttp.HostClient{Addr: ln.Addr().String(), IsTLS: cfg != nil, TLSConfig: clientTLS, MaxConns: 1024}
 		url := "http://clawd-peer/healthz"
-		if withTLS {
+		if cfg != nil {
 			url = "https://clawd-peer/healthz"
 		}
 		return func() error {
@@ -314,11 +313,11 @@ func BenchmarkPeerProtocol(b *testing.B) {
 		name string
 		do   func(b *testing.B) func() error
 	}{
-		{"http1.1 fasthttp tls", func(b *testing.B) func() error { return fasthttpPair(b, true) }},
+		{"http1.1 fasthttp tls", func(b *testing.B) func() error { return fasthttpPair(b, serverTLS) }},
 		{"http2 net/http tls", func(b *testing.B) func() error {
 			scfg, ccfg := serverTLS.Clone(), clientTLS.Clone()
 			scfg.NextProtos, ccfg.NextProtos = []string{"h2"}, []string{"h2"}
-			ln := listen(scfg)
+			ln := listen(b, scfg)
 			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }), TLSConfig: scfg, ErrorLog: log.New(io.Discard, "", 0)}
 			go func() { _ = srv.Serve(ln) }()
 			b.Cleanup(func() { _ = srv.Close() })
@@ -337,11 +336,12 @@ func BenchmarkPeerProtocol(b *testing.B) {
 				return nil
 			}
 		}},
-		{"http1.1 fasthttp plain", func(b *testing.B) func() error { return fasthttpPair(b, false) }},
+		{"http1.1 fasthttp plain", func(b *testing.B) func() error { return fasthttpPair(b, nil) }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			do := tc.do(b)
-			b.SetParallelism(64)
+			// RunParallel runs parallelism × GOMAXPROCS goroutines.
+			b.SetParallelism(max(64/runtime.GOMAXPROCS(0), 1))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {

@@ -102,8 +102,6 @@ func (r *Runtime) create(ctx context.Context, spec runtime.GatewaySpec, g gatewa
 	err = backoff.Retry(func() error {
 		c, err := r.inspectContainer(ctx, g.container)
 		switch {
-		case err == nil && !r.mine(c.Config.Labels):
-			return r.replaceNeighbours(ctx, log, g, c)
 		case err == nil:
 			return r.adopt(ctx, log, spec, g, c, netID, &id)
 		case !errors.Is(err, runtime.ErrNotFound):
@@ -184,36 +182,25 @@ func (r *Runtime) gatewayVolume(ctx context.Context, g gateway, role, named stri
 // network prune` removes the networks of stopped containers; they could
 // never start again) are removed and re-created; containers being removed
 // are waited out; a warm-pool gateway renamed for the namespace by an
-// adoption that did not finish gets it finished; anything else is kept as it is.
-// replaceNeighbours deals with a container of the namespace that another
-// node sharing this engine made (the namespace has since been placed
-// here, or this node was renamed). Stopped, it is stale: removed, and the
-// next round makes this node's own on the same volumes. Running, it is
-// never touched: its node stops it once it sees the namespace placed
-// elsewhere, after its grace.
-func (r *Runtime) replaceNeighbours(ctx context.Context, log hclog.Logger, g gateway, c container.InspectResponse) error {
-	node := c.Config.Labels[runtime.LabelNode]
-	switch st := status(c); st {
-	case container.StateRunning, container.StatePaused, container.StateRestarting:
-		return backoff.Permanent(fmt.Errorf("container %s is %s for node %s, which stops it once it sees the namespace placed here (after its --node.grace); if that node is gone for good, stop it (docker stop %s)",
-			g.container, st, node, g.container))
-	}
-	log.Info("removing another node's stopped gateway container of a namespace placed here", "container", g.container, "node", node)
-	if err := r.removeContainer(ctx, c.ID); err != nil {
-		return backoff.Permanent(err)
-	}
-	return errRetryCreate
-}
-
+// adoption that did not finish gets it finished; anything else is kept as
+// it is. A container another node sharing this engine made (the namespace
+// has since been placed here, or this node was renamed) is never run
+// here: stopped, it is removed and re-created as this node's on the same
+// volumes; running, it is left alone for its node to stop once it sees the
+// namespace placed elsewhere, after its grace.
 func (r *Runtime) adopt(ctx context.Context, log hclog.Logger, spec runtime.GatewaySpec, g gateway, c container.InspectResponse, netID string, id *string) error {
 	name := strings.TrimPrefix(c.Name, "/")
 	halfAdopted := g.spare == "" && r.onSpareNetwork(c)
+	node, neighbours := c.Config.Labels[runtime.LabelNode], !r.mine(c.Config.Labels)
 	switch st := status(c); {
 	case st == container.StateRemoving:
 		return errRetryCreate
-	case st == container.StateDead,
+	case neighbours && (st == container.StateRunning || st == container.StatePaused || st == container.StateRestarting):
+		return backoff.Permanent(fmt.Errorf("container %s is %s for node %s, which stops it once it sees the namespace placed here (after its --node.grace); if that node is gone for good, stop it (docker stop %s)",
+			name, st, node, name))
+	case st == container.StateDead, neighbours,
 		(st == container.StateCreated || st == container.StateExited) && !halfAdopted && !onNetwork(c, netID, g.network):
-		log.Info("removing stale gateway container before re-creating it", "container", name, "container_id", shortID(c.ID), "state", st)
+		log.Info("removing stale gateway container before re-creating it", "container", name, "container_id", shortID(c.ID), "state", st, "node", node)
 		if err := r.removeContainer(ctx, c.ID); err != nil {
 			return backoff.Permanent(err)
 		}
